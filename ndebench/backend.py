@@ -1,0 +1,106 @@
+"""The runtime interface a backend implements (inside a cell's process).
+
+The harness owns the clock: the runner calls ``train_step``/``predict`` and reads the clock
+around them after ``sync()``. A backend never times itself.
+
+Lifecycle, in the cell's own process::
+
+    backend = BackendImpl()                       # from BackendInfo.impl
+    reason = backend.unavailable(cell)            # None, or why (e.g. "no CUDA device")
+    session = backend.session(setup)              # builds model from core weights
+    for step in range(train_steps):
+        stats = session.train_step(batch, step, weight)   # StepStats (NFE from the wrapper)
+        session.sync()
+    prediction, pstats = session.predict(test_batch)      # numpy prediction, PredictStats
+    session.close()
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ndebench.components import AdjointInfo, RegularizerInfo, SolverInfo
+from ndebench.controller import StepSizeController
+from ndebench.models import ModelSpec
+from ndebench.spec import Cell, PredictStats, StepStats
+from ndebench.tasks.base import AbstractTask, Batch
+
+
+class UnsupportedCell(Exception):
+    """Raised by a backend when it finds, at run time, that it cannot run a cell.
+
+    Capabilities are declared up front; this exists for facts only the cell's process can see
+    (no CUDA device, ``torch.compile`` unavailable). The message is the user-facing reason.
+    """
+
+
+@dataclass(frozen=True)
+class CellSetup:
+    """Everything a backend needs to build a cell's experiment, all plain data."""
+
+    cell: Cell
+    task: AbstractTask
+    model: ModelSpec
+    init_params: dict[str, np.ndarray]
+    controller: StepSizeController
+    solver: SolverInfo
+    adjoint: AdjointInfo
+    regularizer: RegularizerInfo
+    solver_params: dict[str, Any] = field(default_factory=dict)
+    adjoint_params: dict[str, Any] = field(default_factory=dict)
+    regularizer_params: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+
+
+class AbstractSession(abc.ABC):
+    """One cell's experiment: model, optimizer and solver configuration, on one device."""
+
+    @abc.abstractmethod
+    def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+        """One optimizer step on ``batch`` with regularization weight ``weight``.
+
+        ``loss`` is the task loss (without the regularizer) and ``reg_value`` the unweighted
+        regularizer value R; NFE are counted by the vector-field wrapper (forward solve and
+        backward pass separately), accepted/rejected steps come from the solver.
+        """
+
+    @abc.abstractmethod
+    def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
+        """Evaluation forward pass (no regularizer, evaluation end time) as numpy."""
+
+    @abc.abstractmethod
+    def sync(self) -> None:
+        """Block until all queued device work is done (the runner reads the clock after)."""
+
+    def device_peak_memory_mb(self) -> float | None:
+        """Peak device memory (e.g. CUDA) since the session started, or None on CPU."""
+        return None
+
+    def extra_metrics(self) -> dict[str, Any]:
+        """Backend-specific facts stored beside the result (e.g. library statistics)."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+
+class AbstractBackend(abc.ABC):
+    """A framework backend. ``BackendInfo.impl`` points at a subclass."""
+
+    def unavailable(self, cell: Cell) -> str | None:
+        """Why this process cannot run ``cell`` (device missing, compile unavailable), or None."""
+        return None
+
+    @abc.abstractmethod
+    def session(self, setup: CellSetup) -> AbstractSession:
+        """Build the experiment from core's model spec and initial weights."""
+
+    @abc.abstractmethod
+    def version(self) -> str:
+        """Version string of the framework(s), stored as ``backend_version``."""

@@ -1,0 +1,92 @@
+"""Declarations of plugin components: data that says what a component is and can do.
+
+A plugin registers *declarations* (these frozen dataclasses), not its implementation classes:
+a declaration costs nothing to import, so ``ndebench list``, suite validation and the capability
+matrix never import torch or jax. ``impl`` is a ``"module:attribute"`` path that the backend
+loads inside the cell's process, where the framework is imported anyway.
+
+Capabilities are declared, never probed. A regularizer ``requires`` a set of capability words;
+the cell's solver and adjoint ``provides`` sets must cover them, otherwise the cell is
+``unsupported`` with a reason that names what is missing and who lacks it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- The capability vocabulary (extend by adding words; a plugin may use its own).
+#: the solver computes an embedded local error estimate per step (adaptive RK pairs)
+ERROR_ESTIMATE = "error_estimate"
+#: the solver has two stages at c = 1 whose difference gives Shampine's stiffness estimate
+STIFFNESS_ESTIMATE = "stiffness_estimate"
+#: quantities computed inside the solver's accepted steps are differentiable through the
+#: adjoint (discrete adjoints: backpropagation through the solver's operations)
+STEP_GRAPH = "step_graph"
+#: the solver calls observers on each accepted step (reservoir sampling of step starts)
+ACCEPTED_STEP_HOOK = "accepted_step_hook"
+#: the solver/adjoint integrates extra state components (TayNODE, RNODE integrals)
+AUGMENTED_STATE = "augmented_state"
+#: the solver gives the solution at arbitrary times inside the interval (dense output)
+DENSE_OUTPUT = "dense_output"
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """What every registered component declares."""
+
+    name: str
+    backend: str
+    impl: str
+    description: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
+    provides: frozenset[str] = frozenset()
+    requires: frozenset[str] = frozenset()
+    plugin: str = ""
+
+    kind: str = "component"
+
+    def load(self) -> Any:
+        """Import the implementation (call only where the framework may be imported)."""
+        module, _, attr = self.impl.partition(":")
+        obj: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+
+@dataclass(frozen=True)
+class BackendInfo(ComponentInfo):
+    """A backend: a framework plus the devices, modes and model kinds it runs.
+
+    ``frameworks`` are distribution names whose versions are recorded with every result and
+    whose importability decides whether the backend is available.
+    """
+
+    frameworks: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ("eager",)
+    devices: tuple[str, ...] = ("cpu",)
+    model_kinds: tuple[str, ...] = ()
+    kind: str = "backend"
+
+
+@dataclass(frozen=True)
+class SolverInfo(ComponentInfo):
+    adaptive: bool = True
+    kind: str = "solver"
+
+
+@dataclass(frozen=True)
+class AdjointInfo(ComponentInfo):
+    kind: str = "adjoint"
+
+
+@dataclass(frozen=True)
+class RegularizerInfo(ComponentInfo):
+    """``defaults`` always includes ``weight`` (a number or a schedule table)."""
+
+    kind: str = "regularizer"
+
+
+KINDS: tuple[str, ...] = ("backend", "solver", "adjoint", "regularizer", "task")

@@ -1,0 +1,159 @@
+"""The data that crosses boundaries: components, cells, budgets, statuses.
+
+Everything here is plain data (frozen dataclasses and enums) so a cell can be hashed, stored as
+JSON, sent to a child process or a Dask worker, and rebuilt without importing any framework.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: The axes of a suite's matrix, in the order they appear in results.
+AXES: tuple[str, ...] = (
+    "backend",
+    "mode",
+    "device",
+    "task",
+    "solver",
+    "adjoint",
+    "regularizer",
+    "seed",
+)
+
+#: The axes that name a registered component (a plugin class).
+COMPONENT_AXES: tuple[str, ...] = ("backend", "task", "solver", "adjoint", "regularizer")
+
+MODES: tuple[str, ...] = ("eager", "compiled")
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+
+
+class Status(str, enum.Enum):
+    """How a cell ended. The value is what results store; ``describe`` is for people."""
+
+    OK = "ok"
+    FAILED = "failed"
+    CRASHED = "crashed"
+    TIMEOUT = "timeout"
+    DIVERGED = "diverged"
+    OOM = "oom"
+    UNSUPPORTED = "unsupported"
+
+    @property
+    def describe(self) -> str:
+        return _STATUS_TEXT[self]
+
+    @property
+    def is_fault(self) -> bool:
+        return self in (Status.FAILED, Status.CRASHED, Status.TIMEOUT, Status.OOM)
+
+
+_STATUS_TEXT = {
+    Status.OK: "finished normally",
+    Status.FAILED: "raised an exception",
+    Status.CRASHED: "the cell's process died",
+    Status.TIMEOUT: "exceeded its time limit",
+    Status.DIVERGED: "loss or solution became NaN/Inf, or the solver hit max_steps",
+    Status.OOM: "exceeded its memory limit",
+    Status.UNSUPPORTED: "no installed plugin supports this combination",
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work and time a cell gets. Defaults live here, once."""
+
+    train_steps: int = 100
+    batch_size: int = 64
+    learning_rate: float = 0.01
+    warmup_steps: int = 1
+    predict_repeats: int = 5
+    timeout_s: float = 600.0
+    memory_limit_mb: float | None = None
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Budget:
+        known = {k: params[k] for k in cls.__dataclass_fields__ if k in params}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One experiment: a point of the suite's matrix plus every parameter it runs with.
+
+    ``params`` holds the merged parameters: suite defaults, then per-axis-value tables
+    (``[params.solver.tsit5]``), then the swept values of this cell. ``swept`` names the
+    parameters that vary across the suite; they become result columns.
+    """
+
+    suite: str
+    backend: str
+    mode: str
+    device: str
+    task: str
+    solver: str
+    adjoint: str
+    regularizer: str
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)
+    swept: tuple[str, ...] = ()
+    component_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def budget(self) -> Budget:
+        return Budget.from_params(self.params)
+
+    def axis(self, name: str) -> Any:
+        return getattr(self, name)
+
+    def component(self, axis: str) -> dict[str, Any]:
+        """Parameters of this cell's value on ``axis`` (e.g. the ERNODE weight)."""
+        return dict(self.component_params.get(axis, {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["swept"] = list(self.swept)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cell:
+        data = dict(data)
+        data["swept"] = tuple(data.get("swept", ()))
+        return cls(**data)
+
+    def label(self) -> str:
+        swept = "".join(f" {k}={self.params[k]}" for k in self.swept)
+        return (
+            f"{self.backend}/{self.mode}/{self.device} {self.task} {self.solver} "
+            f"{self.adjoint} {self.regularizer} seed={self.seed}{swept}"
+        )
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A stable hash of a JSON-able configuration (key order does not matter)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """What one training step reports. NFE comes from the vector-field wrapper."""
+
+    loss: float
+    reg_value: float
+    nfe_forward: int
+    nfe_backward: int
+    steps_accepted: int
+    steps_rejected: int
+
+
+@dataclass(frozen=True)
+class PredictStats:
+    """What one prediction (forward solve on a test batch) reports."""
+
+    nfe: int
+    steps_accepted: int
+    steps_rejected: int

@@ -1,0 +1,95 @@
+"""The task interface: data as numpy arrays from a seed, a model spec, a loss and a metric.
+
+A task never imports a framework. Backends receive :class:`Batch` objects of numpy arrays
+and convert them; they implement the losses named by ``AbstractTask.loss`` (``"mse"``,
+``"cross_entropy"``, ``"gaussian_elbo"``) once each.
+
+Time grids: ``Batch.times`` is either shared, shape ``(T,)``, or per sample, shape ``(B, T)``
+(irregular series), with ``Batch.mask`` of the targets' shape marking observed entries.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ndebench.models import ModelSpec
+
+
+@dataclass(frozen=True)
+class Batch:
+    """``inputs``: what the model reads (z0, images, or an encoded series);
+    ``targets``: what the loss compares with (trajectories ``(T, B, D)``, labels ``(B,)``);
+    ``times``: the time grid; ``mask``: observed entries of ``targets`` (None = all)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    times: np.ndarray
+    mask: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.inputs.shape[0])
+
+
+@dataclass(frozen=True)
+class TaskData:
+    train: Batch
+    test: Batch
+
+
+class AbstractTask(abc.ABC):
+    """A benchmark task. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: loss the backends implement: "mse" | "cross_entropy" | "gaussian_elbo"
+    loss: ClassVar[str]
+    metric_name: ClassVar[str]
+    lower_is_better: ClassVar[bool] = True
+    #: parameters and their defaults; a suite may set these under [params.task.<name>]
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        merged = dict(self.defaults)
+        merged.update(params or {})
+        self.params = merged
+
+    @abc.abstractmethod
+    def model(self) -> ModelSpec:
+        """The architecture every backend builds."""
+
+    @abc.abstractmethod
+    def data(self, seed: int) -> TaskData:
+        """All data of the task, generated or loaded, deterministic in ``seed``."""
+
+    def train_batch(self, data: TaskData, step: int, seed: int, batch_size: int) -> Batch:
+        """The minibatch of training step ``step``: indices drawn from (seed, step)."""
+        n = data.train.size
+        rng = np.random.default_rng([int(seed), 104729, int(step)])
+        idx = rng.choice(n, size=min(batch_size, n), replace=False)
+        return select(data.train, idx)
+
+    def test_batch(self, data: TaskData) -> Batch:
+        """The batch prediction is timed and scored on."""
+        return data.test
+
+    @abc.abstractmethod
+    def metric(self, prediction: np.ndarray, batch: Batch) -> float:
+        """The test metric of a prediction (named ``metric_name``)."""
+
+
+def select(batch: Batch, idx: np.ndarray) -> Batch:
+    """Rows ``idx`` of a batch (sample axis 0 of inputs, the batch axis of targets)."""
+    per_sample_times = batch.times.ndim == 2
+    targets_axis = 1 if batch.targets.ndim == 3 and not per_sample_times else 0
+    take = np.take
+    return Batch(
+        inputs=take(batch.inputs, idx, axis=0),
+        targets=take(batch.targets, idx, axis=targets_axis),
+        times=take(batch.times, idx, axis=0) if per_sample_times else batch.times,
+        mask=None if batch.mask is None else take(batch.mask, idx, axis=targets_axis),
+    )

@@ -1,0 +1,13 @@
+"""Registers the built-in tasks through the ``ndebench`` entry-point group."""
+
+from __future__ import annotations
+
+from ndebench.plugins import hookimpl
+from ndebench.tasks.base import AbstractTask
+
+
+@hookimpl
+def ndebench_register_tasks() -> list[type[AbstractTask]]:
+    from ndebench.tasks.spiral import Spiral
+
+    return [Spiral]
