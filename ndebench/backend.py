@@ -30,6 +30,13 @@ from ndebench.spec import Cell, PredictStats, StepStats
 from ndebench.tasks.base import AbstractTask, Batch
 
 
+class Diverged(Exception):
+    """Raised by a backend when a solve hits ``max_steps`` or produces NaN/Inf.
+
+    The cell is recorded ``diverged`` with this message (the runner also checks the loss).
+    """
+
+
 class UnsupportedCell(Exception):
     """Raised by a backend when it finds, at run time, that it cannot run a cell.
 

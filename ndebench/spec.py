@@ -124,8 +124,17 @@ class Cell:
         data["swept"] = tuple(data.get("swept", ()))
         return cls(**data)
 
+    def swept_value(self, key: str) -> Any:
+        """The value of a parameter: global params first, then component tables."""
+        if key in self.params:
+            return self.params[key]
+        for axis in ("regularizer", "solver", "adjoint", "task"):
+            if key in self.component_params.get(axis, {}):
+                return self.component_params[axis][key]
+        return None
+
     def label(self) -> str:
-        swept = "".join(f" {k}={self.params[k]}" for k in self.swept)
+        swept = "".join(f" {k}={self.swept_value(k)}" for k in self.swept)
         return (
             f"{self.backend}/{self.mode}/{self.device} {self.task} {self.solver} "
             f"{self.adjoint} {self.regularizer} seed={self.seed}{swept}"

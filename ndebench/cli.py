@@ -1,0 +1,188 @@
+"""``ndebench run | report | list | doctor``.
+
+Exit codes: 0 every cell ok or unsupported; 1 some cell failed (failed, crashed, timeout,
+diverged, oom); 2 bad input (suite file, plugin name, flag, results directory), with a
+one-line message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ndebench.errors import InputError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ndebench", description="Benchmarks for neural differential equations."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a suite file, storing one result per cell")
+    run.add_argument("suite", help="suite .toml file")
+    run.add_argument("--out", help="results directory (default results/<suite name>)")
+    run.add_argument("--resume", action="store_true", help="skip cells already stored")
+    run.add_argument(
+        "--retry-failed", action="store_true",
+        help="with or without --resume: re-run failed/crashed/timeout/oom cells",
+    )
+    run.add_argument("--workers", type=_positive_int, default=1, help="parallel cells (default 1)")
+    run.add_argument("--executor", choices=["local", "dask"], default="local")
+    run.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
+    run.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--strict-plugins", action="store_true",
+                     help="a plugin that fails to load is an error")
+
+    report = sub.add_parser("report", help="write a report from stored results (runs nothing)")
+    report.add_argument("results", help="results directory")
+    report.add_argument("--out", help="report directory (default reports/<suite name>)")
+
+    lst = sub.add_parser("list", help="installed plugins, what they support, load failures")
+    lst.add_argument("--strict-plugins", action="store_true")
+
+    sub.add_parser("doctor", help="check this installation and say what to fix")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "list":
+            return _list(args)
+        if args.command == "doctor":
+            from ndebench.doctor import doctor
+
+            return doctor()
+    except InputError as exc:
+        print(f"ndebench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ndebench: interrupted; finished cells are stored (resume with --resume)",
+              file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ndebench.plugins import load_registry
+    from ndebench.progress import Progress
+    from ndebench.runner import plan, run_suite
+    from ndebench.store import Store
+    from ndebench.suite import load_suite
+
+    reg = load_registry(strict=args.strict_plugins)
+    suite = load_suite(args.suite, reg)
+    out = Path(args.out) if args.out else Path("results") / suite.name
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    if args.executor == "dask" and not args.scheduler:
+        raise InputError("--executor dask needs --scheduler tcp://HOST:PORT")
+    if args.scheduler and args.executor != "dask":
+        raise InputError("--scheduler is only used with --executor dask")
+    if args.dry_run:
+        store = Store(out)
+        return _dry_run(plan(suite, store, reg, args.resume, args.retry_failed), out)
+    store = Store(out, create=True)
+    store.save_suite(suite.name, Path(args.suite).read_text())
+    executor = _executor(args)
+    progress = Progress(quiet=args.quiet)
+    summary = run_suite(
+        suite, store, reg, executor, resume=args.resume, retry_failed=args.retry_failed,
+        progress=progress,
+    )
+    if not args.quiet:
+        print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
+    return summary.exit_code
+
+
+def _executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if args.executor == "dask":
+        from ndebench.executors.dask import DaskExecutor
+
+        return DaskExecutor(args.scheduler)
+    from ndebench.executors.local import LocalExecutor
+
+    return LocalExecutor(workers=args.workers)
+
+
+def _dry_run(planned: list, out: Path) -> int:  # type: ignore[type-arg]
+    from collections import Counter
+
+    counts = Counter(p.action for p in planned)
+    for p in planned:
+        extra = f": {p.reason}" if p.reason else ""
+        print(f"{p.action:<12} {p.cell.label()}  [{p.key}]{extra}")
+    print(
+        f"{len(planned)} cells: "
+        + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+        + f"; results dir {out}"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ndebench.plugins import load_registry
+    from ndebench.report import write_report
+
+    path = write_report(Path(args.results), Path(args.out) if args.out else None,
+                        registry=load_registry())
+    print(f"report written to {path}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ndebench.plugins import load_registry
+
+    reg = load_registry(strict=args.strict_plugins)
+    print("plugins:")
+    for p in reg.plugins:
+        print(f"  {p.name} {p.version} ({p.module})")
+    for name, info in sorted(reg.backends.items()):
+        reason = reg.backend_unavailable(name)
+        versions = ", ".join(f"{k} {v}" for k, v in reg.framework_versions(name).items())
+        state = f"UNAVAILABLE: {reason}" if reason else "available"
+        print(f"\nbackend {name} [{info.plugin}] {versions} -- {state}")
+        print(f"  modes: {', '.join(info.modes)}; devices: {', '.join(info.devices)}; "
+              f"models: {', '.join(info.model_kinds)}")
+        for kind in ("solver", "adjoint", "regularizer"):
+            items = [v for (b, _), v in reg.table(kind).items() if b == name]
+            print(f"  {kind}s:")
+            for item in sorted(items, key=lambda i: i.name):
+                caps = ""
+                if item.provides:
+                    caps = f" provides {{{', '.join(sorted(item.provides))}}}"
+                if item.requires:
+                    caps += f" requires {{{', '.join(sorted(item.requires))}}}"
+                print(f"    {item.name:<28}{item.description}{caps}")
+    print("\ntasks:")
+    for name, cls in sorted(reg.tasks.items()):
+        print(f"  {name:<30}{cls.description} (metric {cls.metric_name})")
+    if reg.failures:
+        print("\nplugins that failed to load:")
+        for f in reg.failures:
+            print(f"  {f.name} ({f.target}): {f.error}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

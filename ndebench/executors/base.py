@@ -1,0 +1,32 @@
+"""The executor interface and the job it runs."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ndebench.spec import Cell
+
+
+@dataclass(frozen=True)
+class Job:
+    cell: Cell
+    key: str
+    timeout_s: float
+    memory_limit_mb: float | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+    exclusive: bool = False
+
+
+#: called with the job and its result document as soon as the job ends, whatever its status
+OnDone = Callable[[Job, dict[str, Any]], None]
+#: called when a job starts
+OnStart = Callable[[Job], None]
+
+
+class AbstractExecutor(abc.ABC):
+    @abc.abstractmethod
+    def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
+        """Run every job; call ``on_done`` exactly once per job, from the calling thread."""

@@ -1,0 +1,78 @@
+"""GitHub-flavoured markdown: table rendering and the ``report.md`` document."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ndebench.report.sections import ReportSection
+
+
+def md_escape(text: object) -> str:
+    """A value made safe for one markdown table cell (pipes escaped, one line)."""
+    value = re.sub(r"\s*\n\s*", " / ", str(text).strip())
+    return value.replace("|", "\\|")
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table; numeric-looking columns are right-aligned."""
+    if frame.empty and not len(frame.columns):
+        return ""
+    header = [md_escape(c) for c in frame.columns]
+    rows = [[md_escape(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    align = []
+    for i in range(len(header)):
+        values = [r[i] for r in rows]
+        numeric = bool(values) and all(re.match(r"^[-—+0-9.,]", v or "—") for v in values)
+        align.append("---:" if numeric else ":---")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def md_shared(shared: dict[str, str]) -> str:
+    """"All rows: mode=eager, device=cpu" for configuration values held constant, or ""."""
+    if not shared:
+        return ""
+    return "All rows: " + ", ".join(f"{k}=`{v}`" for k, v in shared.items()) + "."
+
+
+def anchor(title: str) -> str:
+    """The anchor GitHub generates for a heading."""
+    text = title.strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def relative_link(path: Path, out_dir: Path) -> str:
+    """``path`` relative to the report directory, with forward slashes."""
+    try:
+        rel = os.path.relpath(Path(path).resolve(), Path(out_dir).resolve())
+    except ValueError:  # another drive on Windows
+        rel = str(path)
+    return rel.replace(os.sep, "/")
+
+
+def render_markdown(
+    sections: Sequence[ReportSection], title: str, out_dir: Path, intro: str = ""
+) -> str:
+    """The whole ``report.md``: title, contents, then every section as a level-2 heading.
+
+    A section's figure files not already referenced in its body are appended as images.
+    """
+    parts = [f"# {title}", ""]
+    if intro:
+        parts += [intro, ""]
+    parts += ["**Contents:** " + " · ".join(f"[{s.title}](#{anchor(s.title)})" for s in sections)]
+    for section in sections:
+        parts += ["", f"## {section.title}", "", section.markdown.strip()]
+        for fig in section.figures:
+            if fig.name not in section.markdown:
+                parts += ["", f"![{fig.stem}]({relative_link(fig, out_dir)})"]
+    return "\n".join(parts).rstrip() + "\n"

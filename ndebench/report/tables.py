@@ -1,0 +1,267 @@
+"""Per-task comparison tables: seed aggregates and ratios to the ``none`` regularizer.
+
+A *configuration* is everything that defines an experiment except the regularizer and the seed:
+backend, mode, device, solver, adjoint, the swept parameters (and the hardware, when results
+from several machines are mixed). For each task, configuration and regularizer the table holds
+the mean, standard deviation and count over seeds of every :data:`METRICS` column (finished
+cells only), and two ratios to the ``none`` regularizer of the same task and configuration:
+
+- ``<metric>_ratio``: ratio of the seed means (regularized mean / baseline mean);
+- ``<metric>_paired_ratio``: mean over seeds of the per-seed ratio (same seed, same data and
+  initial weights), using only seeds where both cells finished.
+
+A group without a finished ``none`` baseline gets NaN ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+BASELINE = "none"
+OK = "ok"
+
+#: Configuration columns present in every result (swept parameters are added per suite).
+BASE_CONFIG: tuple[str, ...] = ("backend", "mode", "device", "solver", "adjoint")
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str
+    label: str
+    kind: str  # "time" (seconds), "count", "memory" (MB), "metric"
+
+
+#: The compared quantities, in table order.
+METRICS: tuple[Metric, ...] = (
+    Metric("train_nfe_forward", "train NFE (fwd/step)", "count"),
+    Metric("predict_nfe", "predict NFE", "count"),
+    Metric("train_step_time_s", "train step time", "time"),
+    Metric("predict_time_s", "predict time (batch)", "time"),
+    Metric("test_metric", "test metric", "metric"),
+    Metric("peak_memory_mb", "peak memory (MB)", "memory"),
+)
+
+
+def swept_params(df: pd.DataFrame) -> list[str]:
+    """Names of the swept parameters (union of the ``swept`` column), present as columns."""
+    names: list[str] = []
+    if "swept" in df.columns:
+        for value in df["swept"].dropna().astype(str):
+            for name in (part.strip() for part in value.split(",")):
+                if name and name not in names and name in df.columns:
+                    names.append(name)
+    return names
+
+
+def config_columns(df: pd.DataFrame) -> list[str]:
+    """The columns that identify a configuration (see the module docstring)."""
+    cols = [c for c in BASE_CONFIG if c in df.columns]
+    cols += swept_params(df)
+    if "hardware" in df.columns and df["hardware"].dropna().nunique() > 1:
+        cols.append("hardware")
+    return cols
+
+
+def _metric_columns(df: pd.DataFrame) -> list[str]:
+    return [m.column for m in METRICS if m.column in df.columns]
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, configuration, regularizer): seed statistics and ratios to ``none``.
+
+    Columns: ``task``, the configuration columns, ``regularizer``, ``n_cells`` (all statuses),
+    ``n_ok``, ``metric_name``, and for each metric ``<m>_mean``, ``<m>_std``, ``<m>_n``,
+    ``<m>_ratio``, ``<m>_paired_ratio``. Groups whose cells all failed are kept (NaN values).
+    """
+    keys = ["task", *config_columns(df)]
+    gkeys = [*keys, "regularizer"]
+    metrics = _metric_columns(df)
+    if df.empty:
+        cols = [*gkeys, "n_cells", "n_ok", "metric_name"]
+        for m in metrics:
+            cols += [f"{m}_{s}" for s in ("mean", "std", "n", "ratio", "paired_ratio")]
+        return pd.DataFrame(columns=cols)
+
+    status = df["status"] if "status" in df.columns else pd.Series(OK, index=df.index)
+    is_ok = status.astype(str) == OK
+    frame = df.assign(_ok=is_ok.astype(int))
+    for m in metrics:
+        frame[m] = pd.to_numeric(frame[m], errors="coerce")
+    base = frame.groupby(gkeys, dropna=False, sort=False).agg(
+        n_cells=("_ok", "size"), n_ok=("_ok", "sum")
+    )
+    ok = frame[is_ok]
+    if "metric_name" in frame.columns:
+        names = ok.groupby(gkeys, dropna=False, sort=False)["metric_name"].agg(_join_unique)
+        base = base.join(names.rename("metric_name"))
+    else:
+        base["metric_name"] = ""
+    if metrics:
+        stats = ok.groupby(gkeys, dropna=False, sort=False)[metrics].agg(["mean", "std", "count"])
+        stats.columns = [f"{m}_{s.replace('count', 'n')}" for m, s in stats.columns]
+        base = base.join(stats)
+    out = base.reset_index()
+    for m in metrics:
+        for s in ("mean", "std"):
+            out[f"{m}_{s}"] = pd.to_numeric(out.get(f"{m}_{s}"), errors="coerce")
+        out[f"{m}_n"] = out[f"{m}_n"].fillna(0).astype(int)
+
+    out = _add_ratios(out, ok, keys, metrics)
+    out["metric_name"] = out["metric_name"].fillna("")
+    return _sort(out, keys)
+
+
+def _join_unique(values: pd.Series) -> str:
+    return ", ".join(sorted({str(v) for v in values.dropna()}))
+
+
+def _add_ratios(
+    out: pd.DataFrame, ok: pd.DataFrame, keys: list[str], metrics: list[str]
+) -> pd.DataFrame:
+    baseline = out[out["regularizer"] == BASELINE]
+    means = [f"{m}_mean" for m in metrics]
+    ref = baseline[[*keys, *means]].rename(columns={c: f"{c}__base" for c in means})
+    merged = out.merge(ref, on=keys, how="left")
+    for m in metrics:
+        merged[f"{m}_ratio"] = _safe_ratio(merged[f"{m}_mean"], merged[f"{m}_mean__base"])
+    merged = merged.drop(columns=[f"{c}__base" for c in means])
+
+    # per-seed ratios, averaged over the seeds where both cells finished
+    gkeys = [*keys, "regularizer"]
+    pair_keys = [*keys, "seed"]
+    if "seed" in ok.columns and metrics:
+        ref_cells = ok[ok["regularizer"] == BASELINE][[*pair_keys, *metrics]]
+        ref_cells = ref_cells.groupby(pair_keys, dropna=False, sort=False).mean().reset_index()
+        cells = ok[[*gkeys, "seed", *metrics]].merge(
+            ref_cells, on=pair_keys, how="inner", suffixes=("", "__base")
+        )
+        for m in metrics:
+            cells[f"{m}_paired_ratio"] = _safe_ratio(cells[m], cells[f"{m}__base"])
+        paired_cols = [f"{m}_paired_ratio" for m in metrics]
+        paired = cells.groupby(gkeys, dropna=False, sort=False)[paired_cols].mean().reset_index()
+        merged = merged.merge(paired, on=gkeys, how="left")
+    else:
+        for m in metrics:
+            merged[f"{m}_paired_ratio"] = math.nan
+    return merged
+
+
+def _safe_ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    num = pd.to_numeric(num, errors="coerce").astype(float)
+    den = pd.to_numeric(den, errors="coerce").astype(float)
+    ratio = num / den.where(den != 0)
+    return ratio.astype(float)
+
+
+def _sort(out: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    order = out["regularizer"].astype(str).map(lambda r: (r != BASELINE, r))
+    out = out.assign(_reg_order=order)
+    out = out.sort_values([*keys, "_reg_order"], kind="stable", na_position="last")
+    return out.drop(columns="_reg_order").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- formatting for people
+
+
+def fmt_num(x: object, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits; NaN/None as an em dash."""
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return "—"
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    if v == 0:
+        return "0"
+    if abs(v) >= 10**digits:
+        return f"{v:,.0f}"
+    if abs(v) < 1e-3:
+        return f"{v:.{digits - 1}e}"
+    text = f"{v:.{digits}g}"
+    return f"{v:,.0f}" if "e" in text else text
+
+
+def time_unit(seconds: pd.Series) -> tuple[str, float]:
+    """(unit, scale) for showing a column of durations: ms below one second, else s."""
+    values = pd.to_numeric(seconds, errors="coerce").dropna().abs()
+    if values.empty or values.max() < 1.0:
+        return "ms", 1e3
+    return "s", 1.0
+
+
+def fmt_ratio(x: object) -> str:
+    text = fmt_num(x)
+    return text if text == "—" else f"{text}×"
+
+
+def display_table(agg: pd.DataFrame, task: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The human table of one task and the configuration values shared by all its rows.
+
+    Returns (table of strings, {column: value} of the configuration columns held constant,
+    which are dropped from the table to keep it narrow). Each metric cell reads
+    ``mean ± std (ratio×)`` with the ratio to ``none`` of the same configuration.
+    """
+    rows = agg[agg["task"] == task].reset_index(drop=True)
+    config = [c for c in rows.columns if c in (*BASE_CONFIG, "hardware") or _is_key(rows, c)]
+    varying, shared = split_constant(rows, config)
+    table = pd.DataFrame({c: rows[c].map(fmt_value) for c in varying})
+    table["regularizer"] = rows["regularizer"].astype(str)
+    table["seeds ok"] = [f"{int(o)}/{int(n)}" for o, n in zip(rows["n_ok"], rows["n_cells"])]
+    metric_name = _join_unique(rows["metric_name"].replace("", pd.NA)) or "metric"
+    for m in METRICS:
+        if f"{m.column}_mean" not in rows.columns:
+            continue
+        label, scale = m.label, 1.0
+        if m.kind == "time":
+            unit, scale = time_unit(rows[f"{m.column}_mean"])
+            label = f"{m.label} ({unit})"
+        elif m.kind == "metric":
+            label = f"test {metric_name}"
+        cells = []
+        for _, r in rows.iterrows():
+            text = fmt_num(r[f"{m.column}_mean"] * scale)
+            std = r[f"{m.column}_std"]
+            if text != "—" and r[f"{m.column}_n"] > 1 and not pd.isna(std):
+                text += f" ± {fmt_num(std * scale, 2)}"
+            ratio = r[f"{m.column}_ratio"]
+            if text != "—" and r["regularizer"] != BASELINE and not pd.isna(ratio):
+                text += f" ({fmt_ratio(ratio)})"
+            cells.append(text)
+        table[label] = cells
+    return table, shared
+
+
+def _is_key(rows: pd.DataFrame, column: str) -> bool:
+    """Whether ``column`` of an aggregate frame is a swept-parameter key column."""
+    known = {"task", "regularizer", "n_cells", "n_ok", "metric_name"}
+    if column in known:
+        return False
+    return not any(column.startswith(f"{m.column}_") for m in METRICS)
+
+
+def fmt_value(x: object) -> str:
+    """An axis value for display (floats with 3 significant digits, NaN as an em dash)."""
+    if isinstance(x, float):
+        return f"{x:.3g}" if not math.isnan(x) else "—"
+    return str(x)
+
+
+def split_constant(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Split ``columns`` into those that vary across ``frame`` and those held constant
+    (returned with their display value). With a single row nothing is considered constant."""
+    varying: list[str] = []
+    shared: dict[str, str] = {}
+    for c in columns:
+        if c not in frame.columns:
+            continue
+        if len(frame) > 1 and frame[c].astype(str).nunique() == 1:
+            shared[c] = fmt_value(frame[c].iloc[0])
+        else:
+            varying.append(c)
+    return varying, shared

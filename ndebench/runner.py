@@ -1,0 +1,163 @@
+"""The parent side of a run: plan the cells, skip what is stored, run the rest, store results.
+
+The parent never runs an experiment itself: cells run in child processes (or on a cluster)
+through an executor, and every result document comes back here to be written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import ndebench
+from ndebench import hardware
+from ndebench.capabilities import unsupported_reason
+from ndebench.executors.base import AbstractExecutor, Job
+from ndebench.plugins import Registry
+from ndebench.progress import Progress
+from ndebench.spec import Cell, Status, config_hash
+from ndebench.store import Store, finished_keys
+from ndebench.suite import Suite
+
+
+@dataclass
+class PlannedCell:
+    cell: Cell
+    key: str
+    action: str  # "run" | "stored" | "unsupported" | "claimed"
+    reason: str = ""
+
+
+@dataclass
+class RunSummary:
+    counts: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
+    claimed_elsewhere: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        bad = sum(n for s, n in self.counts.items() if s not in (Status.OK, Status.UNSUPPORTED))
+        return 1 if bad else 0
+
+
+def cell_key(cell: Cell, reg: Registry, env: dict[str, Any]) -> str:
+    """The store key: the full configuration plus versions and hardware, so a result is never
+    silently reused after an upgrade or on other hardware."""
+    return config_hash(
+        {
+            "cell": cell.to_dict(),
+            "ndebench": ndebench.__version__,
+            "frameworks": reg.framework_versions(cell.backend),
+            "hardware_id": env["hardware_id"],
+        }
+    )
+
+
+def plan(
+    suite: Suite, store: Store, reg: Registry, resume: bool, retry_failed: bool
+) -> list[PlannedCell]:
+    env = hardware.environment()
+    done = finished_keys(store, retry_failed=retry_failed) if (resume or retry_failed) else set()
+    out = []
+    for cell in suite.cells:
+        key = cell_key(cell, reg, env)
+        if key in done:
+            out.append(PlannedCell(cell, key, "stored"))
+            continue
+        reason = unsupported_reason(reg, cell)
+        if reason:
+            out.append(PlannedCell(cell, key, "unsupported", reason))
+        else:
+            out.append(PlannedCell(cell, key, "run"))
+    return out
+
+
+def unsupported_document(cell: Cell, key: str, reason: str, env: dict[str, Any]) -> dict[str, Any]:
+    from ndebench.worker import base_record
+
+    record = base_record(cell, key, env, "")
+    record.update(status=Status.UNSUPPORTED.value, message=reason)
+    return {"cell": cell.to_dict(), "record": record, "curves": {}, "environment": env}
+
+
+def run_suite(
+    suite: Suite,
+    store: Store,
+    reg: Registry,
+    executor: AbstractExecutor,
+    *,
+    resume: bool = False,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+) -> RunSummary:
+    env = hardware.environment()
+    summary = RunSummary()
+    planned = plan(suite, store, reg, resume, retry_failed)
+    progress = progress or Progress(quiet=True)
+    hook = reg.manager.hook if reg.manager else None
+    jobs: list[Job] = []
+    claimed: list[str] = []
+    progress.start(total=len(planned))
+    try:
+        for item in planned:
+            if item.action == "stored":
+                summary.skipped += 1
+                progress.skip(item.cell)
+                continue
+            if not store.claim(item.key):
+                summary.claimed_elsewhere += 1
+                progress.skip(item.cell, "claimed by another run")
+                continue
+            claimed.append(item.key)
+            if item.action == "unsupported":
+                doc = unsupported_document(item.cell, item.key, item.reason, env)
+                _store(store, item.key, doc, summary, progress, hook, item.cell)
+                store.release(item.key)
+                claimed.remove(item.key)
+                continue
+            params = item.cell.params
+            jobs.append(
+                Job(
+                    cell=item.cell,
+                    key=item.key,
+                    timeout_s=float(params.get("timeout_s", 600.0)),
+                    memory_limit_mb=params.get("memory_limit_mb"),
+                    env=env,
+                    exclusive=suite.exclusive,
+                )
+            )
+
+        def on_done(job: Job, doc: dict[str, Any]) -> None:
+            _store(store, job.key, doc, summary, progress, hook, job.cell)
+            store.release(job.key)
+            with contextlib.suppress(ValueError):
+                claimed.remove(job.key)
+
+        executor.run(jobs, on_done, on_start=progress.begin)
+    finally:
+        for key in claimed:
+            store.release(key)
+        progress.stop()
+    return summary
+
+
+def _store(
+    store: Store,
+    key: str,
+    doc: dict[str, Any],
+    summary: RunSummary,
+    progress: Progress,
+    hook: Any,
+    cell: Cell,
+) -> None:
+    store.write(key, doc)
+    record = doc["record"]
+    status = Status(record["status"])
+    summary.counts[status] += 1
+    progress.done(cell, status, record)
+    if hook is not None:
+        hook.ndebench_after_cell_run(cell=cell, record=record)
+        if status.is_fault or status == Status.DIVERGED:
+            hook.ndebench_on_cell_error(cell=cell, status=status.value, message=record["message"])
