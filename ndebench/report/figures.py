@@ -26,7 +26,7 @@ from ndebench.report.tables import BASELINE, OK, config_columns, fmt_value, time
 MAX_PANELS = 12
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 BASELINE_COLOR = "#4d4d4d"
-STYLE: dict[str, Any] = {
+STYLE: Any = {  # rc parameters (typed Any: matplotlib types keys as literals)
     "font.size": 9,
     "axes.titlesize": 9,
     "axes.labelsize": 9,
@@ -112,9 +112,7 @@ def _slug(text: str) -> str:
 def _save(fig: Figure, fig_dir: Path, stem: str) -> tuple[Path, Path]:
     png, svg = fig_dir / f"{stem}.png", fig_dir / f"{stem}.svg"
     write_with_atomic(png, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight"))
-    write_with_atomic(
-        svg, lambda p: fig.savefig(p, bbox_inches="tight", metadata={"Date": None})
-    )
+    write_with_atomic(svg, lambda p: fig.savefig(p, bbox_inches="tight", metadata={"Date": None}))
     return png, svg
 
 
@@ -139,8 +137,9 @@ def _config_label(keys: dict[str, Any], varying: list[str]) -> str:
     parts: list[str] = []
     for col in varying:
         value = fmt_value(keys[col])
-        parts.append(value if col in ("backend", "mode", "device", "solver", "adjoint")
-                     else f"{col}={value}")
+        parts.append(
+            value if col in ("backend", "mode", "device", "solver", "adjoint") else f"{col}={value}"
+        )
     return " · ".join(parts) or "all cells"
 
 
@@ -179,9 +178,9 @@ def _curve_figures(
             with mpl.rc_context(STYLE):
                 fig, axes = _grid(len(chunk))
                 regs_seen: set[str] = set()
-                for ax, (key, gdata) in zip(axes, chunk):
+                for ax, (key, gdata) in zip(axes, chunk, strict=True):
                     key_t = key if isinstance(key, tuple) else (key,)
-                    label = _config_label(dict(zip(cfg, key_t)), varying)
+                    label = _config_label(dict(zip(cfg, key_t, strict=True)), varying)
                     regs_seen |= _plot_curves(ax, gdata, column, colors)
                     ax.set_title(label)
                     ax.set_xlabel("training step")
@@ -239,7 +238,7 @@ def _scatter_figure(df: pd.DataFrame, colors: dict[str, str], fig_dir: Path) -> 
     tasks = sorted(ok["task"].astype(str).unique())
     with mpl.rc_context(STYLE):
         fig, axes = _grid(len(tasks))
-        for ax, task in zip(axes, tasks):
+        for ax, task in zip(axes, tasks, strict=True):
             tdata = ok[ok["task"].astype(str) == task]
             for (reg, backend), g in tdata.groupby(
                 [tdata["regularizer"].astype(str), tdata.get("backend", pd.Series("", tdata.index))]

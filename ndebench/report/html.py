@@ -88,7 +88,7 @@ def html_table(
     body: list[str] = []
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
         cells = []
-        for col, value in zip(frame.columns, row):
+        for col, value in zip(frame.columns, row, strict=True):
             text = str(value) if col in raw else esc(value)
             numeric = col not in raw and bool(_NUMERIC.match(str(value)))
             cells.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")
@@ -153,8 +153,10 @@ def markdown_to_html(text: str, base_dir: Path | None = None) -> str:
             out.append("<ul>" + "".join(f"<li>{it}</li>" for it in items) + "</ul>")
         else:
             para = []
-            while i < len(lines) and lines[i].strip() and not re.match(
-                r"^\s*([-*+]\s|#|\||```)", lines[i]
+            while (
+                i < len(lines)
+                and lines[i].strip()
+                and not re.match(r"^\s*([-*+]\s|#|\||```)", lines[i])
             ):
                 para.append(lines[i].strip())
                 i += 1

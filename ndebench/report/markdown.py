@@ -37,7 +37,7 @@ def md_table(frame: pd.DataFrame) -> str:
 
 
 def md_shared(shared: dict[str, str]) -> str:
-    """"All rows: mode=eager, device=cpu" for configuration values held constant, or ""."""
+    """ "All rows: mode=eager, device=cpu" for configuration values held constant, or ""."""
     if not shared:
         return ""
     return "All rows: " + ", ".join(f"{k}=`{v}`" for k, v in shared.items()) + "."

@@ -212,7 +212,8 @@ def display_table(agg: pd.DataFrame, task: str) -> tuple[pd.DataFrame, dict[str,
     varying, shared = split_constant(rows, config)
     table = pd.DataFrame({c: rows[c].map(fmt_value) for c in varying})
     table["regularizer"] = rows["regularizer"].astype(str)
-    table["seeds ok"] = [f"{int(o)}/{int(n)}" for o, n in zip(rows["n_ok"], rows["n_cells"])]
+    pairs = zip(rows["n_ok"], rows["n_cells"], strict=True)
+    table["seeds ok"] = [f"{int(o)}/{int(n)}" for o, n in pairs]
     metric_name = _join_unique(rows["metric_name"].replace("", pd.NA)) or "metric"
     for m in METRICS:
         if f"{m.column}_mean" not in rows.columns:

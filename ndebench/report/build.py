@@ -1,0 +1,132 @@
+"""Build a report from stored results: tables, figures, markdown, self-contained HTML, CSV.
+
+Reports are views of stored results (DESIGN.md, key decision 6): nothing here runs a cell.
+:func:`write_report` loads a results directory; :func:`render` works on DataFrames (results
+and curves in the "Results" contract) and is what tests and notebooks call directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ndebench.errors import InputError
+from ndebench.report import sections as sec
+from ndebench.report.figures import FigureSet, make_figures
+from ndebench.report.files import write_bytes_atomic, write_text_atomic
+from ndebench.report.html import render_html
+from ndebench.report.markdown import render_markdown
+from ndebench.report.tables import aggregate
+
+FIGURE_DIR = "figures"
+
+
+def write_report(
+    results_dir: str | Path, out_dir: str | Path | None = None, registry: Any = None
+) -> Path:
+    """Write the report of the run stored in ``results_dir``; return the path of ``index.html``.
+
+    ``out_dir`` defaults to ``reports/<suite name>/`` (relative to the working directory).
+    ``registry`` (a :class:`ndebench.plugins.Registry`, plugin manager or hook relay) enables
+    plugin sections. Raises :class:`InputError` if the directory holds no results.
+    """
+    from ndebench.store import load_curves, load_results
+
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise InputError(f"results directory {str(results_dir)!r} does not exist")
+    try:
+        df = load_results(results_dir)
+    except FileNotFoundError as exc:
+        raise InputError(f"no results in {str(results_dir)!r}: {exc}") from exc
+    if df is None or df.empty:
+        raise InputError(f"no results in {str(results_dir)!r}: run 'ndebench run' first")
+    try:
+        curves = load_curves(results_dir)
+    except FileNotFoundError:
+        curves = pd.DataFrame()
+    if out_dir is None:
+        out_dir = Path("reports") / _slug(suite_name(df))
+    return render(df, curves, Path(out_dir), sections_from_plugins=registry)
+
+
+def suite_name(df: pd.DataFrame) -> str:
+    """The suite name of a results table ("a+b" when several suites are mixed)."""
+    names = sorted({str(s) for s in df["suite"].dropna()}) if "suite" in df.columns else []
+    return "+".join(names) or "report"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-") or "report"
+
+
+def build_sections(
+    df: pd.DataFrame,
+    curves: pd.DataFrame | None,
+    out_dir: Path,
+    sections_from_plugins: Any = None,
+) -> list[sec.ReportSection]:
+    """Every section in report order; figures are drawn into ``out_dir/figures``."""
+    curves = curves if curves is not None else pd.DataFrame()
+    extra, warnings = sec.plugin_sections(sections_from_plugins, df, curves)
+    sections = [sec.summary_section(df, warnings)]
+    sections += sec.table_sections(aggregate(df))
+    try:
+        figset = make_figures(df, curves, out_dir / FIGURE_DIR)
+    except Exception as exc:  # a figure bug must not lose the tables
+        figset = FigureSet(notes=[f"Figures could not be drawn: {type(exc).__name__}: {exc}"])
+        warnings.append(f"built-in figures failed: {type(exc).__name__}: {exc}")
+    sections.append(sec.figures_section(figset, out_dir))
+    sections.append(sec.failures_section(df))
+    sections += extra
+    sections.append(sec.provenance_section(df))
+    if warnings:
+        sections.append(sec.warnings_section(warnings))
+    return _unique_titles(sections)
+
+
+def _unique_titles(sections: list[sec.ReportSection]) -> list[sec.ReportSection]:
+    seen: dict[str, int] = {}
+    out = []
+    for s in sections:
+        n = seen.get(s.title, 0) + 1
+        seen[s.title] = n
+        if n > 1:
+            s = sec.ReportSection(f"{s.title} ({n})", s.markdown, s.html, s.figures)
+        out.append(s)
+    return out
+
+
+def render(
+    df: pd.DataFrame,
+    curves: pd.DataFrame | None,
+    out_dir: str | Path,
+    title: str | None = None,
+    sections_from_plugins: Any = None,
+) -> Path:
+    """Write ``index.html``, ``report.md``, ``figures/*.png|svg`` and ``results.csv`` into
+    ``out_dir`` from a results DataFrame and its curves; return the path of ``index.html``.
+
+    Every file is written atomically. ``sections_from_plugins``: see :func:`write_report`.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = title or f"ndebench report — {suite_name(df)}"
+    sections = build_sections(df, curves, out_dir, sections_from_plugins)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    intro = (
+        f"Generated {stamp} from stored results (nothing was re-run). "
+        "Figures are in `figures/` (PNG and SVG); the per-cell table is `results.csv`."
+    )
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    write_bytes_atomic(out_dir / "results.csv", buf.getvalue().encode("utf-8"))
+    write_text_atomic(out_dir / "report.md", render_markdown(sections, title, out_dir, intro))
+    index = out_dir / "index.html"
+    write_text_atomic(index, render_html(sections, title, out_dir, intro))
+    return index

@@ -1,0 +1,1 @@
+"""Adjoints: how the gradient of a loss through a solve is obtained."""

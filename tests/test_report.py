@@ -1,0 +1,368 @@
+"""Tests of ndebench.report on synthetic results that follow the "Results" contract."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pluggy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ndebench import hookimpl, hookspecs
+from ndebench.errors import InputError
+from ndebench.report import render
+from ndebench.report.sections import ReportSection, plugin_sections
+from ndebench.report.tables import aggregate, display_table, fmt_num
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REGS = ("none", "ernode", "srnode", "taynode")
+RTOLS = (1e-3, 1e-5)
+SEEDS = (0, 1)
+
+
+def value(reg: str, rtol: float, seed: int, base: float) -> float:
+    """A deterministic metric value with a known ratio per regularizer."""
+    factor = {"none": 1.0, "ernode": 0.5, "srnode": 0.75, "taynode": 1.5}[reg]
+    return base * factor * (1.0 + 0.1 * seed) * (2.0 if rtol == 1e-5 else 1.0)
+
+
+def cell_row(
+    reg: str, rtol: float, seed: int, status: str = "ok", message: str = ""
+) -> dict[str, Any]:
+    h = f"{reg}-{rtol}-{seed}"
+    row: dict[str, Any] = {
+        "suite": "synthetic",
+        "backend": "torch",
+        "mode": "eager",
+        "device": "cpu",
+        "task": "spiral",
+        "solver": "tsit5",
+        "adjoint": "discrete",
+        "regularizer": reg,
+        "seed": seed,
+        "rtol": rtol,
+        "swept": "rtol",
+        "status": status,
+        "message": message,
+        "attempts": 1,
+        "metric_name": "mse",
+        "backend_version": "torch 2.13.0",
+        "ndebench_version": "0.1.0",
+        "hardware": "x86_64 2 cores",
+        "git_rev": "dd59962",
+        "started_at": f"2026-11-24T10:{seed:02d}:{RTOLS.index(rtol) * 10:02d}+00:00",
+        "config_hash": h,
+    }
+    numeric = {
+        "train_steps": 50,
+        "train_time_s": 5.0,
+        "train_step_time_s": 0.01,
+        "train_nfe_forward": 80.0,
+        "train_nfe_backward": 120.0,
+        "train_steps_accepted": 12.0,
+        "train_steps_rejected": 1.0,
+        "final_loss": 0.02,
+        "final_reg_value": 0.3,
+        "predict_time_s": 0.004,
+        "predict_nfe": 90.0,
+        "predict_steps_accepted": 14.0,
+        "predict_steps_rejected": 1.0,
+        "compile_time_s": 0.0,
+        "warmup_time_s": 0.3,
+        "peak_memory_mb": 200.0,
+        "test_metric": 0.05,
+    }
+    for k, base in numeric.items():
+        row[k] = value(reg, rtol, seed, base) if status == "ok" else math.nan
+    return row
+
+
+def make_results() -> pd.DataFrame:
+    rows = [cell_row(r, t, s) for r in REGS for t in RTOLS for s in SEEDS]
+    for row in rows:
+        if row["regularizer"] == "srnode" and row["rtol"] == 1e-3 and row["seed"] == 1:
+            row.update(cell_row("srnode", 1e-3, 1, "failed", "RuntimeError: boom | bad step"))
+        if row["regularizer"] == "taynode" and row["rtol"] == 1e-5:
+            msg = "taynode needs capability 'taylor_mode' which solver tsit5 does not provide"
+            row.update(cell_row("taynode", 1e-5, row["seed"], "unsupported", msg))
+    return pd.DataFrame(rows)
+
+
+def make_curves(df: pd.DataFrame, steps: int = 30) -> pd.DataFrame:
+    rows = []
+    axes = ["backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "seed"]
+    for _, cell in df[df["status"] == "ok"].iterrows():
+        for step in range(steps):
+            scale = 1.0 + 0.2 * cell["seed"]
+            row = {"config_hash": cell["config_hash"], **{a: cell[a] for a in axes}}
+            row.update(
+                step=step,
+                loss=scale * math.exp(-step / 10) + 0.01,
+                reg_value=0.1,
+                weight=0.01,
+                nfe_forward=cell["train_nfe_forward"] + 10 * math.sin(step / 3),
+                nfe_backward=cell["train_nfe_backward"],
+                steps_accepted=10,
+                steps_rejected=1,
+                step_time_s=0.01,
+            )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def row_of(agg: pd.DataFrame, reg: str, rtol: float) -> pd.Series:
+    match = agg[(agg["regularizer"] == reg) & np.isclose(agg["rtol"], rtol)]
+    assert len(match) == 1
+    return match.iloc[0]
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def test_ratio_columns_match_hand_values() -> None:
+    agg = aggregate(make_results())
+    r = row_of(agg, "ernode", 1e-3)
+    # seed means: none (80 + 88)/2 = 84, ernode (40 + 44)/2 = 42
+    assert r["train_nfe_forward_mean"] == pytest.approx(42.0)
+    assert r["train_nfe_forward_n"] == 2
+    assert r["train_nfe_forward_std"] == pytest.approx(np.std([40.0, 44.0], ddof=1))
+    assert r["train_nfe_forward_ratio"] == pytest.approx(0.5)
+    assert r["train_nfe_forward_paired_ratio"] == pytest.approx(0.5)
+    assert r["predict_time_s_ratio"] == pytest.approx(0.5)
+    assert r["n_cells"] == 2 and r["n_ok"] == 2
+    base = row_of(agg, "none", 1e-3)
+    assert base["test_metric_ratio"] == pytest.approx(1.0)
+    # srnode at rtol 1e-3 has only seed 0: mean 0.75*80 = 60 vs baseline mean 84
+    s = row_of(agg, "srnode", 1e-3)
+    assert s["n_ok"] == 1 and s["n_cells"] == 2
+    assert s["train_nfe_forward_ratio"] == pytest.approx(60.0 / 84.0)
+    assert s["train_nfe_forward_paired_ratio"] == pytest.approx(0.75)  # seed 0 only
+    assert math.isnan(s["train_nfe_forward_std"])
+    # rtol is part of the configuration: ratios stay within one rtol
+    assert row_of(agg, "ernode", 1e-5)["peak_memory_mb_ratio"] == pytest.approx(0.5)
+
+
+def test_missing_baseline_gives_nan_ratio() -> None:
+    df = make_results()
+    df = df[~((df["regularizer"] == "none") & (df["rtol"] == 1e-5))]
+    agg = aggregate(df)
+    r = row_of(agg, "ernode", 1e-5)
+    assert math.isnan(r["train_nfe_forward_ratio"])
+    assert math.isnan(r["predict_nfe_paired_ratio"])
+    assert row_of(agg, "ernode", 1e-3)["train_nfe_forward_ratio"] == pytest.approx(0.5)
+    table, _ = display_table(agg, "spiral")
+    assert len(table) == len(agg)
+
+
+def test_failed_baseline_gives_nan_ratio_and_all_failed_group_kept() -> None:
+    df = make_results()
+    mask = (df["regularizer"] == "none") & (df["rtol"] == 1e-5)
+    df.loc[mask, "status"] = "diverged"
+    df.loc[mask, "train_nfe_forward"] = math.nan
+    agg = aggregate(df)
+    assert math.isnan(row_of(agg, "ernode", 1e-5)["train_nfe_forward_ratio"])
+    assert row_of(agg, "none", 1e-5)["n_ok"] == 0
+    assert row_of(agg, "taynode", 1e-5)["n_cells"] == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["none", "ernode", "srnode"]),
+            st.integers(0, 3),
+            st.floats(0.1, 1e3),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_aggregate_matches_naive_computation(cells: list[tuple[str, int, float, bool]]) -> None:
+    rows = [
+        cell_row(reg, 1e-3, seed, "ok" if ok else "failed") | {"predict_nfe": v if ok else math.nan}
+        for reg, seed, v, ok in cells
+    ]
+    df = pd.DataFrame(rows)
+    agg = aggregate(df)
+    assert agg["n_cells"].sum() == len(df)
+    ok = df[df["status"] == "ok"]
+    base = ok[ok["regularizer"] == "none"]["predict_nfe"]
+    for reg in df["regularizer"].unique():
+        r = agg[agg["regularizer"] == reg].iloc[0]
+        mine = ok[ok["regularizer"] == reg]["predict_nfe"]
+        assert r["n_ok"] == len(mine)
+        if mine.empty:
+            assert math.isnan(r["predict_nfe_mean"])
+            continue
+        assert r["predict_nfe_mean"] == pytest.approx(mine.mean())
+        expected = mine.mean() / base.mean() if not base.empty else math.nan
+        if math.isnan(expected):
+            assert math.isnan(r["predict_nfe_ratio"])
+        else:
+            assert r["predict_nfe_ratio"] == pytest.approx(expected)
+
+
+def test_number_formatting() -> None:
+    assert fmt_num(0.123456) == "0.123"
+    assert fmt_num(86.54) == "86.5"
+    assert fmt_num(12345.6) == "12,346"
+    assert fmt_num(math.nan) == "—"
+    assert fmt_num(0) == "0"
+    table, shared = display_table(aggregate(make_results()), "spiral")
+    assert shared["backend"] == "torch" and "rtol" in table.columns
+    assert "train step time (ms)" in table.columns
+    ernode = table[(table["regularizer"] == "ernode") & (table["rtol"] == "0.001")].iloc[0]
+    assert ernode["train NFE (fwd/step)"] == "42 ± 2.8 (0.5×)"
+    assert ernode["train step time (ms)"].startswith("5.25")
+
+
+# ------------------------------------------------------------------------------ report
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    df = make_results()
+    out = tmp_path_factory.mktemp("report")
+    index = render(df, make_curves(df), out, title="Synthetic report")
+    assert index == out / "index.html"
+    return out
+
+
+def test_markdown_has_tables_and_failures(report: Path) -> None:
+    md = (report / "report.md").read_text()
+    assert "# Synthetic report" in md
+    assert "## Task spiral" in md
+    assert re.search(r"^\| rtol \| regularizer \| seeds ok \|", md, re.M)
+    assert "42 ± 2.8 (0.5×)" in md
+    assert "## Cells that did not finish" in md
+    assert "RuntimeError: boom \\| bad step" in md  # pipe escaped inside the table
+    assert "### unsupported (2)" in md
+    assert "taynode needs capability 'taylor_mode'" in md
+    assert "](figures/loss_spiral.png)" in md
+    assert "synthetic" in md and "dd59962" in md
+
+
+def test_html_is_self_contained(report: Path) -> None:
+    html = (report / "index.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "<script" not in html
+    srcs = re.findall(r"""\bsrc\s*=\s*["']([^"']*)""", html)
+    assert srcs and all(src.startswith("data:image/") for src in srcs)
+    hrefs = re.findall(r"""\bhref\s*=\s*["']([^"']*)""", html)
+    assert all(href.startswith("#") for href in hrefs)
+    assert html.count('src="data:image/png;base64,') >= 3
+    assert "<table>" in html and "42 ± 2.8 (0.5×)" in html
+    assert "RuntimeError: boom | bad step" in html
+    assert "Cells that did not finish" in html
+
+
+def test_figures_are_valid_pngs_and_svgs(report: Path) -> None:
+    for stem in ("loss_spiral", "nfe_forward_spiral", "predict_time_vs_metric"):
+        png = report / "figures" / f"{stem}.png"
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        assert "<svg" in (report / "figures" / f"{stem}.svg").read_text()
+    assert not list(report.rglob("*.tmp*")), "temporary files left behind"
+    csv = pd.read_csv(report / "results.csv")
+    assert len(csv) == len(make_results())
+
+
+def test_all_failed_suite_still_reports(tmp_path: Path) -> None:
+    df = pd.DataFrame(
+        [cell_row(r, 1e-3, s, "timeout", f"exceeded 600 s ({r})") for r in REGS for s in SEEDS]
+    )
+    render(df, pd.DataFrame(), tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Cells that did not finish" in md
+    assert "8 of 8 cells did not finish" in md
+    assert "exceeded 600 s (ernode)" in md
+    assert "skipped" in md
+    assert "<table>" in (tmp_path / "index.html").read_text()
+
+
+def test_render_without_curves_or_optional_columns(tmp_path: Path) -> None:
+    df = make_results().drop(columns=["rtol", "swept", "peak_memory_mb", "hardware"])
+    df = df.drop_duplicates(["regularizer", "seed"])
+    render(df, None, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "Training loss over training: skipped" in md
+    assert (tmp_path / "figures" / "predict_time_vs_metric.png").exists()
+
+
+# ------------------------------------------------------------------------------ plugins
+
+
+class GoodPlugin:
+    @hookimpl
+    def ndebench_report_sections(self, results: Any, curves: Any) -> list[ReportSection]:
+        n = int((results["status"] == "ok").sum())
+        return [ReportSection("Extra analysis", f"Plugin saw **{n}** finished cells.")]
+
+
+class BadPlugin:
+    @hookimpl
+    def ndebench_report_sections(self, results: Any, curves: Any) -> list[ReportSection]:
+        raise ValueError("plugin exploded")
+
+
+def manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("ndebench")
+    pm.add_hookspecs(hookspecs)
+    pm.register(GoodPlugin(), name="good")
+    pm.register(BadPlugin(), name="bad")
+    return pm
+
+
+def test_plugin_section_that_raises_is_a_warning(tmp_path: Path) -> None:
+    df = make_results()
+    sections, warnings = plugin_sections(manager().hook, df, make_curves(df))
+    assert [s.title for s in sections] == ["Extra analysis"]
+    assert len(warnings) == 1 and "'bad'" in warnings[0] and "plugin exploded" in warnings[0]
+    render(df, make_curves(df), tmp_path, sections_from_plugins=manager())
+    md = (tmp_path / "report.md").read_text()
+    assert "## Extra analysis" in md and "Plugin saw **13** finished cells." in md
+    assert "## Report warnings" in md and "ValueError: plugin exploded" in md
+    html = (tmp_path / "index.html").read_text()
+    assert "Plugin saw <strong>13</strong> finished cells." in html
+
+
+def test_write_report_on_empty_dir_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    store = types.ModuleType("ndebench.store")
+    store.load_results = lambda path: pd.DataFrame()  # type: ignore[attr-defined]
+    store.load_curves = lambda path: pd.DataFrame()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ndebench.store", store)
+    from ndebench.report import write_report
+
+    with pytest.raises(InputError, match=re.escape(str(tmp_path))):
+        write_report(tmp_path)
+    with pytest.raises(InputError, match="missing"):
+        write_report(tmp_path / "missing")
+
+
+def test_write_report_default_out_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    df = make_results()
+    store = types.ModuleType("ndebench.store")
+    store.load_results = lambda path: df  # type: ignore[attr-defined]
+    store.load_curves = lambda path: make_curves(df)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ndebench.store", store)
+    monkeypatch.chdir(tmp_path)
+    from ndebench.report import write_report
+
+    (tmp_path / "results").mkdir()
+    index = write_report(tmp_path / "results")
+    assert index.resolve() == (tmp_path / "reports" / "synthetic" / "index.html").resolve()
+    assert (index.parent / "report.md").exists()

@@ -1,0 +1,230 @@
+"""Runner and store: statuses of injected faults, resume, kill -9, concurrent runs, corrupt files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import ndebench
+from ndebench.cli import main
+
+SUITE = """
+[suite]
+name = "{name}"
+seeds = {seeds}
+timeout_s = {timeout}
+
+[matrix]
+backend = ["toy"]
+task = ["spiral"]
+solver = ["euler"]
+adjoint = ["discrete"]
+regularizer = {regs}
+
+[params]
+train_steps = {steps}
+batch_size = 8
+predict_repeats = 2
+
+[params.task.spiral]
+n_train = 32
+n_test = 8
+n_times = 4
+substeps = 2
+"""
+
+
+def suite_file(tmp_path: Path, name: str = "r", seeds: str = "[0, 1]", timeout: float = 60,
+               regs: str = '["none", "ernode"]', steps: int = 4, extra: str = "") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(textwrap.dedent(SUITE.format(name=name, seeds=seeds, timeout=timeout,
+                                                 regs=regs, steps=steps)) + extra)
+    return path
+
+
+def cli(*args: str) -> int:
+    return main([*args, "--quiet"] if args[0] == "run" else list(args))
+
+
+def test_run_stores_every_cell_with_contract_columns(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "res"
+    assert cli("run", str(suite_file(tmp_path)), "--out", str(out)) == 0
+    df = ndebench.load_results(out)
+    assert len(df) == 4 and set(df.status) == {"ok"}
+    from ndebench.store import RESULT_COLUMNS
+
+    assert list(df.columns[: len(RESULT_COLUMNS)]) == list(RESULT_COLUMNS)
+    row = df.iloc[0]
+    assert row.train_steps == 4 and row.train_time_s > 0 and row.predict_time_s > 0
+    assert row.metric_name == "mse" and row.hardware and row.config_hash
+    assert row.ndebench_version == ndebench.__version__
+    curves = ndebench.load_curves(out)
+    assert len(curves) == 4 * 4 and {"loss", "nfe_forward", "step_time_s"} <= set(curves.columns)
+    doc = json.loads(next((out / "cells").glob("*.json")).read_text())
+    assert doc["cell"]["params"]["train_steps"] == 4  # full configuration stored
+    assert doc["environment"]["python"]
+
+
+FAULTS = [
+    ("raise", "failed", "RuntimeError: injected failure"),
+    ("exit", "crashed", "exited with code 3"),
+    ("segv", "crashed", "SIGSEGV"),
+    ("hang", "timeout", "time limit of 8 s"),
+    ("nan", "diverged", "loss nan"),
+    ("max_steps", "diverged", "max_steps"),
+    ("oom", "oom", "exceeded the limit of 250 MB"),
+]
+
+
+def test_fault_injection_statuses(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    tables = "".join(
+        f'\n[params.regularizer.fault]\nkind = {json.dumps([k for k, _, _ in FAULTS] + ["ok"])}\n'
+    )
+    path = suite_file(tmp_path, regs='["none", "fault"]', seeds="[0]", timeout=8,
+                      extra=tables + "\n[suite.extra]\n" * 0)
+    text = path.read_text().replace("timeout_s = 8", "timeout_s = 8\nmemory_limit_mb = 250")
+    text = text.replace("[params.regularizer.fault]", "[params.regularizer.fault]\noom_mb = 600")
+    path.write_text(text)
+    out = tmp_path / "res"
+    code = cli("run", str(path), "--out", str(out), "--workers", "2")
+    assert code == 1
+    df = ndebench.load_results(out)
+    assert len(df) == 1 + len(FAULTS) + 1
+    healthy = df[(df.regularizer == "none") | (df.kind == "ok")]
+    assert set(healthy.status) == {"ok"}, healthy[["status", "message"]]
+    for kind, status, needle in FAULTS:
+        row = df[df.kind == kind].iloc[0]
+        assert row.status == status, (kind, row.status, row.message)
+        assert needle in row.message, (kind, row.message)
+
+
+def test_resume_reruns_only_unfinished(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path)
+    out = tmp_path / "res"
+    assert cli("run", str(path), "--out", str(out)) == 0
+    files = sorted((out / "cells").glob("*.json"))
+    removed = files[0]
+    removed.unlink()
+    mtimes = {f: f.stat().st_mtime_ns for f in files[1:]}
+    assert cli("run", str(path), "--out", str(out), "--resume") == 0
+    assert removed.exists()
+    for f, m in mtimes.items():
+        assert f.stat().st_mtime_ns == m  # finished cells were not re-run
+    df = ndebench.load_results(out)
+    assert len(df) == 4 and df.config_hash.is_unique and set(df.attempts) == {1}
+
+
+def test_rerun_without_resume_keeps_history(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0]", regs='["none"]')
+    out = tmp_path / "res"
+    assert cli("run", str(path), "--out", str(out)) == 0
+    assert cli("run", str(path), "--out", str(out)) == 0
+    doc = json.loads(next((out / "cells").glob("*.json")).read_text())
+    assert doc["attempts"] == 2 and len(doc["previous"]) == 1
+
+
+def test_retry_failed(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0]", regs='["none", "fault"]',
+                      extra='\n[params.regularizer.fault]\nkind = "raise"\n')
+    out = tmp_path / "res"
+    assert cli("run", str(path), "--out", str(out)) == 1
+    assert cli("run", str(path), "--out", str(out), "--resume") == 0  # nothing to do
+    assert cli("run", str(path), "--out", str(out), "--resume", "--retry-failed") == 1
+    df = ndebench.load_results(out)
+    assert df.set_index("regularizer").attempts.to_dict() == {"none": 1, "fault": 2}
+
+
+def _run_cmd(path: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "ndebench.cli", "run", str(path), "--out", str(out), *extra]
+
+
+def test_kill_minus_9_then_resume(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0, 1, 2, 3, 4, 5]", steps=40)
+    out = tmp_path / "res"
+    proc = subprocess.Popen(_run_cmd(path, out), env=toy_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if len(list((out / "cells").glob("*.json"))) >= 3:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {f.name: f.stat().st_mtime_ns for f in (out / "cells").glob("*.json")}
+    assert 3 <= len(before) < 12
+    assert subprocess.run(_run_cmd(path, out, "--resume", "--quiet"), env=toy_env).returncode == 0
+    after = {f.name: f.stat().st_mtime_ns for f in (out / "cells").glob("*.json")}
+    assert len(after) == 12
+    assert all(after[name] == m for name, m in before.items())
+    df = ndebench.load_results(out)
+    assert len(df) == 12 and df.config_hash.is_unique and set(df.status) == {"ok"}
+    assert not list((out / "claims").glob("*.claim"))
+
+
+def test_two_concurrent_runs_share_a_directory(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0, 1, 2, 3]", steps=20)
+    out = tmp_path / "res"
+    procs = [subprocess.Popen(_run_cmd(path, out, "--resume", "--quiet"), env=toy_env)
+             for _ in range(2)]
+    assert [p.wait() for p in procs] == [0, 0]
+    df = ndebench.load_results(out)
+    assert len(df) == 8 and df.config_hash.is_unique and set(df.attempts) == {1}
+    for f in (out / "cells").glob("*.json"):
+        json.loads(f.read_text())
+
+
+def test_corrupt_and_garbage_files_are_reported_and_skipped(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "res"
+    assert cli("run", str(suite_file(tmp_path)), "--out", str(out)) == 0
+    files = sorted((out / "cells").glob("*.json"))
+    text = files[0].read_text()
+    files[0].write_text(text[: len(text) // 2])
+    (out / "cells" / "garbage.json").write_bytes(b"\x00\xffnot json")
+    with pytest.warns(UserWarning, match="garbage.json"):
+        df = ndebench.load_results(out)
+    assert len(df) == 3
+
+
+def test_stale_claim_of_dead_process_is_taken_over(tmp_path: Path) -> None:
+    from ndebench.store import Store
+
+    store = Store(tmp_path, create=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    claim = tmp_path / "claims" / "k.claim"
+    import socket
+
+    claim.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "time": 0}))
+    assert store.claim("k")
+    assert not store.claim("k")  # now held by this live process
+    store.release("k")
+    assert store.claim("k")
+
+
+def test_dry_run_runs_nothing(tmp_path: Path, toy_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "res"
+    assert main(["run", str(suite_file(tmp_path)), "--out", str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "4 cells: 4 run" in text
+    assert not (out / "cells").exists()
+
+
+def test_unsupported_cells_do_not_fail_the_run(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0]")
+    path.write_text(path.read_text().replace('adjoint = ["discrete"]',
+                                             'adjoint = ["backsolve"]\ndevice = ["cpu", "cuda"]'))
+    out = tmp_path / "res"
+    assert cli("run", str(path), "--out", str(out)) == 0
+    df = ndebench.load_results(out)
+    un = df[df.status == "unsupported"]
+    assert len(un) == 3
+    assert un.message.str.contains("no device 'cuda'").sum() == 2
+    assert un.message.str.contains("requires step_graph").sum() == 1
