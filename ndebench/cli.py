@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ndebench.errors import InputError
 
@@ -25,11 +26,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags give one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ndebench", description="Benchmarks for neural differential equations."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a suite file, storing one result per cell")
     run.add_argument("suite", help="suite .toml file")
@@ -40,8 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with or without --resume: re-run failed/crashed/timeout/oom cells",
     )
     run.add_argument("--workers", type=_positive_int, default=1, help="parallel cells (default 1)")
-    run.add_argument("--executor", choices=["local", "dask"], default="local")
+    run.add_argument("--executor", choices=["local", "dask", "submitit"], default="local")
     run.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
+    slurm = run.add_argument_group("submitit/SLURM (with --executor submitit)")
+    slurm.add_argument("--submitit-folder", default=None,
+                       help="submitit's log/pickle folder on a shared file system "
+                       "(default <out>/.submitit)")
+    slurm.add_argument("--submitit-cluster", choices=["slurm", "local", "debug"], default=None,
+                       help="default: slurm if available, else local")
+    slurm.add_argument("--slurm-partition", default=None)
+    slurm.add_argument("--slurm-gpus-per-cell", type=int, default=0)
+    slurm.add_argument("--slurm-cpus-per-cell", type=_positive_int, default=1)
+    slurm.add_argument("--slurm-array-parallelism", type=_positive_int, default=16)
     run.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--strict-plugins", action="store_true",
@@ -104,18 +122,34 @@ def _run(args: argparse.Namespace) -> int:
         return _dry_run(plan(suite, store, reg, args.resume, args.retry_failed), out)
     store = Store(out, create=True)
     store.save_suite(suite.name, Path(args.suite).read_text())
-    executor = _executor(args)
+    executor = _executor(args, out)
     progress = Progress(quiet=args.quiet)
-    summary = run_suite(
-        suite, store, reg, executor, resume=args.resume, retry_failed=args.retry_failed,
-        progress=progress,
-    )
+    try:
+        summary = run_suite(
+            suite, store, reg, executor, resume=args.resume, retry_failed=args.retry_failed,
+            progress=progress,
+        )
+    finally:
+        executor.close()
     if not args.quiet:
         print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
     return summary.exit_code
 
 
-def _executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _executor(args: argparse.Namespace, out: Path):  # type: ignore[no-untyped-def]
+    if args.executor == "submitit":
+        from ndebench.executors.submitit import SlurmOptions, SubmititExecutor
+
+        return SubmititExecutor(
+            SlurmOptions(
+                folder=args.submitit_folder or str(out / ".submitit"),
+                cluster=args.submitit_cluster,
+                partition=args.slurm_partition,
+                gpus_per_cell=args.slurm_gpus_per_cell,
+                cpus_per_cell=args.slurm_cpus_per_cell,
+                array_parallelism=args.slurm_array_parallelism,
+            )
+        )
     if args.executor == "dask":
         from ndebench.executors.dask import DaskExecutor
 

@@ -52,7 +52,7 @@ def cell_row(
         "message": message,
         "attempts": 1,
         "metric_name": "mse",
-        "backend_version": "torch 2.13.0",
+        "backend_version": "2.13.0",
         "ndebench_version": "0.1.0",
         "hardware": "x86_64 2 cores",
         "git_rev": "dd59962",
@@ -99,11 +99,12 @@ def make_curves(df: pd.DataFrame, steps: int = 30) -> pd.DataFrame:
     axes = ["backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "seed"]
     for _, cell in df[df["status"] == "ok"].iterrows():
         for step in range(steps):
-            scale = 1.0 + 0.2 * cell["seed"]
+            factor = {"none": 1.0, "ernode": 0.8, "srnode": 0.9, "taynode": 1.2}
+            scale = (1.0 + 0.2 * cell["seed"]) * factor[cell["regularizer"]]
             row = {"config_hash": cell["config_hash"], **{a: cell[a] for a in axes}}
             row.update(
                 step=step,
-                loss=scale * math.exp(-step / 10) + 0.01,
+                loss=scale * math.exp(-step / (10 * scale)) + 0.01 * scale,
                 reg_value=0.1,
                 weight=0.01,
                 nfe_forward=cell["train_nfe_forward"] + 10 * math.sin(step / 3),

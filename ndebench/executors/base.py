@@ -30,3 +30,6 @@ class AbstractExecutor(abc.ABC):
     @abc.abstractmethod
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
         """Run every job; call ``on_done`` exactly once per job, from the calling thread."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections (e.g. a Dask client)."""

@@ -83,11 +83,25 @@ def build_sections(
         warnings.append(f"built-in figures failed: {type(exc).__name__}: {exc}")
     sections.append(sec.figures_section(figset, out_dir))
     sections.append(sec.failures_section(df))
-    sections += extra
+    sections += [_adopt_figures(s, out_dir) for s in extra]
     sections.append(sec.provenance_section(df))
     if warnings:
         sections.append(sec.warnings_section(warnings))
     return _unique_titles(sections)
+
+
+def _adopt_figures(section: sec.ReportSection, out_dir: Path) -> sec.ReportSection:
+    """Copy a plugin section's figures that live outside the report into ``figures/``."""
+    root = out_dir.resolve()
+    paths: list[Path] = []
+    for fig in section.figures:
+        path = fig if fig.is_absolute() else out_dir / fig
+        if path.is_file() and root not in path.resolve().parents:
+            target = out_dir / FIGURE_DIR / path.name
+            write_bytes_atomic(target, path.read_bytes())
+            path = target
+        paths.append(path)
+    return sec.ReportSection(section.title, section.markdown, section.html, paths)
 
 
 def _unique_titles(sections: list[sec.ReportSection]) -> list[sec.ReportSection]:

@@ -24,6 +24,7 @@ from ndebench.report.files import write_with_atomic
 from ndebench.report.tables import BASELINE, OK, config_columns, fmt_value, time_unit
 
 MAX_PANELS = 12
+SMOOTH_FRACTION = 40  # curves longer than 2x this are smoothed over len/SMOOTH_FRACTION steps
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 BASELINE_COLOR = "#4d4d4d"
 STYLE: Any = {  # rc parameters (typed Any: matplotlib types keys as literals)
@@ -76,6 +77,7 @@ def make_figures(df: pd.DataFrame, curves: pd.DataFrame | None, fig_dir: Path) -
     out = FigureSet()
     colors = regularizer_colors(df["regularizer"] if "regularizer" in df.columns else [])
     prepared = _prepare_curves(df, curves)
+    cfg = [c for c in config_columns(df) if prepared is not None and c in prepared.columns]
     for column, ylabel, stem, what in (
         ("loss", "training loss", "loss", "Training loss"),
         ("nfe_forward", "forward NFE per step", "nfe_forward", "Forward NFE"),
@@ -83,7 +85,9 @@ def make_figures(df: pd.DataFrame, curves: pd.DataFrame | None, fig_dir: Path) -
         if prepared is None or column not in prepared.columns or prepared[column].isna().all():
             out.notes.append(f"{what} over training: skipped, no training curves were recorded.")
             continue
-        out.figures.extend(_curve_figures(prepared, column, ylabel, stem, what, colors, fig_dir))
+        out.figures.extend(
+            _curve_figures(prepared, cfg, column, ylabel, stem, what, colors, fig_dir)
+        )
     scatter = _scatter_figure(df, colors, fig_dir)
     if scatter is None:
         out.notes.append(
@@ -148,10 +152,10 @@ def _chunks(items: list[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
         yield start // size, items[start : start + size]
 
 
-def _grid(n: int) -> tuple[Figure, list[Axes]]:
-    ncols = min(3, n)
+def _grid(n: int, width: float = 4.6, height: float = 3.3) -> tuple[Figure, list[Axes]]:
+    ncols = 2 if n == 4 else min(3, n)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(4.6 * ncols, 3.3 * nrows + 0.5), layout="constrained")
+    fig = Figure(figsize=(width * ncols, height * nrows + 0.5), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -160,6 +164,7 @@ def _grid(n: int) -> tuple[Figure, list[Axes]]:
 
 def _curve_figures(
     data: pd.DataFrame,
+    cfg: list[str],
     column: str,
     ylabel: str,
     stem: str,
@@ -170,7 +175,6 @@ def _curve_figures(
     files: list[FigureFile] = []
     data = data.assign(**{column: pd.to_numeric(data[column], errors="coerce")})
     data = data.dropna(subset=[column])
-    cfg = [c for c in config_columns(data) if c in data.columns]
     for task, tdata in data.groupby("task", sort=True):
         varying = [c for c in cfg if tdata[c].astype(str).nunique() > 1] or cfg[:1]
         groups = list(tdata.groupby(cfg, dropna=False, sort=True)) if cfg else [((), tdata)]
@@ -178,10 +182,13 @@ def _curve_figures(
             with mpl.rc_context(STYLE):
                 fig, axes = _grid(len(chunk))
                 regs_seen: set[str] = set()
+                smooth = 1
                 for ax, (key, gdata) in zip(axes, chunk, strict=True):
                     key_t = key if isinstance(key, tuple) else (key,)
                     label = _config_label(dict(zip(cfg, key_t, strict=True)), varying)
-                    regs_seen |= _plot_curves(ax, gdata, column, colors)
+                    regs, window = _plot_curves(ax, gdata, column, colors)
+                    regs_seen |= regs
+                    smooth = max(smooth, window)
                     ax.set_title(label)
                     ax.set_xlabel("training step")
                     ax.set_ylabel(ylabel)
@@ -199,21 +206,35 @@ def _curve_figures(
                 f"{what} per training step, mean over seeds (shaded: min–max over seeds), "
                 f"one panel per configuration, finished cells only."
             )
+            if smooth > 1:
+                caption += f" Long curves smoothed (moving average over up to {smooth} steps)."
             files.append(FigureFile(name, title, caption, png, svg))
     return files
 
 
-def _plot_curves(ax: Axes, gdata: pd.DataFrame, column: str, colors: dict[str, str]) -> set[str]:
+def _plot_curves(
+    ax: Axes, gdata: pd.DataFrame, column: str, colors: dict[str, str]
+) -> tuple[set[str], int]:
+    """One line per regularizer (mean over seeds, min–max band); returns the regularizers
+    drawn and the moving-average window used (1: none). Long noisy curves are smoothed with
+    a centred moving average of about 1/40 of the steps, the raw mean drawn faintly behind."""
     seen: set[str] = set()
+    window = 1
     for reg, rdata in gdata.groupby("regularizer", sort=True):
         stats = rdata.groupby("step")[column].agg(["mean", "min", "max", "count"])
         color = colors.get(str(reg), "k")
         lw = 1.8 if reg == BASELINE else 1.4
-        ax.plot(stats.index, stats["mean"], color=color, lw=lw, label=str(reg))
+        window = max(1, len(stats) // SMOOTH_FRACTION)
+        shown = stats
+        if window > 1:
+            ax.plot(stats.index, stats["mean"], color=color, lw=0.6, alpha=0.25)
+            rolled = stats[["mean", "min", "max"]].rolling(window, center=True, min_periods=1)
+            shown = rolled.mean().assign(count=stats["count"])
+        ax.plot(shown.index, shown["mean"], color=color, lw=lw, label=str(reg))
         if stats["count"].max() > 1:
-            ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15, lw=0)
+            ax.fill_between(shown.index, shown["min"], shown["max"], color=color, alpha=0.15, lw=0)
         seen.add(str(reg))
-    return seen
+    return seen, window
 
 
 def _maybe_log(ax: Axes, values: pd.Series) -> None:
@@ -237,7 +258,7 @@ def _scatter_figure(df: pd.DataFrame, colors: dict[str, str], fig_dir: Path) -> 
     unit, scale = time_unit(ok["predict_time_s"])
     tasks = sorted(ok["task"].astype(str).unique())
     with mpl.rc_context(STYLE):
-        fig, axes = _grid(len(tasks))
+        fig, axes = _grid(len(tasks), width=5.6 if len(tasks) == 1 else 4.6, height=4.0)
         for ax, task in zip(axes, tasks, strict=True):
             tdata = ok[ok["task"].astype(str) == task]
             for (reg, backend), g in tdata.groupby(
@@ -270,8 +291,8 @@ def _scatter_figure(df: pd.DataFrame, colors: dict[str, str], fig_dir: Path) -> 
                 Line2D([], [], ls="", marker=markers[b], color="#777777", label=f"backend {b}")
                 for b in backends
             ]
-        fig.legend(handles=handles, title="regularizer", loc="outside right upper")
-        title = "Prediction time vs test metric (one point per finished cell)"
+        fig.legend(handles=handles, title="regularizer", loc="outside right center")
+        title = "Prediction time vs test metric"
         fig.suptitle(title)
         png, svg = _save(fig, fig_dir, "predict_time_vs_metric")
     caption = (

@@ -206,10 +206,12 @@ def render_html(
             body = markdown_to_html(section.markdown, base_dir)
         parts.append(f'<section id="{anchor(section.title)}"><h2>{esc(section.title)}</h2>')
         parts.append(body)
+        shown: set[str] = set()
         for fig in section.figures:
             path = fig if fig.is_absolute() else base_dir / fig
-            if f'data-file="{esc(path.name)}"' in body:
-                continue
+            if f'data-file="{esc(path.stem)}.' in body or path.stem in shown:
+                continue  # this figure (in some format) is already shown
+            shown.add(path.stem)
             if path.is_file() and path.suffix.lower() in MIME:
                 parts.append(html_figure(path, alt=path.stem))
             else:

@@ -72,7 +72,10 @@ def render_markdown(
     parts += ["**Contents:** " + " · ".join(f"[{s.title}](#{anchor(s.title)})" for s in sections)]
     for section in sections:
         parts += ["", f"## {section.title}", "", section.markdown.strip()]
-        for fig in section.figures:
-            if fig.name not in section.markdown:
-                parts += ["", f"![{fig.stem}]({relative_link(fig, out_dir)})"]
+        shown: set[str] = set()
+        for fig in sorted(section.figures, key=lambda p: p.suffix.lower() != ".png"):
+            if f"{fig.stem}." in section.markdown or fig.stem in shown:
+                continue  # already shown in some format; PNG preferred
+            shown.add(fig.stem)
+            parts += ["", f"![{fig.stem}]({relative_link(fig, out_dir)})"]
     return "\n".join(parts).rstrip() + "\n"

@@ -128,7 +128,7 @@ def summary_section(df: pd.DataFrame, warnings: Sequence[str] = ()) -> ReportSec
     versions = []
     if "backend" in df.columns and "backend_version" in df.columns:
         pairs = df[["backend", "backend_version"]].dropna().astype(str).drop_duplicates()
-        versions = [f"{b} {v}" for b, v in sorted(pairs.itertuples(index=False, name=None))]
+        versions = [f"{b} ({v})" for b, v in sorted(pairs.itertuples(index=False, name=None))]
     none = "unknown"
     items = [
         ("Suite", ", ".join(_unique(df, "suite")) or none),

@@ -40,7 +40,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("train_nfe_forward", "train NFE (fwd/step)", "count"),
     Metric("predict_nfe", "predict NFE", "count"),
     Metric("train_step_time_s", "train step time", "time"),
-    Metric("predict_time_s", "predict time (batch)", "time"),
+    Metric("predict_time_s", "predict time per batch", "time"),
     Metric("test_metric", "test metric", "metric"),
     Metric("peak_memory_mb", "peak memory (MB)", "memory"),
 )

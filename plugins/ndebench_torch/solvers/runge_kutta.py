@@ -105,7 +105,7 @@ class AbstractRungeKutta:
             y_err = torch.addmm(y0f, b_err, kmat, beta=0.0, alpha=h).view(shape)
             scale = torch.maximum(y.abs(), y1.abs()) * rtol + atol
             ratio = torch.linalg.vector_norm(y_err / scale) * inv_sqrt_n
-            err = float(ratio)
+            err = ratio.item()
             if not math.isfinite(err):
                 raise Diverged(f"{tab.name}: non-finite error estimate at t={t:.6g}")
             if err <= 1.0:

@@ -1,0 +1,157 @@
+"""Solver overhead per function evaluation: ndebench's torch RK solvers vs torchdiffeq.
+
+Same problem for every solver: the spiral task's MLP vector field (2-64-64-2, tanh, core's
+initial weights, seed 0), a batch of 256 initial states, t in [0, T], rtol = atol = 1e-6,
+no-grad forward solves (prediction), and solve + backward (training, discrete adjoint /
+torchdiffeq's backprop-through-solver). Times are medians over repeats, in one process.
+
+    python benchmarks/solver_overhead.py [--out reports/bench/solver_overhead.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ndebench_torch.models import build_parts
+from ndebench_torch.solvers.bosh3 import Bosh3
+from ndebench_torch.solvers.dopri5 import Dopri5
+from ndebench_torch.solvers.tsit5 import Tsit5
+from ndebench_torch.vector_field import CountedField
+
+from ndebench.controller import StepSizeController
+from ndebench.init import init_params
+from ndebench.tasks.spiral import Spiral
+
+
+def _median_time(fn: Any, repeats: int, warmup: int = 2) -> tuple[float, float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), (max(times) - min(times))
+
+
+def _problem(batch: int) -> tuple[torch.nn.Module, torch.Tensor]:
+    task = Spiral({"n_train": batch, "n_test": 1, "hidden": [64, 64]})
+    spec = task.model()
+    module = build_parts(spec, init_params(spec, 0))["vector_field"]
+    z0 = torch.as_tensor(task.data(0).train.inputs, dtype=torch.float32)
+    return module, z0
+
+
+def _solvers(tol: float) -> dict[str, Any]:
+    ctrl = StepSizeController(rtol=tol, atol=tol)
+    out: dict[str, Any] = {}
+    for cls in (Tsit5, Dopri5, Bosh3):
+        solver = cls(ctrl)
+        out[f"ndebench {cls.name}"] = lambda f, y0, ts, s=solver: s.solve(f, y0, ts).ys
+    try:
+        from torchdiffeq import odeint
+
+        for method in ("dopri5", "bosh3"):
+            out[f"torchdiffeq {method}"] = lambda f, y0, ts, m=method: odeint(
+                f, y0, torch.tensor(ts), rtol=tol, atol=tol, method=m
+            )
+    except ImportError:
+        pass
+    return out
+
+
+def measure(batch: int, t_end: float, tol: float, repeats: int) -> dict[str, Any]:
+    module, z0 = _problem(batch)
+    ts = list(np.linspace(0.0, t_end, 11))
+    with torch.no_grad():
+        mlp_s, _ = _median_time(lambda: module(z0), repeats=200, warmup=50)
+    rows = []
+    for name, solve in _solvers(tol).items():
+        field = CountedField(module)
+        with torch.no_grad():
+            field.reset()
+            solve(field, z0, ts)
+            nfe = field.nfe_forward
+            pred_s, spread = _median_time(lambda s=solve, f=field: s(f, z0, ts), repeats)
+
+        def train(s=solve, f=field) -> None:
+            s(f, z0, ts).square().mean().backward()
+
+        field.reset()
+        train()
+        train_nfe = (field.nfe_forward, field.nfe_backward)
+        train_s, _ = _median_time(train, max(3, repeats // 2), warmup=1)
+        rows.append(
+            {
+                "solver": name,
+                "nfe": nfe,
+                "predict_s": pred_s,
+                "predict_spread_s": spread,
+                "us_per_nfe": pred_s / nfe * 1e6,
+                "train_s": train_s,
+                "train_nfe_forward": train_nfe[0],
+                "train_nfe_backward": train_nfe[1],
+            }
+        )
+    ref = next((r for r in rows if r["solver"] == "torchdiffeq dopri5"), None)
+    for r in rows:
+        r["per_nfe_vs_torchdiffeq_dopri5"] = r["us_per_nfe"] / ref["us_per_nfe"] if ref else None
+        r["per_nfe_vs_mlp_forward"] = r["us_per_nfe"] / (mlp_s * 1e6)
+    return {
+        "problem": {"batch": batch, "t_end": t_end, "rtol": tol, "atol": tol, "mlp": "2-64-64-2"},
+        "mlp_forward_us": mlp_s * 1e6,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "rows": rows,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"MLP forward alone: {result['mlp_forward_us']:.1f} us "
+        f"(batch {result['problem']['batch']}, torch {result['torch']}, "
+        f"{result['threads']} threads)",
+        "",
+        "| solver | NFE | predict ms | us/NFE | /torchdiffeq dopri5 | /MLP fwd | train ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        vs = r["per_nfe_vs_torchdiffeq_dopri5"]
+        lines.append(
+            f"| {r['solver']} | {r['nfe']} | {r['predict_s'] * 1e3:.2f} | {r['us_per_nfe']:.1f} "
+            f"| {'-' if vs is None else f'{vs:.2f}x'} | {r['per_nfe_vs_mlp_forward']:.2f}x "
+            f"| {r['train_s'] * 1e3:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="reports/bench/solver_overhead.json")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--t-end", type=float, default=4.0)
+    parser.add_argument("--tol", type=float, default=1e-6)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    result = measure(args.batch, args.t_end, args.tol, args.repeats)
+    print(table(result))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

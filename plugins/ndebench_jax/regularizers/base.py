@@ -1,0 +1,34 @@
+"""A regularizer here is configuration: which estimate the :class:`EstimatingSolver`
+accumulates per accepted step, the t0 entry, and how the entries are aggregated."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+AGGS = ("mean", "sum", "max")
+
+
+class AbstractJaxRegularizer:
+    name: ClassVar[str]
+    estimate: ClassVar[str | None] = None
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        merged = {**self.defaults, **params}
+        self.params = merged
+        self.agg = merged.get("agg", "mean")
+        if self.estimate is not None and self.agg not in AGGS:
+            raise ValueError(f"{self.name}: agg {self.agg!r} is not one of {AGGS}")
+        self.include_t0 = bool(merged.get("include_t0", True))
+
+    def t0_entry(self, dt0: Any, normalizer: float) -> Any:
+        """The entry recorded at t0 (before any step)."""
+        raise NotImplementedError
+
+    def aggregate(self, acc: Any) -> Any:
+        total, peak, count = acc
+        if self.agg == "sum":
+            return total
+        if self.agg == "max":
+            return peak
+        return total / count

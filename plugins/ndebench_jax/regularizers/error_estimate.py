@@ -1,0 +1,28 @@
+"""ERNODE (Pal et al., ICML 2021, arXiv 2105.03918; PAPERS.md §1): R = agg over accepted steps
+of ``EEst_n * h_n`` (``h_n`` detached by default), plus the t0 entry ``1 * dt0``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ndebench_jax.regularizers.base import AbstractJaxRegularizer
+
+
+class ErrorEstimateRegularizer(AbstractJaxRegularizer):
+    name: ClassVar[str] = "ernode"
+    estimate: ClassVar[str | None] = "error"
+    defaults: ClassVar[dict[str, Any]] = {
+        "weight": 0.01,
+        "agg": "mean",
+        "times_dt": True,
+        "include_t0": True,
+        "detach_dt": True,
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.times_dt = bool(self.params["times_dt"])
+        self.detach_dt = bool(self.params["detach_dt"])
+
+    def t0_entry(self, dt0: Any, normalizer: float) -> Any:
+        return dt0 * 1.0 if self.times_dt else dt0 * 0.0 + 1.0

@@ -1,0 +1,13 @@
+"""No regularizer: R = 0, plain training and plain NFE."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ndebench_jax.regularizers.base import AbstractJaxRegularizer
+
+
+class NoRegularizer(AbstractJaxRegularizer):
+    name: ClassVar[str] = "none"
+    estimate: ClassVar[str | None] = None
+    defaults: ClassVar[dict[str, Any]] = {"weight": 0.0}

@@ -1,0 +1,24 @@
+"""SRNODE (Pal et al., ICML 2021, arXiv 2105.03918; PAPERS.md §2): R = max over accepted steps
+of ``rho_n / normalizer`` with Shampine's ``rho_n = rms(f_7 - f_6) / rms(g_7 - g_6)``, plus the
+t0 entry ``1 / normalizer``. ``normalizer`` defaults to the tableau's ``stability_size``
+(3.5068 for Tsit5) or 1 where none is recorded (Dopri5)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ndebench_jax.regularizers.base import AbstractJaxRegularizer
+
+
+class StiffnessRegularizer(AbstractJaxRegularizer):
+    name: ClassVar[str] = "srnode"
+    estimate: ClassVar[str | None] = "stiffness"
+    defaults: ClassVar[dict[str, Any]] = {
+        "weight": 0.1,
+        "agg": "max",
+        "normalizer": None,
+        "include_t0": True,
+    }
+
+    def t0_entry(self, dt0: Any, normalizer: float) -> Any:
+        return dt0 * 0.0 + 1.0 / normalizer

@@ -1,0 +1,188 @@
+"""One adaptive solve of the joint-batch state ``z`` (B, D) with step control from core's
+:class:`ndebench.controller.StepSizeController` (I-controller = diffrax ``PIDController(pcoeff,
+icoeff, error_order=tableau.error_order, ...)``), outputs at ``ts`` by dense interpolation, last
+step clipped at ``t1``, ERNODE/SRNODE accumulators in the state, NFE counted by the field wrapper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import diffrax as dfx
+import jax
+import jax.numpy as jnp
+import optimistix as optx
+
+from ndebench.controller import StepSizeController
+from ndebench_jax.counting import CountingController, counting_term
+from ndebench_jax.initial_step import hairer_initial_step
+from ndebench_jax.solvers.estimating import EstimatingSolver, stiffness_weights
+
+
+class SolveOut(NamedTuple):
+    ys: jax.Array  # (T, B, D)
+    reg: jax.Array  # unweighted R (0 without a regularizer)
+    entries: tuple  # accumulators (sum, max, count) or ()
+    nfe: jax.Array
+    accepted: jax.Array
+    rejected: jax.Array
+    max_steps_hit: jax.Array
+    failed: jax.Array
+    dt0: jax.Array
+
+
+def _pid(ctrl: StepSizeController, q: int, norm) -> dfx.PIDController:
+    return dfx.PIDController(
+        rtol=ctrl.rtol,
+        atol=ctrl.atol,
+        pcoeff=float(ctrl.pcoeff),
+        icoeff=float(ctrl.icoeff),
+        dcoeff=0.0,
+        safety=ctrl.safety,
+        factormin=ctrl.factor_min,
+        factormax=ctrl.factor_max,
+        error_order=q,
+        norm=norm,
+    )
+
+
+def make_solve(field, solver, ctrl: StepSizeController, adjoint, reg=None) -> Callable[..., Any]:
+    """``solve(params, probe, z0, ts) -> SolveOut`` for ``field(params, t, z)``.
+
+    ``solver``/``adjoint``/``reg`` are the backend's impl objects; ``reg=None`` or ``none`` means
+    no accumulators. Backsolve runs the bare diffrax solver (no wrapper state).
+    """
+    tab, q = solver.tableau, solver.tableau.error_order
+    estimate = None if reg is None else reg.estimate
+    normalizer = 1.0
+    if estimate == "stiffness":
+        if tab.stiffness_stages is None:
+            raise ValueError(f"solver {solver.name!r} has no stiffness stage pair")
+        given = reg.params.get("normalizer")
+        normalizer = float(given if given is not None else (tab.stability_size or 1.0))
+    if not adjoint.step_graph:
+        if estimate is not None:
+            raise ValueError(f"{reg.name} needs a step graph; adjoint {adjoint.name!r} has none")
+        return _make_backsolve(field, solver, ctrl, adjoint)
+    est = EstimatingSolver(
+        solver.diffrax_solver(),
+        estimate=estimate,
+        rtol=ctrl.rtol,
+        atol=ctrl.atol,
+        times_dt=getattr(reg, "times_dt", True),
+        detach_dt=getattr(reg, "detach_dt", True),
+        normalizer=normalizer,
+        stages=tab.stiffness_stages or (0, 0),
+        g_weights=stiffness_weights(tab.a, tab.stiffness_stages) if tab.stiffness_stages else (),
+    )
+    term = counting_term(field)
+    controller = CountingController(_pid(ctrl, q, lambda y: optx.rms_norm(y[0])))
+    adj = adjoint.diffrax_adjoint()
+
+    def solve(params, probe, z0, ts):
+        args = (params, probe)
+        t0, t1 = ts[0], ts[-1]
+        zero = jnp.zeros((), z0.dtype)
+        n_init = zero
+        state = None
+        if solver.wrapped:
+            fz = lambda t, z: term.vf(t, (z, zero), args)  # noqa: E731
+            if isinstance(ctrl.initial_step, str):
+                dt0, f0, n_init = hairer_initial_step(fz, t0, z0, q, ctrl.rtol, ctrl.atol)
+            else:
+                f0, n_init = fz(t0, z0)
+                dt0 = jnp.asarray(ctrl.initial_step, z0.dtype)
+            state = (jnp.array(False), (f0, zero))
+        else:
+            dt0 = None if isinstance(ctrl.initial_step, str) else float(ctrl.initial_step)
+        acc0: tuple = ()
+        if estimate is not None:
+            if reg.include_t0:
+                e0 = reg.t0_entry(dt0, normalizer).astype(z0.dtype)
+                acc0 = (e0, e0, zero + 1)
+            else:
+                acc0 = (zero, zero, zero)
+        subs = [dfx.SubSaveAt(ts=ts, fn=lambda t, y, a: y[0])]
+        if acc0:
+            subs.append(dfx.SubSaveAt(t1=True, fn=lambda t, y, a: y[1]))
+        sol = dfx.diffeqsolve(
+            term,
+            est,
+            t0,
+            t1,
+            dt0,
+            (z0, acc0, zero),
+            args,
+            saveat=dfx.SaveAt(subs=subs, controller_state=True),
+            stepsize_controller=controller,
+            adjoint=adj,
+            max_steps=ctrl.max_steps,
+            throw=False,
+            solver_state=state,
+        )
+        entries = tuple(x[-1] for x in sol.ys[1]) if acc0 else ()
+        r = reg.aggregate(entries) if entries else zero
+        return SolveOut(
+            sol.ys[0],
+            r,
+            entries,
+            n_init + sol.controller_state[1],
+            sol.stats["num_accepted_steps"],
+            sol.stats["num_rejected_steps"],
+            sol.result == dfx.RESULTS.max_steps_reached,
+            sol.result != dfx.RESULTS.successful,
+            jnp.asarray(dt0 if dt0 is not None else jnp.nan, z0.dtype),
+        )
+
+    return solve
+
+
+def _make_backsolve(field, solver, ctrl: StepSizeController, adjoint):
+    """Bare diffrax solver on z: BacksolveAdjoint cannot carry a wrapper state. Forward NFE is
+    ``initial evaluations + (stages - 1) * attempted steps`` (FSAL; checked against an eager
+    counter in the tests); backward NFE is not counted."""
+    tab, q = solver.tableau, solver.tableau.error_order
+    term = dfx.ODETerm(lambda t, z, args: field(args[0], t, z))
+    controller = _pid(ctrl, q, optx.rms_norm)
+    adj = adjoint.diffrax_adjoint()
+
+    def solve(params, probe, z0, ts):
+        args = (params, probe)
+        t0, t1 = ts[0], ts[-1]
+        one = jnp.ones((), z0.dtype)
+        fz = lambda t, z: (field(params, t, z), one)  # noqa: E731
+        if isinstance(ctrl.initial_step, str):
+            dt0, f0, n_init = hairer_initial_step(fz, t0, z0, q, ctrl.rtol, ctrl.atol)
+        else:
+            (f0, n_init), dt0 = fz(t0, z0), jnp.asarray(ctrl.initial_step, z0.dtype)
+        sol = dfx.diffeqsolve(
+            term,
+            solver.diffrax_solver(),
+            t0,
+            t1,
+            dt0,
+            z0,
+            args,
+            saveat=dfx.SaveAt(ts=ts),
+            stepsize_controller=controller,
+            adjoint=adj,
+            max_steps=ctrl.max_steps,
+            throw=False,
+            solver_state=(jnp.array(False), f0),
+        )
+        steps = sol.stats["num_steps"]
+        nfe = n_init + (tab.stages - 1) * steps
+        return SolveOut(
+            sol.ys,
+            jnp.zeros((), z0.dtype),
+            (),
+            nfe.astype(z0.dtype),
+            sol.stats["num_accepted_steps"],
+            sol.stats["num_rejected_steps"],
+            sol.result == dfx.RESULTS.max_steps_reached,
+            sol.result != dfx.RESULTS.successful,
+            dt0,
+        )
+
+    return solve

@@ -1,0 +1,1 @@
+"""Solvers of the JAX backend (diffrax solvers, wrapped or as-is)."""

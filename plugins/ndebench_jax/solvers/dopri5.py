@@ -1,0 +1,26 @@
+"""Dormand-Prince 5(4), 7 stages, FSAL: diffrax's ``Dopri5``, wrapped to expose estimates (``dopri5``) or as-is (``diffrax_dopri5``).
+
+Tableau: :data:`ndebench.tableaus.DOPRI5` (the same coefficients as diffrax's; tested).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import diffrax as dfx
+
+from ndebench.tableaus import DOPRI5, Tableau
+from ndebench_jax.solvers.base import AbstractJaxSolver
+
+
+class Dopri5(AbstractJaxSolver):
+    name: ClassVar[str] = "dopri5"
+    tableau: ClassVar[Tableau] = DOPRI5
+
+    def diffrax_solver(self):
+        return dfx.Dopri5()
+
+
+class DiffraxDopri5(Dopri5):
+    name: ClassVar[str] = "diffrax_dopri5"
+    wrapped: ClassVar[bool] = False

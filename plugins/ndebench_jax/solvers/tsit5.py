@@ -1,0 +1,26 @@
+"""Tsitouras 5(4), 7 stages, FSAL: diffrax's ``Tsit5``, wrapped to expose estimates (``tsit5``) or as-is (``diffrax_tsit5``).
+
+Tableau: :data:`ndebench.tableaus.TSIT5` (the same coefficients as diffrax's; tested).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import diffrax as dfx
+
+from ndebench.tableaus import TSIT5, Tableau
+from ndebench_jax.solvers.base import AbstractJaxSolver
+
+
+class Tsit5(AbstractJaxSolver):
+    name: ClassVar[str] = "tsit5"
+    tableau: ClassVar[Tableau] = TSIT5
+
+    def diffrax_solver(self):
+        return dfx.Tsit5()
+
+
+class DiffraxTsit5(Tsit5):
+    name: ClassVar[str] = "diffrax_tsit5"
+    wrapped: ClassVar[bool] = False

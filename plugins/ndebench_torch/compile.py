@@ -1,0 +1,56 @@
+"""``torch.compile`` for mode "compiled": availability check and compile errors as reasons."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import torch
+from torch import nn
+
+from ndebench.backend import UnsupportedCell
+
+
+def compile_unavailable(device: str) -> str | None:
+    """Why ``torch.compile`` cannot work in this process, or None."""
+    if not hasattr(torch, "compile"):
+        return f"torch {torch.__version__} has no torch.compile"
+    if sys.platform == "win32":
+        return "torch.compile (inductor) is not supported on Windows here"
+    try:
+        from torch._dynamo.eval_frame import check_if_dynamo_supported
+
+        check_if_dynamo_supported()
+    except Exception as exc:  # the message names the unsupported python / platform
+        return f"torch.compile unavailable: {exc}"
+    if device == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        return "torch.compile on CPU needs a C++ compiler (g++/clang++), none found"
+    if device == "cuda":
+        try:
+            from torch.utils._triton import has_triton
+
+            if not has_triton():
+                return "torch.compile on CUDA needs triton, which is not installed"
+        except ImportError:
+            return "torch.compile on CUDA needs triton"
+    return None
+
+
+def compile_module(module: nn.Module, device: str) -> nn.Module:
+    """The compiled module; raises UnsupportedCell with the reason if compile is unavailable."""
+    reason = compile_unavailable(device)
+    if reason:
+        raise UnsupportedCell(reason)
+    try:
+        return torch.compile(module)  # type: ignore[return-value]
+    except Exception as exc:
+        raise UnsupportedCell(f"torch.compile failed: {type(exc).__name__}: {exc}") from exc
+
+
+def is_compile_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of dynamo/inductor (raised lazily at the first call)."""
+    try:
+        from torch._dynamo.exc import TorchDynamoException
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, TorchDynamoException)

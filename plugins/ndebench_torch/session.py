@@ -1,0 +1,131 @@
+"""One cell's experiment in PyTorch: model from core's weights, Adam, solver, regularizer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
+from ndebench.spec import PredictStats, StepStats
+from ndebench.tasks.base import Batch
+from ndebench_torch.compile import compile_module, is_compile_error
+from ndebench_torch.forward import FORWARDS, TorchBatch
+from ndebench_torch.losses import LOSSES
+from ndebench_torch.models import build_parts
+from ndebench_torch.vector_field import CountedField
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+
+def _need(table: dict[str, Any], key: str, what: str) -> Any:
+    if key not in table:
+        raise UnsupportedCell(f"torch backend: {what} {key!r} is not one of {sorted(table)}")
+    return table[key]
+
+
+class TorchSession(AbstractSession):
+    def __init__(self, setup: CellSetup) -> None:
+        cell = setup.cell
+        self.setup = setup
+        self.device = torch.device(cell.device)
+        self.dtype = _need(DTYPES, setup.dtype, "dtype")
+        solver_params = dict(setup.solver_params)
+        threads = solver_params.pop("threads", cell.params.get("threads"))
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.forward = _need(FORWARDS, setup.model.kind, "model kind")
+        self.loss_fn = _need(LOSSES, setup.task.loss, "loss")
+        self.parts = build_parts(setup.model, setup.init_params, self.dtype, self.device)
+        vf = self.parts["vector_field"]
+        self.compiled = cell.mode == "compiled"
+        module = compile_module(vf, cell.device) if self.compiled else vf
+        self.field = CountedField(module, time_input=vf.time_input)
+        self.solver = setup.solver.load()(setup.controller, **solver_params)
+        self.adjoint = setup.adjoint.load()(**setup.adjoint_params)
+        self.regularizer = setup.regularizer.load()(self.solver.tableau, **setup.regularizer_params)
+        opt_cls = _need(OPTIMIZERS, setup.optimizer, "optimizer")
+        self.params = list(self.parts.parameters())
+        self.optimizer = opt_cls(self.params, lr=setup.learning_rate)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def _batch(self, batch: Batch) -> TorchBatch:
+        return TorchBatch.of(batch, self.dtype, self.device)
+
+    def _run(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if self.compiled and is_compile_error(exc):
+                raise UnsupportedCell(f"torch.compile failed: {type(exc).__name__}: {exc}") from exc
+            raise
+
+    def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+        return self._run(self._train_step, batch, step, weight)
+
+    def _train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+        tb = self._batch(batch)
+        reg = self.regularizer
+        observers = [reg] if reg.observes else []
+        self.field.reset()
+
+        def solve(y0: torch.Tensor, ts: list[float]):
+            return self.adjoint.solve(
+                self.solver, self.field, y0, ts, params=self.params, observers=observers
+            )
+
+        prediction, sol = self.forward(self.parts, tb, solve)
+        loss = self.loss_fn(prediction, tb.targets, tb.mask)
+        r = reg.value() if observers else None
+        total = loss + weight * r if (r is not None and weight != 0.0) else loss
+        loss_value = float(loss)
+        reg_value = float(r) if r is not None else 0.0
+        if not math.isfinite(loss_value) or not math.isfinite(reg_value):
+            raise Diverged(f"non-finite loss {loss_value} / reg {reg_value} at step {step}")
+        nfe_forward = self.field.nfe_forward
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return StepStats(
+            loss=loss_value,
+            reg_value=reg_value,
+            nfe_forward=nfe_forward,
+            nfe_backward=self.field.nfe_backward,
+            steps_accepted=sol.n_accepted,
+            steps_rejected=sol.n_rejected,
+        )
+
+    def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
+        return self._run(self._predict, batch)
+
+    @torch.no_grad()
+    def _predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
+        tb = self._batch(batch)
+        self.field.reset()
+
+        def solve(y0: torch.Tensor, ts: list[float]):
+            return self.solver.solve(self.field, y0, ts)
+
+        prediction, sol = self.forward(self.parts, tb, solve)
+        out = prediction.detach().to("cpu", torch.float64).numpy()
+        return out, PredictStats(self.field.nfe_forward, sol.n_accepted, sol.n_rejected)
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def device_peak_memory_mb(self) -> float | None:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        return None
+
+    def extra_metrics(self) -> dict[str, Any]:
+        return {
+            "regularizer_record": self.regularizer.record(),
+            "dtype": self.setup.dtype,
+            "threads": torch.get_num_threads(),
+        }

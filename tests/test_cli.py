@@ -1,0 +1,99 @@
+"""CLI: list, bad input gives one line and exit code 2, the import boundary of core."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ndebench.cli import main
+
+from .test_runner import suite_file
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ndebench.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_list_shows_plugins_capabilities_and_failures(toy_env) -> None:  # type: ignore[no-untyped-def]
+    env = dict(toy_env, NDEBENCH_PLUGINS="ndebench_toy,no_such_plugin_module")
+    res = run_cli(["list"], env)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "backend toy" in out and "ernode" in out and "requires {error_estimate, step_graph}" in out
+    assert "spiral" in out
+    assert "failed to load" in out and "no_such_plugin_module" in out
+    strict = run_cli(["list", "--strict-plugins"], env)
+    assert strict.returncode == 2 and "no_such_plugin_module" in strict.stderr
+    assert "Traceback" not in strict.stderr
+
+
+CLI_BAD = [
+    (["run", "missing.toml"], "no such suite file"),
+    (["run", "{suite}", "--workers", "0"], "--workers"),
+    (["run", "{suite}", "--workers", "two"], "--workers"),
+    (["run", "{suite}", "--executor", "slurm"], "--executor"),
+    (["run", "{suite}", "--executor", "dask"], "needs --scheduler"),
+    (["run", "{suite}", "--scheduler", "tcp://x:1"], "only used with --executor dask"),
+    (["run", "{suite}", "--out", "{file}"], "not a directory"),
+    (["run", "{suite}", "--out", "{ro}/res"], "not writable"),
+    (["report", "{tmp}/nothing"], "no such results directory"),
+    (["report", "{tmp}"], "not an ndebench results directory"),
+    (["frobnicate"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("args", "needle"), CLI_BAD, ids=[" ".join(a) for a, _ in CLI_BAD])
+def test_bad_command_lines(tmp_path: Path, toy_env, args, needle) -> None:  # type: ignore[no-untyped-def]
+    suite = suite_file(tmp_path)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    if os.geteuid() == 0 and "{ro}" in " ".join(args):
+        pytest.skip("root can write to read-only directories")
+    fmt = {"suite": str(suite), "file": str(afile), "ro": str(ro), "tmp": str(tmp_path)}
+    res = run_cli([a.format(**fmt) for a in args], toy_env)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_out_as_root_is_still_reported(tmp_path: Path, toy_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    suite = suite_file(tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    # a results dir below a regular file cannot be created, whoever we are
+    assert main(["run", str(suite), "--out", str(blocker / "res")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_core_never_imports_torch_or_jax(tmp_path: Path) -> None:
+    code = """
+import builtins, importlib, pkgutil, sys
+real = builtins.__import__
+def guard(name, *a, **k):
+    if name.split('.')[0] in ('torch', 'jax', 'jaxlib', 'diffrax', 'equinox'):
+        raise ImportError('blocked ' + name)
+    return real(name, *a, **k)
+builtins.__import__ = guard
+import ndebench
+for m in pkgutil.walk_packages(ndebench.__path__, 'ndebench.'):
+    if m.name == 'ndebench.executors.dask':
+        continue
+    importlib.import_module(m.name)
+from ndebench.plugins import load_registry
+reg = load_registry()
+assert 'torch' in reg.backends, reg.failures
+print('ok', len(reg.backends))
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ok")
