@@ -69,36 +69,47 @@ def _solvers(tol: float) -> dict[str, Any]:
 
 
 def measure(batch: int, t_end: float, tol: float, repeats: int) -> dict[str, Any]:
+    """Round-robin over the solvers in each repeat, so background load hits all alike."""
     module, z0 = _problem(batch)
     ts = list(np.linspace(0.0, t_end, 11))
     with torch.no_grad():
-        mlp_s, _ = _median_time(lambda: module(z0), repeats=200, warmup=50)
-    rows = []
-    for name, solve in _solvers(tol).items():
-        field = CountedField(module)
+        mlp_s, _ = _median_time(lambda: module(z0), repeats=300, warmup=50)
+    solvers = _solvers(tol)
+    fields = {name: CountedField(module) for name in solvers}
+    nfe: dict[str, tuple[int, int, int]] = {}
+    for name, solve in solvers.items():
+        f = fields[name]
         with torch.no_grad():
-            field.reset()
-            solve(field, z0, ts)
-            nfe = field.nfe_forward
-            pred_s, spread = _median_time(lambda s=solve, f=field: s(f, z0, ts), repeats)
-
-        def train(s=solve, f=field) -> None:
-            s(f, z0, ts).square().mean().backward()
-
-        field.reset()
-        train()
-        train_nfe = (field.nfe_forward, field.nfe_backward)
-        train_s, _ = _median_time(train, max(3, repeats // 2), warmup=1)
+            solve(f, z0, ts)
+        nfe_pred = f.nfe_forward
+        f.reset()
+        solve(f, z0, ts).square().mean().backward()
+        nfe[name] = (nfe_pred, f.nfe_forward, f.nfe_backward)
+    pred: dict[str, list[float]] = {n: [] for n in solvers}
+    train: dict[str, list[float]] = {n: [] for n in solvers}
+    for _ in range(repeats):
+        for name, solve in solvers.items():
+            f = fields[name]
+            with torch.no_grad():
+                start = time.perf_counter()
+                solve(f, z0, ts)
+                pred[name].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            solve(f, z0, ts).square().mean().backward()
+            train[name].append(time.perf_counter() - start)
+    rows = []
+    for name in solvers:
+        p = statistics.median(pred[name])
         rows.append(
             {
                 "solver": name,
-                "nfe": nfe,
-                "predict_s": pred_s,
-                "predict_spread_s": spread,
-                "us_per_nfe": pred_s / nfe * 1e6,
-                "train_s": train_s,
-                "train_nfe_forward": train_nfe[0],
-                "train_nfe_backward": train_nfe[1],
+                "nfe": nfe[name][0],
+                "predict_s": p,
+                "predict_iqr_s": float(np.subtract(*np.percentile(pred[name], [75, 25]))),
+                "us_per_nfe": p / nfe[name][0] * 1e6,
+                "train_s": statistics.median(train[name]),
+                "train_nfe_forward": nfe[name][1],
+                "train_nfe_backward": nfe[name][2],
             }
         )
     ref = next((r for r in rows if r["solver"] == "torchdiffeq dopri5"), None)
@@ -107,6 +118,7 @@ def measure(batch: int, t_end: float, tol: float, repeats: int) -> dict[str, Any
         r["per_nfe_vs_mlp_forward"] = r["us_per_nfe"] / (mlp_s * 1e6)
     return {
         "problem": {"batch": batch, "t_end": t_end, "rtol": tol, "atol": tol, "mlp": "2-64-64-2"},
+        "repeats": repeats,
         "mlp_forward_us": mlp_s * 1e6,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

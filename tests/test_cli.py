@@ -42,7 +42,7 @@ CLI_BAD = [
     (["run", "{suite}", "--scheduler", "tcp://x:1"], "only used with --executor dask"),
     (["run", "{suite}", "--out", "{file}"], "not a directory"),
     (["run", "{suite}", "--out", "{ro}/res"], "not writable"),
-    (["report", "{tmp}/nothing"], "no such results directory"),
+    (["report", "{tmp}/nothing"], "does not exist"),
     (["report", "{tmp}"], "not an ndebench results directory"),
     (["frobnicate"], "invalid choice"),
 ]

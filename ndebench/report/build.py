@@ -8,6 +8,7 @@ and curves in the "Results" contract) and is what tests and notebooks call direc
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import io
 import re
 from pathlib import Path
@@ -75,7 +76,10 @@ def build_sections(
     curves = curves if curves is not None else pd.DataFrame()
     extra, warnings = sec.plugin_sections(sections_from_plugins, df, curves)
     sections = [sec.summary_section(df, warnings)]
-    sections += sec.table_sections(aggregate(df))
+    agg = aggregate(df)
+    glance = sec.glance_section(agg)
+    sections += [glance] if glance is not None else []
+    sections += sec.table_sections(agg)
     try:
         figset = make_figures(df, curves, out_dir / FIGURE_DIR)
     except Exception as exc:  # a figure bug must not lose the tables
@@ -88,6 +92,14 @@ def build_sections(
     if warnings:
         sections.append(sec.warnings_section(warnings))
     return _unique_titles(sections)
+
+
+def _normalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Status values as plain strings (``Status.OK`` -> ``"ok"``), whatever the store gave."""
+    if "status" not in df.columns:
+        return df
+    status = df["status"].map(lambda s: s.value if isinstance(s, enum.Enum) else s)
+    return df.assign(status=status)
 
 
 def _adopt_figures(section: sec.ReportSection, out_dir: Path) -> sec.ReportSection:
@@ -130,6 +142,7 @@ def render(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    df = _normalize(df)
     title = title or f"ndebench report — {suite_name(df)}"
     sections = build_sections(df, curves, out_dir, sections_from_plugins)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -191,6 +191,48 @@ def _note_html() -> str:
     )
 
 
+GLANCE_NOTE = (
+    "For each regularizer, the median over configurations (backend, mode, device, solver, "
+    "adjoint, swept parameters) of its ratio to the `none` regularizer of the same "
+    "configuration (ratio of seed means). Below 1×: fewer evaluations, less time or memory, "
+    "or a lower test metric. *configurations* counts those with a finished baseline."
+)
+
+
+def glance_section(agg: pd.DataFrame) -> ReportSection | None:
+    """Median ratio to ``none`` per task and regularizer, over configurations (None if no
+    regularized configuration has a baseline)."""
+    import pandas as pd
+
+    from ndebench.report.html import esc, html_table
+    from ndebench.report.markdown import md_table
+    from ndebench.report.tables import BASELINE, METRICS, fmt_ratio
+
+    ratios = [m for m in METRICS if f"{m.column}_ratio" in agg.columns]
+    if agg.empty or not ratios:
+        return None
+    regs = agg[agg["regularizer"].astype(str) != BASELINE]
+    cols = [f"{m.column}_ratio" for m in ratios]
+    regs = regs[regs[cols].notna().any(axis=1)]
+    if regs.empty:
+        return None
+    rows = []
+    for (task, reg), group in regs.groupby(["task", "regularizer"], sort=True):
+        row = {"task": str(task), "regularizer": str(reg), "configurations": str(len(group))}
+        for m in ratios:
+            label = m.label.replace(" (MB)", "")
+            row[label] = fmt_ratio(group[f"{m.column}_ratio"].median())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    html_note = esc(GLANCE_NOTE).replace("`none`", "<code>none</code>")
+    html_note = html_note.replace("*configurations*", "<em>configurations</em>")
+    return ReportSection(
+        "Regularizers at a glance",
+        f"{GLANCE_NOTE}\n\n{md_table(table)}",
+        f'<p class="muted">{html_note}</p>{html_table(table)}',
+    )
+
+
 # ------------------------------------------------------------------------------- figures
 
 

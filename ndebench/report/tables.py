@@ -50,8 +50,9 @@ def swept_params(df: pd.DataFrame) -> list[str]:
     """Names of the swept parameters (union of the ``swept`` column), present as columns."""
     names: list[str] = []
     if "swept" in df.columns:
-        for value in df["swept"].dropna().astype(str):
-            for name in (part.strip() for part in value.split(",")):
+        for value in df["swept"].dropna():
+            parts = value if isinstance(value, list | tuple) else str(value).split(",")
+            for name in (str(part).strip() for part in parts):
                 if name and name not in names and name in df.columns:
                     names.append(name)
     return names

@@ -57,8 +57,9 @@ def counting_term(f: Field) -> dfx.ODETerm:
 
     def vf(t, y, args):
         params, probe = args
-        z, c = y
-        return g(params, probe, t, z), jnp.ones_like(c)
+        # y is (z, c); diffrax's compatibility check passes the full state (z, acc, n)
+        mid = jax.tree_util.tree_map(jnp.zeros_like, tuple(y[1:-1]))
+        return (g(params, probe, t, y[0]), *mid, jnp.ones_like(y[-1]))
 
     return dfx.ODETerm(vf)
 
@@ -66,12 +67,13 @@ def counting_term(f: Field) -> dfx.ODETerm:
 class CountingController(dfx.AbstractAdaptiveStepSizeController):
     """A PID controller that also sums the per-attempt evaluation counts ``y1[2]``.
 
-    ``init_evals`` is added once at the start: the evaluations of diffrax's own initial-step
-    selection (two, ``_select_initial_step``), used only when ``dt0`` is not given.
+    When ``dt0`` is not given, diffrax's own initial-step selection runs; it evaluates the
+    field twice (``_select_initial_step``) only if ``terms`` is an ``ODETerm``, which inside
+    ``diffeqsolve`` it never is (diffrax 0.7 wraps it in ``WrapTerm`` and then starts with
+    ``dt0 = 0.01`` and no evaluations). The same test decides the count here.
     """
 
     inner: dfx.PIDController
-    init_evals: int = 2
 
     @property
     def rtol(self):
@@ -86,11 +88,12 @@ class CountingController(dfx.AbstractAdaptiveStepSizeController):
         return self.inner.norm
 
     def wrap(self, direction):
-        return CountingController(self.inner.wrap(direction), self.init_evals)
+        return CountingController(self.inner.wrap(direction))
 
     def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
         tnext, state = self.inner.init(terms, t0, t1, y0, dt0, args, func, error_order)
-        n0 = jnp.zeros((), y0[2].dtype) + (self.init_evals if dt0 is None else 0)
+        probes = dt0 is None and isinstance(terms, dfx.ODETerm)
+        n0 = jnp.zeros((), y0[2].dtype) + (2 if probes else 0)
         return tnext, (state, n0)
 
     def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):

@@ -169,7 +169,7 @@ def _make_backsolve(field, solver, ctrl: StepSizeController, adjoint):
             adjoint=adj,
             max_steps=ctrl.max_steps,
             throw=False,
-            solver_state=(jnp.array(False), f0),
+            solver_state=(jnp.array(False), jax.lax.stop_gradient(f0)),
         )
         steps = sol.stats["num_steps"]
         nfe = n_init + (tab.stages - 1) * steps
