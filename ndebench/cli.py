@@ -202,12 +202,18 @@ def _list(args: argparse.Namespace) -> int:
             items = [v for (b, _), v in reg.table(kind).items() if b == name]
             print(f"  {kind}s:")
             for item in sorted(items, key=lambda i: i.name):
-                caps = ""
+                print(f"    {item.name:<22}{item.description}")
+                facts = []
                 if item.provides:
-                    caps = f" provides {{{', '.join(sorted(item.provides))}}}"
+                    facts.append(f"provides {', '.join(sorted(item.provides))}")
                 if item.requires:
-                    caps += f" requires {{{', '.join(sorted(item.requires))}}}"
-                print(f"    {item.name:<28}{item.description}{caps}")
+                    facts.append(f"requires {', '.join(sorted(item.requires))}")
+                if item.defaults:
+                    facts.append(
+                        "params " + ", ".join(f"{k}={v!r}" for k, v in item.defaults.items())
+                    )
+                for fact in facts:
+                    print(f"    {'':<22}{fact}")
     print("\ntasks:")
     for name, cls in sorted(reg.tasks.items()):
         print(f"  {name:<30}{cls.description} (metric {cls.metric_name})")

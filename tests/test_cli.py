@@ -25,7 +25,7 @@ def test_list_shows_plugins_capabilities_and_failures(toy_env) -> None:  # type:
     res = run_cli(["list"], env)
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert "backend toy" in out and "ernode" in out and "requires {error_estimate, step_graph}" in out
+    assert "backend toy" in out and "ernode" in out and "requires error_estimate, step_graph" in out
     assert "spiral" in out
     assert "failed to load" in out and "no_such_plugin_module" in out
     strict = run_cli(["list", "--strict-plugins"], env)
@@ -97,3 +97,13 @@ print('ok', len(reg.backends))
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("ok")
+
+
+def test_doctor_checks_each_backend(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    res = subprocess.run([sys.executable, "-m", "ndebench.cli", "doctor"], env=toy_env,
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert "[ok] backend toy: tiny spiral train+predict" in res.stdout, res.stdout + res.stderr
+    assert "results directory results/ is writable" in res.stdout
+    assert res.returncode in (0, 1)
+    if res.returncode == 1:
+        assert "FAIL" in res.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -357,16 +358,23 @@ def test_write_report_default_out_dir(tmp_path: Path, monkeypatch: pytest.Monkey
 
     df = make_results()
     store = types.ModuleType("ndebench.store")
-    store.load_results = lambda path: df  # type: ignore[attr-defined]
+
+    def load_results(path: Path) -> pd.DataFrame:
+        warnings.warn(f"{path}/bad.json: skipped, unreadable result file", stacklevel=2)
+        return df
+
+    store.load_results = load_results  # type: ignore[attr-defined]
     store.load_curves = lambda path: None  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ndebench.store", store)
     monkeypatch.chdir(tmp_path)
     from ndebench.report import write_report
 
     (tmp_path / "results").mkdir()
-    index = write_report(tmp_path / "results")
+    with pytest.warns(UserWarning, match="unreadable"):
+        index = write_report(tmp_path / "results")
     assert index.resolve() == (tmp_path / "reports" / "synthetic" / "index.html").resolve()
-    assert (index.parent / "report.md").exists()
+    md = (index.parent / "report.md").read_text()
+    assert "## Report warnings" in md and "bad.json: skipped, unreadable result file" in md
 
 
 def test_at_a_glance_medians(report: Path) -> None:

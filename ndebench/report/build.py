@@ -11,6 +11,8 @@ import datetime as dt
 import enum
 import io
 import re
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +43,22 @@ def write_report(
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise InputError(f"results directory {str(results_dir)!r} does not exist")
-    try:
-        df = load_results(results_dir)
-    except FileNotFoundError as exc:
-        raise InputError(f"no results in {str(results_dir)!r}: {exc}") from exc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            df = load_results(results_dir)
+            curves = load_curves(results_dir) if df is not None and not df.empty else None
+        except FileNotFoundError as exc:
+            raise InputError(f"no results in {str(results_dir)!r}: {exc}") from exc
+    for w in caught:  # still shown to the caller; the store's own are listed in the report
+        warnings.warn(w.message, w.category, stacklevel=2)
+    problems = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    problems = list(dict.fromkeys(problems))
     if df is None or df.empty:
         raise InputError(f"no results in {str(results_dir)!r}: run 'ndebench run' first")
-    try:
-        curves = load_curves(results_dir)
-    except FileNotFoundError:
-        curves = pd.DataFrame()
     if out_dir is None:
         out_dir = Path("reports") / _slug(suite_name(df))
-    return render(df, curves, Path(out_dir), sections_from_plugins=registry)
+    return render(df, curves, Path(out_dir), sections_from_plugins=registry, load_warnings=problems)
 
 
 def suite_name(df: pd.DataFrame) -> str:
@@ -71,11 +76,13 @@ def build_sections(
     curves: pd.DataFrame | None,
     out_dir: Path,
     sections_from_plugins: Any = None,
+    load_warnings: Sequence[str] = (),
 ) -> list[sec.ReportSection]:
     """Every section in report order; figures are drawn into ``out_dir/figures``."""
     curves = curves if curves is not None else pd.DataFrame()
-    extra, warnings = sec.plugin_sections(sections_from_plugins, df, curves)
-    sections = [sec.summary_section(df, warnings)]
+    extra, problems = sec.plugin_sections(sections_from_plugins, df, curves)
+    problems = [*load_warnings, *problems]
+    sections = [sec.summary_section(df, problems)]
     agg = aggregate(df)
     glance = sec.glance_section(agg)
     sections += [glance] if glance is not None else []
@@ -84,13 +91,13 @@ def build_sections(
         figset = make_figures(df, curves, out_dir / FIGURE_DIR)
     except Exception as exc:  # a figure bug must not lose the tables
         figset = FigureSet(notes=[f"Figures could not be drawn: {type(exc).__name__}: {exc}"])
-        warnings.append(f"built-in figures failed: {type(exc).__name__}: {exc}")
+        problems.append(f"built-in figures failed: {type(exc).__name__}: {exc}")
     sections.append(sec.figures_section(figset, out_dir))
     sections.append(sec.failures_section(df))
     sections += [_adopt_figures(s, out_dir) for s in extra]
     sections.append(sec.provenance_section(df))
-    if warnings:
-        sections.append(sec.warnings_section(warnings))
+    if problems:
+        sections.append(sec.warnings_section(problems))
     return _unique_titles(sections)
 
 
@@ -134,17 +141,19 @@ def render(
     out_dir: str | Path,
     title: str | None = None,
     sections_from_plugins: Any = None,
+    load_warnings: Sequence[str] = (),
 ) -> Path:
     """Write ``index.html``, ``report.md``, ``figures/*.png|svg`` and ``results.csv`` into
     ``out_dir`` from a results DataFrame and its curves; return the path of ``index.html``.
 
-    Every file is written atomically. ``sections_from_plugins``: see :func:`write_report`.
+    Every file is written atomically. ``sections_from_plugins``: see :func:`write_report`;
+    ``load_warnings`` (e.g. result files the store skipped) are listed under *Report warnings*.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     df = _normalize(df)
     title = title or f"ndebench report — {suite_name(df)}"
-    sections = build_sections(df, curves, out_dir, sections_from_plugins)
+    sections = build_sections(df, curves, out_dir, sections_from_plugins, load_warnings)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     intro = (
         f"Generated {stamp} from stored results (nothing was re-run). "

@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from ndebench.report.files import write_with_atomic
 from ndebench.report.tables import BASELINE, OK, config_columns, fmt_value, time_unit
@@ -191,6 +192,7 @@ def _curve_figures(
                     smooth = max(smooth, window)
                     ax.set_title(label)
                     ax.set_xlabel("training step")
+                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
                     ax.set_ylabel(ylabel)
                     _maybe_log(ax, gdata[column])
                 handles = [
@@ -223,14 +225,15 @@ def _plot_curves(
     for reg, rdata in gdata.groupby("regularizer", sort=True):
         stats = rdata.groupby("step")[column].agg(["mean", "min", "max", "count"])
         color = colors.get(str(reg), "k")
-        lw = 1.8 if reg == BASELINE else 1.4
+        # the baseline is drawn wide and underneath, so identical curves stay visible
+        lw, z = (2.8, 1.5) if reg == BASELINE else (1.4, 2.5)
         window = max(1, len(stats) // SMOOTH_FRACTION)
         shown = stats
         if window > 1:
             ax.plot(stats.index, stats["mean"], color=color, lw=0.6, alpha=0.25)
             rolled = stats[["mean", "min", "max"]].rolling(window, center=True, min_periods=1)
             shown = rolled.mean().assign(count=stats["count"])
-        ax.plot(shown.index, shown["mean"], color=color, lw=lw, label=str(reg))
+        ax.plot(shown.index, shown["mean"], color=color, lw=lw, label=str(reg), zorder=z)
         if stats["count"].max() > 1:
             ax.fill_between(shown.index, shown["min"], shown["max"], color=color, alpha=0.15, lw=0)
         seen.add(str(reg))

@@ -75,10 +75,20 @@ def _bullets(items: list[tuple[str, str]]) -> tuple[str, str]:
     return md, html + "</ul>"
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, pd.NA or NaT (any scalar the store may use for "no value")."""
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like values
+        return False
+
+
 def _short(message: object, limit: int = MESSAGE_CHARS) -> str:
-    text = " ".join(str(message).split()) if message is not None else ""
-    if text in ("nan", "None"):
+    if _missing(message):
         return ""
+    text = " ".join(str(message).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -127,8 +137,12 @@ def summary_section(df: pd.DataFrame, warnings: Sequence[str] = ()) -> ReportSec
     )
     versions = []
     if "backend" in df.columns and "backend_version" in df.columns:
-        pairs = df[["backend", "backend_version"]].dropna().astype(str).drop_duplicates()
-        versions = [f"{b} ({v})" for b, v in sorted(pairs.itertuples(index=False, name=None))]
+        pairs = df[["backend", "backend_version"]].astype(str).drop_duplicates()
+        versions = [
+            f"{b} ({v})" if v not in ("", "nan", "None", "<NA>") else b
+            for b, v in sorted(pairs.itertuples(index=False, name=None))
+        ]
+        versions = list(dict.fromkeys(versions))
     none = "unknown"
     items = [
         ("Suite", ", ".join(_unique(df, "suite")) or none),
@@ -273,6 +287,7 @@ def failures_section(df: pd.DataFrame) -> ReportSection:
         text = f"Every one of the {len(df)} cells finished."
         return ReportSection(title, text, f"<p>{esc(text)}</p>")
     ident = [c for c in (*IDENTITY, *swept_params(df)) if c in bad.columns]
+    bad = bad.sort_values(ident, kind="stable", na_position="last") if ident else bad
     cols, shared = split_constant(bad, ident)
     head = f"{len(bad)} of {len(df)} cells did not finish."
     md = [head]
@@ -316,9 +331,7 @@ def _cell_table(rows: pd.DataFrame, cols: list[str], with_message: bool) -> pd.D
     table = rows[cols].apply(lambda s: s.map(fmt_value)) if cols else rows.iloc[:, :0]
     table = table.reset_index(drop=True)
     if "attempts" in rows.columns and with_message:
-        table["attempts"] = [
-            str(int(a)) if str(a) not in ("nan", "None", "<NA>") else "—" for a in rows["attempts"]
-        ]
+        table["attempts"] = ["—" if _missing(a) else str(int(a)) for a in rows["attempts"]]
     if with_message:
         msgs = rows["message"] if "message" in rows.columns else [""] * len(rows)
         table["message"] = [_short(m) or "—" for m in msgs]
@@ -328,7 +341,7 @@ def _cell_table(rows: pd.DataFrame, cols: list[str], with_message: bool) -> pd.D
 def _message_html(message: object) -> str:
     from ndebench.report.html import esc
 
-    full = "" if message is None or str(message) in ("nan", "None") else str(message).strip()
+    full = "" if _missing(message) else str(message).strip()
     short = _short(full, 160)
     if not full:
         return "—"

@@ -229,7 +229,7 @@ def display_table(agg: pd.DataFrame, task: str) -> tuple[pd.DataFrame, dict[str,
         for _, r in rows.iterrows():
             text = fmt_num(r[f"{m.column}_mean"] * scale)
             std = r[f"{m.column}_std"]
-            if text != "—" and r[f"{m.column}_n"] > 1 and not pd.isna(std):
+            if text != "—" and r[f"{m.column}_n"] > 1 and not pd.isna(std) and std != 0:
                 text += f" ± {fmt_num(std * scale, 2)}"
             ratio = r[f"{m.column}_ratio"]
             if text != "—" and r["regularizer"] != BASELINE and not pd.isna(ratio):
