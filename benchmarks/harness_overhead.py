@@ -53,11 +53,22 @@ def cells(backend: str, n: int, steps: int) -> list[Cell]:
     for seed in range(n):
         params = dict(GLOBAL_DEFAULTS, train_steps=steps, batch_size=64, predict_repeats=3)
         info = reg.component("regularizer", backend, "none")
-        cell = Cell(suite="bench", backend=backend, mode="eager", device="cpu", task="spiral",
-                    solver=solver, adjoint="discrete", regularizer="none", seed=seed,
-                    params=params,
-                    component_params={"regularizer": dict(info.defaults),
-                                      "task": {"n_train": 256, "n_test": 64}})
+        cell = Cell(
+            suite="bench",
+            backend=backend,
+            mode="eager",
+            device="cpu",
+            task="spiral",
+            solver=solver,
+            adjoint="discrete",
+            regularizer="none",
+            seed=seed,
+            params=params,
+            component_params={
+                "regularizer": dict(info.defaults),
+                "task": {"n_train": 256, "n_test": 64},
+            },
+        )
         out.append(cell)
     return out
 
@@ -106,9 +117,12 @@ def dask_cluster(cs: list[Cell], env: dict[str, Any]) -> float | None:
 
     reg = load_registry()
     jobs = [Job(cell=c, key=cell_key(c, reg, env), timeout_s=600, env=env) for c in cs]
-    with dask.config.set({"distributed.worker.daemon": False}), distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None
-    ) as cluster:
+    with (
+        dask.config.set({"distributed.worker.daemon": False}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+    ):
         ex = DaskExecutor(cluster.scheduler_address)
         docs: list[dict[str, Any]] = []
         t0 = time.perf_counter()

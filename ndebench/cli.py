@@ -34,9 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="ndebench", description="Benchmarks for neural differential equations."
-    )
+    parser = _Parser(prog="ndebench", description="Benchmarks for neural differential equations.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a suite file, storing one result per cell")
@@ -44,26 +42,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="results directory (default results/<suite name>)")
     run.add_argument("--resume", action="store_true", help="skip cells already stored")
     run.add_argument(
-        "--retry-failed", action="store_true",
+        "--retry-failed",
+        action="store_true",
         help="with or without --resume: re-run failed/crashed/timeout/oom cells",
     )
     run.add_argument("--workers", type=_positive_int, default=1, help="parallel cells (default 1)")
     run.add_argument("--executor", choices=["local", "dask", "submitit"], default="local")
     run.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
     slurm = run.add_argument_group("submitit/SLURM (with --executor submitit)")
-    slurm.add_argument("--submitit-folder", default=None,
-                       help="submitit's log/pickle folder on a shared file system "
-                       "(default <out>/.submitit)")
-    slurm.add_argument("--submitit-cluster", choices=["slurm", "local", "debug"], default=None,
-                       help="default: slurm if available, else local")
+    slurm.add_argument(
+        "--submitit-folder",
+        default=None,
+        help="submitit's log/pickle folder on a shared file system (default <out>/.submitit)",
+    )
+    slurm.add_argument(
+        "--submitit-cluster",
+        choices=["slurm", "local", "debug"],
+        default=None,
+        help="default: slurm if available, else local",
+    )
     slurm.add_argument("--slurm-partition", default=None)
     slurm.add_argument("--slurm-gpus-per-cell", type=int, default=0)
     slurm.add_argument("--slurm-cpus-per-cell", type=_positive_int, default=1)
     slurm.add_argument("--slurm-array-parallelism", type=_positive_int, default=16)
     run.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")
-    run.add_argument("--strict-plugins", action="store_true",
-                     help="a plugin that fails to load is an error")
+    run.add_argument(
+        "--strict-plugins", action="store_true", help="a plugin that fails to load is an error"
+    )
 
     report = sub.add_parser("report", help="write a report from stored results (runs nothing)")
     report.add_argument("results", help="results directory")
@@ -94,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ndebench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ndebench: interrupted; finished cells are stored (resume with --resume)",
-              file=sys.stderr)
+        print(
+            "ndebench: interrupted; finished cells are stored (resume with --resume)",
+            file=sys.stderr,
+        )
         return 130
     parser.error(f"unknown command {args.command!r}")
     return 2
@@ -126,7 +134,12 @@ def _run(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     try:
         summary = run_suite(
-            suite, store, reg, executor, resume=args.resume, retry_failed=args.retry_failed,
+            suite,
+            store,
+            reg,
+            executor,
+            resume=args.resume,
+            retry_failed=args.retry_failed,
             progress=progress,
         )
     finally:
@@ -178,8 +191,9 @@ def _report(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.report import write_report
 
-    path = write_report(Path(args.results), Path(args.out) if args.out else None,
-                        registry=load_registry())
+    path = write_report(
+        Path(args.results), Path(args.out) if args.out else None, registry=load_registry()
+    )
     print(f"report written to {path}")
     return 0
 
@@ -196,8 +210,10 @@ def _list(args: argparse.Namespace) -> int:
         versions = ", ".join(f"{k} {v}" for k, v in reg.framework_versions(name).items())
         state = f"UNAVAILABLE: {reason}" if reason else "available"
         print(f"\nbackend {name} [{info.plugin}] {versions} -- {state}")
-        print(f"  modes: {', '.join(info.modes)}; devices: {', '.join(info.devices)}; "
-              f"models: {', '.join(info.model_kinds)}")
+        print(
+            f"  modes: {', '.join(info.modes)}; devices: {', '.join(info.devices)}; "
+            f"models: {', '.join(info.model_kinds)}"
+        )
         for kind in ("solver", "adjoint", "regularizer"):
             items = [v for (b, _), v in reg.table(kind).items() if b == name]
             print(f"  {kind}s:")

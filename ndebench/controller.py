@@ -49,7 +49,7 @@ class StepSizeController:
         if err == 0.0:
             return self.factor_max
         q = float(error_order)
-        f = self.safety * err ** (-(self.icoeff + self.pcoeff) / q)
+        f = float(self.safety * err ** (-(self.icoeff + self.pcoeff) / q))
         if self.pcoeff:
             f *= err_prev ** (self.pcoeff / q)
         lo, hi = (1.0, self.factor_max) if accepted else (self.factor_min, self.safety)

@@ -29,14 +29,20 @@ def _line(ok: bool, what: str, fix: str = "") -> bool:
 
 
 def doctor(results_dir: str = "results") -> int:
-    good = _line(sys.version_info >= (3, 10), f"Python {platform.python_version()}",
-                 "use Python 3.10 or newer")
+    good = _line(
+        sys.version_info >= (3, 10),
+        f"Python {platform.python_version()}",
+        "use Python 3.10 or newer",
+    )
     print(f"       hardware: {hardware.hardware()}; git {hardware.git_rev()}")
     reg = load_registry()
     for failure in reg.failures:
-        good &= _line(False, f"plugin {failure.name} loads: {failure.error}",
-                      f"reinstall the package providing {failure.target}")
-    from ndebench.executors.local import LocalExecutor
+        good &= _line(
+            False,
+            f"plugin {failure.name} loads: {failure.error}",
+            f"reinstall the package providing {failure.target}",
+        )
+    from ndebench.executors.local import run_isolated
     from ndebench.runner import cell_key
 
     env = hardware.environment()
@@ -51,13 +57,27 @@ def doctor(results_dir: str = "results") -> int:
         if not solvers or not reg.tasks:
             continue
         solver = "tsit5" if "tsit5" in solvers else solvers[0]
-        cell = Cell(suite="doctor", backend=name, mode="eager", device="cpu",
-                    task="spiral" if "spiral" in reg.tasks else sorted(reg.tasks)[0],
-                    solver=solver, adjoint="discrete", regularizer="none", seed=0,
-                    params=dict(TINY))
-        cell = Cell.from_dict({**cell.to_dict(), "component_params": {
-            "task": {"n_train": 16, "n_test": 8, "n_times": 4},
-            "regularizer": {"weight": 0.0}}})
+        cell = Cell(
+            suite="doctor",
+            backend=name,
+            mode="eager",
+            device="cpu",
+            task="spiral" if "spiral" in reg.tasks else sorted(reg.tasks)[0],
+            solver=solver,
+            adjoint="discrete",
+            regularizer="none",
+            seed=0,
+            params=dict(TINY),
+        )
+        cell = Cell.from_dict(
+            {
+                **cell.to_dict(),
+                "component_params": {
+                    "task": {"n_train": 16, "n_test": 8, "n_times": 4},
+                    "regularizer": {"weight": 0.0},
+                },
+            }
+        )
         from ndebench.capabilities import unsupported_reason
 
         why = unsupported_reason(reg, cell)
@@ -66,20 +86,24 @@ def doctor(results_dir: str = "results") -> int:
             continue
         from ndebench.executors.base import Job
 
-        docs: list[dict] = []  # type: ignore[type-arg]
         job = Job(cell=cell, key=cell_key(cell, reg, env), timeout_s=300.0, env=env)
-        LocalExecutor(1).run([job], lambda _j, d: docs.append(d))
-        rec = docs[0]["record"]
+        rec = run_isolated(job)["record"]
         ok = rec["status"] == Status.OK.value
-        good &= _line(ok, f"backend {name}: tiny spiral train+predict "
-                      + (f"in {rec.get('wall_time_s', 0):.1f} s" if ok else f"-> {rec['message']}"),
-                      "see the message above; run `ndebench list`")
+        good &= _line(
+            ok,
+            f"backend {name}: tiny spiral train+predict "
+            + (f"in {rec.get('wall_time_s', 0):.1f} s" if ok else f"-> {rec['message']}"),
+            "see the message above; run `ndebench list`",
+        )
     try:
         Path(results_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=results_dir):
             pass
         _line(True, f"results directory {results_dir}/ is writable")
     except OSError as exc:
-        good &= _line(False, f"results directory {results_dir}/ is writable: {exc}",
-                      "choose another --out directory")
+        good &= _line(
+            False,
+            f"results directory {results_dir}/ is writable: {exc}",
+            "choose another --out directory",
+        )
     return 0 if good else 1

@@ -11,6 +11,6 @@ class InputError(Exception):
 
 
 def did_you_mean(value: str, allowed: Iterable[str]) -> str:
-    """" (did you mean 'x'?)" for the closest allowed value, or ""."""
+    """ " (did you mean 'x'?)" for the closest allowed value, or ""."""
     close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -34,7 +34,10 @@ def gpu_names() -> tuple[str, ...]:
     try:
         out = subprocess.run(
             [exe, "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return ()
@@ -45,7 +48,7 @@ def memory_gb() -> float:
     try:
         import psutil
 
-        return round(psutil.virtual_memory().total / 2**30, 1)
+        return round(float(psutil.virtual_memory().total) / 2**30, 1)
     except Exception:  # pragma: no cover - psutil is a dependency
         return float("nan")
 
@@ -71,11 +74,17 @@ def git_rev() -> str:
     try:
         rev = subprocess.run(
             [exe, "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout.strip()
         dirty = subprocess.run(
             [exe, "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -34,6 +34,7 @@ def ndebench_register_backends() -> list[BackendInfo]:
     kinds (:mod:`ndebench.models`) it runs, and ``impl``, the ``"module:Class"`` of its
     :class:`ndebench.backend.AbstractBackend`. Two plugins declaring one name is an error.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -44,6 +45,7 @@ def ndebench_register_solvers() -> list[SolverInfo]:
     ``stiffness_estimate``, ``accepted_step_hook``, ``dense_output``, ... ``defaults`` holds
     the solver's parameters (settable under ``[params.solver.<name>]``).
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -53,6 +55,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
     ``provides`` says what survives into the gradient: ``step_graph`` for adjoints that
     differentiate through the solver's own operations (needed by ERNODE/SRNODE).
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -63,6 +66,7 @@ def ndebench_register_regularizers() -> list[RegularizerInfo]:
     them; a missing word makes the cell ``unsupported`` with a reason naming it. ``defaults``
     must contain ``weight``.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -71,6 +75,7 @@ def ndebench_register_tasks() -> list[type[AbstractTask]]:
 
     Tasks are framework-free: numpy data from a seed, a model spec, a loss name and a metric.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -91,3 +96,4 @@ def ndebench_on_cell_error(cell: Cell, status: str, message: str) -> None:
 @hookspec
 def ndebench_report_sections(results: Any, curves: Any) -> list[ReportSection]:
     """Return extra report sections computed from the results DataFrame and the curves."""
+    raise NotImplementedError

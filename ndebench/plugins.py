@@ -33,7 +33,7 @@ from ndebench.tasks.base import AbstractTask
 GROUP = "ndebench"
 ENV_PLUGINS = "NDEBENCH_PLUGINS"
 
-from ndebench import hookimpl  # noqa: E402,F401  (re-exported)
+from ndebench import hookimpl as hookimpl  # re-exported for plugins
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,12 @@ class Registry:
     manager: pluggy.PluginManager | None = None
 
     def table(self, kind: str) -> dict[tuple[str, str], Any]:
-        return {"solver": self.solvers, "adjoint": self.adjoints, "regularizer": self.regularizers}[
-            kind
-        ]
+        tables: dict[str, dict[tuple[str, str], Any]] = {
+            "solver": self.solvers,
+            "adjoint": self.adjoints,
+            "regularizer": self.regularizers,
+        }
+        return tables[kind]
 
     def names(self, kind: str) -> list[str]:
         """Every name known for ``kind`` (any backend), sorted."""
@@ -174,7 +177,7 @@ def _collect(reg: Registry, pm: pluggy.PluginManager) -> None:
 
     for impl in hook.ndebench_register_backends.get_hookimpls():
         plugin = _plugin_name(pm, impl)
-        for info in impl.function() or []:
+        for info in _listed(impl.function()):
             claim("backend", ("", info.name), plugin)
             reg.backends[info.name] = _with_plugin(info, plugin)
     for kind, caller in (
@@ -185,15 +188,19 @@ def _collect(reg: Registry, pm: pluggy.PluginManager) -> None:
         table = reg.table(kind)
         for impl in caller.get_hookimpls():
             plugin = _plugin_name(pm, impl)
-            for info in impl.function() or []:
+            for info in _listed(impl.function()):
                 key = (info.backend, info.name)
                 claim(kind, key, plugin)
                 table[key] = _with_plugin(info, plugin)
     for impl in hook.ndebench_register_tasks.get_hookimpls():
         plugin = _plugin_name(pm, impl)
-        for cls in impl.function() or []:
+        for cls in _listed(impl.function()):
             claim("task", ("", cls.name), plugin)
             reg.tasks[cls.name] = cls
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value or [])
 
 
 def _with_plugin(info: ComponentInfo, plugin: str) -> Any:

@@ -13,8 +13,9 @@ from ndebench.spec import Cell, Status
 class Progress:
     """Counts per status, elapsed time and an ETA from the cells finished so far."""
 
-    def __init__(self, quiet: bool = False, stream: TextIO | None = None,
-                 rich: bool | None = None) -> None:
+    def __init__(
+        self, quiet: bool = False, stream: TextIO | None = None, rich: bool | None = None
+    ) -> None:
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.use_rich = (not quiet) and (self.stream.isatty() if rich is None else rich)
@@ -82,8 +83,11 @@ class Progress:
             self._live.console.print(line, markup=False, highlight=False)
         else:
             elapsed = time.perf_counter() - self.started
-            print(f"[{self.finished}/{self.total} {elapsed:.0f}s] {line}", file=self.stream,
-                  flush=True)
+            print(
+                f"[{self.finished}/{self.total} {elapsed:.0f}s] {line}",
+                file=self.stream,
+                flush=True,
+            )
 
     def stop(self) -> None:
         if self._live is not None:
@@ -91,5 +95,8 @@ class Progress:
             self._live = None
         if not self.quiet:
             elapsed = time.perf_counter() - self.started
-            print(f"done in {elapsed:.1f}s: {self._status_text().rsplit('  ', 1)[0]}",
-                  file=self.stream, flush=True)
+            print(
+                f"done in {elapsed:.1f}s: {self._status_text().rsplit('  ', 1)[0]}",
+                file=self.stream,
+                flush=True,
+            )

@@ -102,7 +102,9 @@ class Store:
                 probe.write_text("")
                 probe.unlink()
             except OSError as exc:
-                raise InputError(f"{self.root}: results directory is not writable ({exc})") from None
+                raise InputError(
+                    f"{self.root}: results directory is not writable ({exc})"
+                ) from None
 
     @property
     def cells_dir(self) -> Path:

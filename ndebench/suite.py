@@ -105,8 +105,17 @@ class _Check:
 
 def _type_name(t: type | tuple[type, ...]) -> str:
     ts = t if isinstance(t, tuple) else (t,)
-    return " or ".join({int: "integer", float: "number", str: "string", bool: "boolean",
-                        list: "list", dict: "table"}.get(x, x.__name__) for x in ts)
+    return " or ".join(
+        {
+            int: "integer",
+            float: "number",
+            str: "string",
+            bool: "boolean",
+            list: "list",
+            dict: "table",
+        }.get(x, x.__name__)
+        for x in ts
+    )
 
 
 def _is_type(value: Any, t: type | tuple[type, ...]) -> bool:
@@ -137,7 +146,9 @@ def _check_value(chk: _Check, key: str, name: str, value: Any, default: Any) -> 
             (int, float) if isinstance(default, float) else type(default)
         )
         if not _is_type(value, expected):
-            raise chk.fail(key, f"{value!r} is a {type(value).__name__}, expected {_type_name(expected)}")
+            raise chk.fail(
+                key, f"{value!r} is a {type(value).__name__}, expected {_type_name(expected)}"
+            )
     if name in POSITIVE and _is_type(value, (int, float)) and value <= 0:
         raise chk.fail(key, f"{value!r} must be > 0")
     if name == "warmup_steps" and _is_type(value, int) and value < 0:
@@ -188,7 +199,8 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
         (axis, value, key): vals
         for (axis, value), table in per_value.items()
         for key, vals in table.items()
-        if isinstance(vals, list) and not isinstance(_component_default(registry, axis, value, key), list)
+        if isinstance(vals, list)
+        and not isinstance(_component_default(registry, axis, value, key), list)
     }
     swept = tuple(sorted(set(sweeps) | {key for (_, _, key) in value_sweeps}))
 
@@ -236,7 +248,9 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
 
 def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
     if not isinstance(matrix, dict):
-        raise chk.fail("matrix", f"missing [matrix] table; required axes: {', '.join(REQUIRED_AXES)}")
+        raise chk.fail(
+            "matrix", f"missing [matrix] table; required axes: {', '.join(REQUIRED_AXES)}"
+        )
     for key in matrix:
         if key not in MATRIX_AXES:
             raise chk.unknown(f"matrix.{key}", key, MATRIX_AXES)

@@ -52,7 +52,8 @@ class Tableau:
 
     @property
     def b_hat(self) -> np.ndarray:
-        return self.b - self.b_error
+        out: np.ndarray = self.b - self.b_error
+        return out
 
 
 def _lower(rows: list[list[float]]) -> np.ndarray:
@@ -80,7 +81,7 @@ def _tsit5_dense() -> np.ndarray:
     """Coefficients (stage x power of theta) of Tsitouras' free 4th-order interpolant."""
     t = np.array([0.0, 1.0])  # the polynomial "theta"
 
-    def mul(*fs: np.ndarray) -> np.ndarray:
+    def mul(*fs: np.ndarray | list[float]) -> np.ndarray:
         out = np.array([1.0])
         for f in fs:
             out = P.polymul(out, f)

@@ -49,8 +49,19 @@ def peak_rss_mb() -> float:
 def base_record(cell: Cell, key: str, env: dict[str, Any], backend_version: str) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "suite": cell.suite,
-        **{axis: cell.axis(axis) for axis in
-           ("backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "seed")},
+        **{
+            axis: cell.axis(axis)
+            for axis in (
+                "backend",
+                "mode",
+                "device",
+                "task",
+                "solver",
+                "adjoint",
+                "regularizer",
+                "seed",
+            )
+        },
         "swept": ",".join(cell.swept),
         "backend_version": backend_version,
         "ndebench_version": ndebench.__version__,
@@ -138,8 +149,16 @@ def _experiment(cell: Cell, reg: Registry, curves: dict[str, list[Any]]) -> dict
     baseline = rss_mb()
     session = backend.session(setup)
     weight_spec = setup.regularizer_params.get("weight", 0.0)
-    names = ("loss", "reg_value", "weight", "nfe_forward", "nfe_backward", "steps_accepted",
-             "steps_rejected", "step_time_s")
+    names = (
+        "loss",
+        "reg_value",
+        "weight",
+        "nfe_forward",
+        "nfe_backward",
+        "steps_accepted",
+        "steps_rejected",
+        "step_time_s",
+    )
     for name in ("step", *names):
         curves[name] = []
     try:
@@ -153,8 +172,16 @@ def _experiment(cell: Cell, reg: Registry, curves: dict[str, list[Any]]) -> dict
             elapsed = time.perf_counter() - t0
             if not (_finite(stats.loss) and _finite(stats.reg_value)):
                 raise Diverged(f"loss {stats.loss} / reg value {stats.reg_value} at step {step}")
-            values = (stats.loss, stats.reg_value, weight, stats.nfe_forward, stats.nfe_backward,
-                      stats.steps_accepted, stats.steps_rejected, elapsed)
+            values = (
+                stats.loss,
+                stats.reg_value,
+                weight,
+                stats.nfe_forward,
+                stats.nfe_backward,
+                stats.steps_accepted,
+                stats.steps_rejected,
+                elapsed,
+            )
             curves["step"].append(step)
             for name, value in zip(names, values, strict=True):
                 curves[name].append(value)
@@ -178,8 +205,19 @@ def _experiment(cell: Cell, reg: Registry, curves: dict[str, list[Any]]) -> dict
         extra = session.extra_metrics()
     finally:
         session.close()
-    return _summarise(cell, curves, times, first_predict, pstats, metric, task.metric_name,
-                      device_peak, baseline, setup, extra)
+    return _summarise(
+        cell,
+        curves,
+        times,
+        first_predict,
+        pstats,
+        metric,
+        task.metric_name,
+        device_peak,
+        baseline,
+        setup,
+        extra,
+    )
 
 
 def _summarise(

@@ -16,8 +16,13 @@ from .test_runner import suite_file
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ndebench.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ndebench.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_list_shows_plugins_capabilities_and_failures(toy_env) -> None:  # type: ignore[no-untyped-def]
@@ -100,8 +105,14 @@ print('ok', len(reg.backends))
 
 
 def test_doctor_checks_each_backend(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
-    res = subprocess.run([sys.executable, "-m", "ndebench.cli", "doctor"], env=toy_env,
-                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    res = subprocess.run(
+        [sys.executable, "-m", "ndebench.cli", "doctor"],
+        env=toy_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert "[ok] backend toy: tiny spiral train+predict" in res.stdout, res.stdout + res.stderr
     assert "results directory results/ is writable" in res.stdout
     assert res.returncode in (0, 1)

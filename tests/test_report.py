@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from ndebench import hookimpl, hookspecs
 from ndebench.errors import InputError
 from ndebench.report import render
-from ndebench.report.sections import ReportSection, plugin_sections
+from ndebench.report.extensions import plugin_sections
+from ndebench.report.sections import ReportSection
 from ndebench.report.tables import aggregate, display_table, fmt_num
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,4 @@
-"""Runner and store: statuses of injected faults, resume, kill -9, concurrent runs, corrupt files."""
+"""Runner and store: injected faults, resume, kill -9, concurrent runs, corrupt files."""
 
 from __future__ import annotations
 
@@ -42,11 +42,22 @@ substeps = 2
 """
 
 
-def suite_file(tmp_path: Path, name: str = "r", seeds: str = "[0, 1]", timeout: float = 60,
-               regs: str = '["none", "ernode"]', steps: int = 4, extra: str = "") -> Path:
+def suite_file(
+    tmp_path: Path,
+    name: str = "r",
+    seeds: str = "[0, 1]",
+    timeout: float = 60,
+    regs: str = '["none", "ernode"]',
+    steps: int = 4,
+    extra: str = "",
+) -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(textwrap.dedent(SUITE.format(name=name, seeds=seeds, timeout=timeout,
-                                                 regs=regs, steps=steps)) + extra)
+    path.write_text(
+        textwrap.dedent(
+            SUITE.format(name=name, seeds=seeds, timeout=timeout, regs=regs, steps=steps)
+        )
+        + extra
+    )
     return path
 
 
@@ -86,10 +97,15 @@ FAULTS = [
 
 def test_fault_injection_statuses(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
     tables = "".join(
-        f'\n[params.regularizer.fault]\nkind = {json.dumps([k for k, _, _ in FAULTS] + ["ok"])}\n'
+        f"\n[params.regularizer.fault]\nkind = {json.dumps([k for k, _, _ in FAULTS] + ['ok'])}\n"
     )
-    path = suite_file(tmp_path, regs='["none", "fault"]', seeds="[0]", timeout=8,
-                      extra=tables + "\n[suite.extra]\n" * 0)
+    path = suite_file(
+        tmp_path,
+        regs='["none", "fault"]',
+        seeds="[0]",
+        timeout=8,
+        extra=tables + "\n[suite.extra]\n" * 0,
+    )
     text = path.read_text().replace("timeout_s = 8", "timeout_s = 8\nmemory_limit_mb = 250")
     text = text.replace("[params.regularizer.fault]", "[params.regularizer.fault]\noom_mb = 600")
     path.write_text(text)
@@ -132,8 +148,12 @@ def test_rerun_without_resume_keeps_history(tmp_path: Path, toy_env) -> None:  #
 
 
 def test_retry_failed(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
-    path = suite_file(tmp_path, seeds="[0]", regs='["none", "fault"]',
-                      extra='\n[params.regularizer.fault]\nkind = "raise"\n')
+    path = suite_file(
+        tmp_path,
+        seeds="[0]",
+        regs='["none", "fault"]',
+        extra='\n[params.regularizer.fault]\nkind = "raise"\n',
+    )
     out = tmp_path / "res"
     assert cli("run", str(path), "--out", str(out)) == 1
     assert cli("run", str(path), "--out", str(out), "--resume") == 0  # nothing to do
@@ -149,8 +169,13 @@ def _run_cmd(path: Path, out: Path, *extra: str) -> list[str]:
 def test_kill_minus_9_then_resume(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
     path = suite_file(tmp_path, seeds="[0, 1, 2, 3, 4, 5]", steps=40)
     out = tmp_path / "res"
-    proc = subprocess.Popen(_run_cmd(path, out), env=toy_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _run_cmd(path, out),
+        env=toy_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         if len(list((out / "cells").glob("*.json"))) >= 3:
@@ -172,8 +197,9 @@ def test_kill_minus_9_then_resume(tmp_path: Path, toy_env) -> None:  # type: ign
 def test_two_concurrent_runs_share_a_directory(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
     path = suite_file(tmp_path, seeds="[0, 1, 2, 3]", steps=20)
     out = tmp_path / "res"
-    procs = [subprocess.Popen(_run_cmd(path, out, "--resume", "--quiet"), env=toy_env)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(_run_cmd(path, out, "--resume", "--quiet"), env=toy_env) for _ in range(2)
+    ]
     assert [p.wait() for p in procs] == [0, 0]
     df = ndebench.load_results(out)
     assert len(df) == 8 and df.config_hash.is_unique and set(df.attempts) == {1}
@@ -219,8 +245,11 @@ def test_dry_run_runs_nothing(tmp_path: Path, toy_env, capsys) -> None:  # type:
 
 def test_unsupported_cells_do_not_fail_the_run(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
     path = suite_file(tmp_path, seeds="[0]")
-    path.write_text(path.read_text().replace('adjoint = ["discrete"]',
-                                             'adjoint = ["backsolve"]\ndevice = ["cpu", "cuda"]'))
+    path.write_text(
+        path.read_text().replace(
+            'adjoint = ["discrete"]', 'adjoint = ["backsolve"]\ndevice = ["cpu", "cuda"]'
+        )
+    )
     out = tmp_path / "res"
     assert cli("run", str(path), "--out", str(out)) == 0
     df = ndebench.load_results(out)

@@ -48,12 +48,14 @@ def test_expansion_and_defaults(tmp_path: Path, reg) -> None:  # type: ignore[no
     assert cell.mode == "eager" and cell.device == "cpu"
     assert cell.params["train_steps"] == 3
     assert cell.params["rtol"] == 1e-5  # the controller's default
-    ernode = [c for c in suite.cells if c.regularizer == "ernode"][0]
+    ernode = next(c for c in suite.cells if c.regularizer == "ernode")
     assert ernode.component("regularizer") == {"weight": 0.01, "agg": "mean"}
 
 
 def test_sweeps_and_per_value_params(tmp_path: Path, reg) -> None:  # type: ignore[no-untyped-def]
-    text = GOOD + """
+    text = (
+        GOOD
+        + """
 rtol = [1e-3, 1e-5, 1e-7]
 
 [params.regularizer.ernode]
@@ -63,6 +65,7 @@ agg = "sum"
 [params.task.spiral]
 n_train = 32
 """
+    )
     suite = load_suite(write(tmp_path, text), reg)
     # none: 2 seeds x 3 rtol; ernode: 2 seeds x 3 rtol x 2 weights
     assert len(suite.cells) == 6 + 12
@@ -71,7 +74,7 @@ n_train = 32
     assert {c.component("regularizer")["weight"] for c in ern} == {0.1, 1.0}
     assert all(c.component("regularizer")["agg"] == "sum" for c in ern)
     assert all(c.component("task")["n_train"] == 32 for c in suite.cells)
-    none = [c for c in suite.cells if c.regularizer == "none"][0]
+    none = next(c for c in suite.cells if c.regularizer == "none")
     assert none.swept == ("rtol",)
     assert {c.swept_value("rtol") for c in suite.cells} == {1e-3, 1e-5, 1e-7}
 
@@ -106,7 +109,11 @@ BAD = [
     ("unknown axis", GOOD.replace("[matrix]", '[matrix]\nflavour = ["x"]'), "matrix.flavour"),
     ("empty axis", GOOD.replace('solver = ["euler"]', "solver = []"), "matrix.solver"),
     ("axis not strings", GOOD.replace('solver = ["euler"]', "solver = [1]"), "matrix.solver"),
-    ("duplicate name", GOOD.replace('["none", "ernode"]', '["none", "none"]'), "matrix.regularizer"),
+    (
+        "duplicate name",
+        GOOD.replace('["none", "ernode"]', '["none", "none"]'),
+        "matrix.regularizer",
+    ),
     ("unknown backend", GOOD.replace('["toy"]', '["tooy"]'), "did you mean 'toy'"),
     ("unknown solver", GOOD.replace('["euler"]', '["eulr"]'), "did you mean 'euler'"),
     ("unknown regularizer", GOOD.replace('"ernode"]', '"ernod"]'), "did you mean 'ernode'"),
@@ -116,17 +123,30 @@ BAD = [
     ("unknown param", GOOD + "lr = 0.1\n", "params.lr"),
     ("negative budget", GOOD.replace("train_steps = 3", "train_steps = -3"), "params.train_steps"),
     ("zero batch", GOOD + "batch_size = 0\n", "params.batch_size"),
-    ("wrong param type", GOOD.replace("train_steps = 3", 'train_steps = "many"'), "params.train_steps"),
+    (
+        "wrong param type",
+        GOOD.replace("train_steps = 3", 'train_steps = "many"'),
+        "params.train_steps",
+    ),
     ("float for int", GOOD.replace("train_steps = 3", "train_steps = 3.5"), "params.train_steps"),
     ("bool for number", GOOD + "rtol = true\n", "params.rtol"),
     ("bad dtype", GOOD + 'dtype = "float16"\n', "params.dtype"),
     ("empty sweep", GOOD + "rtol = []\n", "params.rtol"),
-    ("unknown component param", GOOD + "\n[params.regularizer.ernode]\nwieght = 1.0\n",
-     "params.regularizer.ernode.wieght"),
-    ("param for value not in matrix", GOOD + "\n[params.solver.tsit5]\nsteps = 3\n",
-     "params.solver.tsit5"),
-    ("bad weight schedule", GOOD + '\n[params.regularizer.ernode]\nweight = {kind = "cosine"}\n',
-     "params.regularizer.ernode.weight"),
+    (
+        "unknown component param",
+        GOOD + "\n[params.regularizer.ernode]\nwieght = 1.0\n",
+        "params.regularizer.ernode.wieght",
+    ),
+    (
+        "param for value not in matrix",
+        GOOD + "\n[params.solver.tsit5]\nsteps = 3\n",
+        "params.solver.tsit5",
+    ),
+    (
+        "bad weight schedule",
+        GOOD + '\n[params.regularizer.ernode]\nweight = {kind = "cosine"}\n',
+        "params.regularizer.ernode.weight",
+    ),
     ("unknown exclude key", GOOD + '\n[[exclude]]\ncolour = "x"\n', "exclude[0].colour"),
     ("empty exclude", GOOD + "\n[[exclude]]\n", "exclude[0]"),
     ("exclude everything", GOOD + '\n[[exclude]]\nbackend = "toy"\n', "exclude"),
@@ -147,7 +167,7 @@ def test_bad_suites(tmp_path: Path, reg, what: str, text: str, needle: str) -> N
 
 def test_unknown_name_lists_accepted_values(tmp_path: Path, reg) -> None:  # type: ignore[no-untyped-def]
     path = write(tmp_path, GOOD.replace('"ernode"]', '"zzz"]'))
-    with pytest.raises(InputError, match="accepted: .*ernode.*none"):
+    with pytest.raises(InputError, match=r"accepted: .*ernode.*none"):
         load_suite(path, reg)
 
 
@@ -162,7 +182,9 @@ def test_missing_and_directory_paths(tmp_path: Path, reg) -> None:  # type: igno
 @given(
     seeds=st.lists(st.integers(0, 1000), min_size=1, max_size=3, unique=True),
     rtols=st.lists(st.sampled_from([1e-2, 1e-3, 1e-4, 1e-6]), min_size=1, max_size=3, unique=True),
-    regs=st.lists(st.sampled_from(["none", "ernode", "fault"]), min_size=1, max_size=3, unique=True),
+    regs=st.lists(
+        st.sampled_from(["none", "ernode", "fault"]), min_size=1, max_size=3, unique=True
+    ),
 )
 def test_matrix_size_is_the_product(seeds, rtols, regs) -> None:  # type: ignore[no-untyped-def]
     import os

@@ -32,11 +32,20 @@ def _session(backend: str, regularizer: str) -> tuple[Any, Any, Any]:
     if info is None:
         raise NotImplementedError(f"{backend} has no {regularizer}")
     cell = Cell(
-        suite="asv", backend=backend, mode=mode, device="cpu", task="spiral", solver="tsit5",
-        adjoint="discrete", regularizer=regularizer, seed=0,
+        suite="asv",
+        backend=backend,
+        mode=mode,
+        device="cpu",
+        task="spiral",
+        solver="tsit5",
+        adjoint="discrete",
+        regularizer=regularizer,
+        seed=0,
         params=dict(GLOBAL_DEFAULTS, batch_size=64),
-        component_params={"regularizer": dict(info.defaults),
-                          "task": {"n_train": 256, "n_test": 64}},
+        component_params={
+            "regularizer": dict(info.defaults),
+            "task": {"n_train": 256, "n_test": 64},
+        },
     )
     setup = make_setup(cell, reg)
     session = reg.backends[backend].load()().session(setup)
@@ -46,7 +55,7 @@ def _session(backend: str, regularizer: str) -> tuple[Any, Any, Any]:
 
 class Spiral:
     params = (BACKENDS, REGULARIZERS)
-    param_names = ["backend", "regularizer"]
+    param_names = ["backend", "regularizer"]  # noqa: RUF012 - asv reads it
     timeout = 300
 
     def setup(self, backend: str, regularizer: str) -> None:

@@ -21,15 +21,7 @@ from typing import Any
 
 from ndebench.errors import InputError
 from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart
-
-
-def run_isolated(job: Job) -> dict[str, Any]:
-    """On a worker: run one job in a child process and return its result document."""
-    from ndebench.executors.local import LocalExecutor
-
-    docs: list[dict[str, Any]] = []
-    LocalExecutor(workers=1).run([job], lambda _job, doc: docs.append(doc))
-    return docs[0]
+from ndebench.executors.local import run_isolated
 
 
 class DaskExecutor(AbstractExecutor):
@@ -41,9 +33,7 @@ class DaskExecutor(AbstractExecutor):
                 "--executor dask needs dask.distributed: pip install 'ndebench[dist]'"
             ) from None
         if isinstance(scheduler, str) and "://" not in scheduler:
-            raise InputError(
-                f"--scheduler {scheduler!r}: expected an address like tcp://HOST:PORT"
-            )
+            raise InputError(f"--scheduler {scheduler!r}: expected an address like tcp://HOST:PORT")
         try:
             self.client = Client(scheduler, timeout=connect_timeout_s)
         except (OSError, TimeoutError, ValueError) as exc:

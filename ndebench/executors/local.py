@@ -194,3 +194,11 @@ class LocalExecutor(AbstractExecutor):
         finally:
             for run in running:
                 self._kill(run)
+
+
+def run_isolated(job: Job) -> dict[str, Any]:
+    """Run one job in a child process here and return its result document (used on Dask
+    workers, SLURM array tasks and by ``doctor``)."""
+    docs: list[dict[str, Any]] = []
+    LocalExecutor(workers=1).run([job], lambda _job, doc: docs.append(doc))
+    return docs[0]

@@ -42,7 +42,7 @@ def _checkpointable() -> type:
         raise InputError(
             "--executor submitit needs submitit: pip install 'ndebench[dist]'"
         ) from None
-    return Checkpointable  # type: ignore[no-any-return]
+    return Checkpointable
 
 
 def make_task() -> Any:
@@ -52,7 +52,7 @@ def make_task() -> Any:
         """The callable of one array task (requeued as is on preemption)."""
 
         def __call__(self, job: Job) -> dict[str, Any]:
-            from ndebench.executors.dask import run_isolated
+            from ndebench.executors.local import run_isolated
 
             return run_isolated(job)
 
@@ -77,7 +77,7 @@ class SubmititExecutor(AbstractExecutor):
         o = self.options
         longest = max(j.timeout_s for j in jobs)
         params: dict[str, Any] = {
-            "timeout_min": int(math.ceil(longest / 60)) + o.margin_min,
+            "timeout_min": math.ceil(longest / 60) + o.margin_min,
             "slurm_array_parallelism": o.array_parallelism,
             "cpus_per_task": o.cpus_per_cell,
         }

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ndebench.errors import InputError
 from ndebench.report import sections as sec
+from ndebench.report.extensions import plugin_sections, warnings_section
 from ndebench.report.figures import FigureSet, make_figures
 from ndebench.report.files import write_bytes_atomic, write_text_atomic
 from ndebench.report.html import render_html
@@ -80,7 +81,7 @@ def build_sections(
 ) -> list[sec.ReportSection]:
     """Every section in report order; figures are drawn into ``out_dir/figures``."""
     curves = curves if curves is not None else pd.DataFrame()
-    extra, problems = sec.plugin_sections(sections_from_plugins, df, curves)
+    extra, problems = plugin_sections(sections_from_plugins, df, curves)
     problems = [*load_warnings, *problems]
     sections = [sec.summary_section(df, problems)]
     agg = aggregate(df)
@@ -97,7 +98,7 @@ def build_sections(
     sections += [_adopt_figures(s, out_dir) for s in extra]
     sections.append(sec.provenance_section(df))
     if problems:
-        sections.append(sec.warnings_section(problems))
+        sections.append(warnings_section(problems))
     return _unique_titles(sections)
 
 

@@ -196,7 +196,9 @@ def _curve_figures(
                     ax.set_ylabel(ylabel)
                     _maybe_log(ax, gdata[column])
                 handles = [
-                    Line2D([], [], color=colors.get(r, "k"), lw=2, label=r)
+                    Line2D(
+                        [], [], color=colors.get(r, "k"), lw=2.8 if r == BASELINE else 1.6, label=r
+                    )
                     for r in sorted(regs_seen, key=lambda r: (r != BASELINE, r))
                 ]
                 fig.legend(handles=handles, title="regularizer", loc="outside right upper")

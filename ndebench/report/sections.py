@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -380,70 +380,3 @@ def provenance_section(df: pd.DataFrame) -> ReportSection:
         f"{md_table(table)}\n\n{note}",
         f'{html_table(table)}<p class="muted">{html_note}</p>',
     )
-
-
-# ------------------------------------------------------------------------------- plugins
-
-
-def plugin_sections(
-    source: Any, results: pd.DataFrame, curves: pd.DataFrame
-) -> tuple[list[ReportSection], list[str]]:
-    """Sections from the ``ndebench_report_sections`` hook, and warnings for plugins that failed.
-
-    ``source`` is a :class:`ndebench.plugins.Registry`, a ``pluggy.PluginManager`` or its
-    ``hook`` relay. Each plugin's implementation is called on its own (with copies of the
-    data), so one that raises or returns something other than ``ReportSection`` objects is
-    reported as a warning and the others still contribute.
-    """
-    if source is None:
-        return [], []
-    if getattr(source, "manager", None) is not None:
-        source = source.manager
-    hook = getattr(source, "hook", source)
-    caller = getattr(hook, "ndebench_report_sections", None)
-    if caller is None:
-        return [], []
-    kwargs = {"results": results, "curves": curves}
-    calls: list[tuple[str, Any]] = []
-    if hasattr(caller, "get_hookimpls"):
-        for impl in caller.get_hookimpls():
-            if getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False):
-                continue
-            args = list(getattr(impl, "argnames", ("results", "curves")))
-            calls.append((str(impl.plugin_name), (impl.function, args)))
-    else:
-        calls.append(("plugins", (caller, ["results", "curves"])))
-    sections: list[ReportSection] = []
-    warnings: list[str] = []
-    for name, (function, args) in calls:
-        call_kwargs = {a: kwargs[a].copy() for a in args if a in kwargs}
-        try:
-            result = function(**call_kwargs)
-        except Exception as exc:  # a plugin must not take the report down
-            warnings.append(
-                f"plugin {name!r}: ndebench_report_sections raised {type(exc).__name__}: {exc}"
-            )
-            continue
-        if result is None:
-            continue
-        items = result if isinstance(result, list | tuple) else [result]
-        for item in items:
-            if isinstance(item, list):  # the un-split hook relay returns a list per plugin
-                sections.extend(s for s in item if isinstance(s, ReportSection))
-            elif isinstance(item, ReportSection):
-                sections.append(item)
-            else:
-                warnings.append(
-                    f"plugin {name!r}: ndebench_report_sections returned "
-                    f"{type(item).__name__}, not ReportSection; ignored"
-                )
-    return sections, warnings
-
-
-def warnings_section(warnings: Sequence[str]) -> ReportSection:
-    """The problems met while building the report (plugin sections that failed, ...)."""
-    from ndebench.report.html import esc
-
-    md = "\n".join(f"- {w}" for w in warnings)
-    html = '<ul class="warning">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>"
-    return ReportSection("Report warnings", md, html)

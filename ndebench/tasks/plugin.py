@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ndebench.plugins import hookimpl
+from ndebench import hookimpl
 from ndebench.tasks.base import AbstractTask
 
 

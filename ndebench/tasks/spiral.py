@@ -9,6 +9,7 @@ trajectories. The metric is the test MSE.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,14 +21,15 @@ TRUE_A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
 
 
 def true_field(z: np.ndarray) -> np.ndarray:
-    return (z**3) @ TRUE_A
+    out: np.ndarray = (z**3) @ TRUE_A
+    return out
 
 
 def rk4_trajectory(z0: np.ndarray, times: np.ndarray, substeps: int) -> np.ndarray:
     """Solution of the true field at ``times``, shape (T, B, 2)."""
     out = [z0]
     z = z0
-    for t0, t1 in zip(times[:-1], times[1:], strict=True):
+    for t0, t1 in itertools.pairwise(times):
         h = (t1 - t0) / substeps
         for _ in range(substeps):
             k1 = true_field(z)

@@ -61,6 +61,8 @@ def make_solve(field, solver, ctrl: StepSizeController, adjoint, reg=None) -> Ca
             raise ValueError(f"solver {solver.name!r} has no stiffness stage pair")
         given = reg.params.get("normalizer")
         normalizer = float(given if given is not None else (tab.stability_size or 1.0))
+    if estimate is not None and not solver.wrapped:
+        raise ValueError(f"{reg.name} needs per-step estimates; {solver.name!r} has none")
     if not adjoint.step_graph:
         if estimate is not None:
             raise ValueError(f"{reg.name} needs a step graph; adjoint {adjoint.name!r} has none")

@@ -59,8 +59,9 @@ def build_parts(
 ) -> nn.ModuleDict:
     """One :class:`MLPModule` per part of ``spec``, with core's initial weights loaded."""
     parts = nn.ModuleDict({name: MLPModule(mlp) for name, mlp in sorted(spec.parts.items())})
-    load_params(parts, params)
-    return parts.to(dtype=dtype, device=device)
+    parts = parts.to(dtype=dtype, device=device)
+    load_params(parts, params)  # after the cast: float64 weights load without rounding
+    return parts
 
 
 @torch.no_grad()

@@ -33,16 +33,29 @@ M = "ndebench_toy"
 
 @hookimpl
 def ndebench_register_backends() -> list[BackendInfo]:
-    return [BackendInfo(name="toy", backend="toy", impl=f"{M}:ToyBackend",
-                        description="numpy test double", modes=("eager", "compiled"),
-                        devices=("cpu",), model_kinds=("node_trajectory",))]
+    return [
+        BackendInfo(
+            name="toy",
+            backend="toy",
+            impl=f"{M}:ToyBackend",
+            description="numpy test double",
+            modes=("eager", "compiled"),
+            devices=("cpu",),
+            model_kinds=("node_trajectory",),
+        )
+    ]
 
 
 @hookimpl
 def ndebench_register_solvers() -> list[SolverInfo]:
     return [
-        SolverInfo(name="euler", backend="toy", impl=f"{M}:ToyBackend",
-                   defaults={"steps": 4}, provides=frozenset({ERROR_ESTIMATE})),
+        SolverInfo(
+            name="euler",
+            backend="toy",
+            impl=f"{M}:ToyBackend",
+            defaults={"steps": 4},
+            provides=frozenset({ERROR_ESTIMATE}),
+        ),
         SolverInfo(name="tsit5", backend="toy", impl=f"{M}:ToyBackend", defaults={"steps": 4}),
     ]
 
@@ -50,8 +63,9 @@ def ndebench_register_solvers() -> list[SolverInfo]:
 @hookimpl
 def ndebench_register_adjoints() -> list[AdjointInfo]:
     return [
-        AdjointInfo(name="discrete", backend="toy", impl=f"{M}:ToyBackend",
-                    provides=frozenset({STEP_GRAPH})),
+        AdjointInfo(
+            name="discrete", backend="toy", impl=f"{M}:ToyBackend", provides=frozenset({STEP_GRAPH})
+        ),
         AdjointInfo(name="backsolve", backend="toy", impl=f"{M}:ToyBackend"),
     ]
 
@@ -59,13 +73,22 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
-        RegularizerInfo(name="none", backend="toy", impl=f"{M}:ToyBackend",
-                        defaults={"weight": 0.0}),
-        RegularizerInfo(name="ernode", backend="toy", impl=f"{M}:ToyBackend",
-                        defaults={"weight": 0.01, "agg": "mean"},
-                        requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH})),
-        RegularizerInfo(name="fault", backend="toy", impl=f"{M}:ToyBackend",
-                        defaults={"weight": 0.0, "kind": "ok", "at_step": 1, "oom_mb": 400}),
+        RegularizerInfo(
+            name="none", backend="toy", impl=f"{M}:ToyBackend", defaults={"weight": 0.0}
+        ),
+        RegularizerInfo(
+            name="ernode",
+            backend="toy",
+            impl=f"{M}:ToyBackend",
+            defaults={"weight": 0.01, "agg": "mean"},
+            requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
+        ),
+        RegularizerInfo(
+            name="fault",
+            backend="toy",
+            impl=f"{M}:ToyBackend",
+            defaults={"weight": 0.0, "kind": "ok", "at_step": 1, "oom_mb": 400},
+        ),
     ]
 
 
@@ -75,7 +98,11 @@ class ToySession(AbstractSession):
         rng = np.random.default_rng(setup.cell.seed)
         self.W = 0.1 * rng.standard_normal((2, 2))
         self.steps = int(setup.solver_params.get("steps", 4))
-        self.fault = setup.regularizer_params.get("kind", "ok") if setup.regularizer.name == "fault" else "ok"
+        self.fault = (
+            setup.regularizer_params.get("kind", "ok")
+            if setup.regularizer.name == "fault"
+            else "ok"
+        )
         self.at_step = int(setup.regularizer_params.get("at_step", 1))
         self.hold: list[Any] = []
 

@@ -1,4 +1,5 @@
-"""Bogacki-Shampine 3(2), 4 stages, FSAL: diffrax's ``Bosh3``, wrapped to expose estimates (``bosh3``) or as-is (``diffrax_bosh3``).
+"""Bogacki-Shampine 3(2), 4 stages, FSAL:
+diffrax's ``Bosh3``, wrapped to expose estimates (``bosh3``) or as-is (``diffrax_bosh3``).
 
 Tableau: :data:`ndebench.tableaus.BOSH3` (the same coefficients as diffrax's; tested).
 """

@@ -1,4 +1,5 @@
-"""Dormand-Prince 5(4), 7 stages, FSAL: diffrax's ``Dopri5``, wrapped to expose estimates (``dopri5``) or as-is (``diffrax_dopri5``).
+"""Dormand-Prince 5(4), 7 stages, FSAL:
+diffrax's ``Dopri5``, wrapped to expose estimates (``dopri5``) or as-is (``diffrax_dopri5``).
 
 Tableau: :data:`ndebench.tableaus.DOPRI5` (the same coefficients as diffrax's; tested).
 """

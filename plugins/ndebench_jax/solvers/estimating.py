@@ -109,6 +109,7 @@ class EstimatingSolver(dfx.AbstractAdaptiveSolver, dfx.AbstractWrappedSolver):
         y1 = (z1, acc1, n1)
         zeros = jax.tree_util.tree_map(jnp.zeros_like, (acc1, n1))
         y_error = (zerr, *zeros)
-        stage0 = jax.tree_util.tree_map(lambda x: jnp.zeros((kz.shape[0], *x.shape), x.dtype), zeros)
+        s = kz.shape[0]
+        stage0 = jax.tree_util.tree_map(lambda x: jnp.zeros((s, *x.shape), x.dtype), zeros)
         dense_info = dict(y0=y0, y1=y1, k=(kz, *stage0))
         return y1, y_error, dense_info, state, result

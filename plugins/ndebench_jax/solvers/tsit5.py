@@ -1,4 +1,5 @@
-"""Tsitouras 5(4), 7 stages, FSAL: diffrax's ``Tsit5``, wrapped to expose estimates (``tsit5``) or as-is (``diffrax_tsit5``).
+"""Tsitouras 5(4), 7 stages, FSAL:
+diffrax's ``Tsit5``, wrapped to expose estimates (``tsit5``) or as-is (``diffrax_tsit5``).
 
 Tableau: :data:`ndebench.tableaus.TSIT5` (the same coefficients as diffrax's; tested).
 """
