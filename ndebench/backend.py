@@ -18,6 +18,7 @@ Lifecycle, in the cell's own process::
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,25 @@ class AbstractSession(abc.ABC):
     def sync(self) -> None:
         """Block until all queued device work is done (the runner reads the clock after)."""
 
+    # --- Optional: used by the conformance kit (ndebench.testing) and gradient fidelity.
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Current weights as numpy arrays under core's names (see :mod:`ndebench.init`)."""
+        raise NotImplementedError
+
+    def set_parameters(self, params: dict[str, np.ndarray]) -> None:
+        """Load weights given under core's names (optimizer state is left as it is)."""
+        raise NotImplementedError
+
+    def loss_and_grad(
+        self, batch: Batch, weight: float, step: int = 0
+    ) -> tuple[float, float, dict[str, np.ndarray]]:
+        """(task loss, unweighted R, gradient of loss + weight * R) without an update.
+
+        Random draws of the regularizer (sampled times, noise) are seeded by ``step`` so two
+        calls with the same step see the same draws (finite differences rely on this).
+        """
+        raise NotImplementedError
+
     def device_peak_memory_mb(self) -> float | None:
         """Peak device memory (e.g. CUDA) since the session started, or None on CPU."""
         return None
@@ -107,6 +127,23 @@ class AbstractBackend(abc.ABC):
     @abc.abstractmethod
     def session(self, setup: CellSetup) -> AbstractSession:
         """Build the experiment from core's model spec and initial weights."""
+
+    def reference_solve(
+        self,
+        solver: SolverInfo,
+        solver_params: dict[str, Any],
+        controller: StepSizeController,
+        field: Callable[[float, np.ndarray], np.ndarray],
+        y0: np.ndarray,
+        ts: np.ndarray,
+    ) -> tuple[np.ndarray, PredictStats]:
+        """Solve ``dy/dt = field(t, y)`` (a numpy callable owned by the caller) in float64 with
+        ``solver`` and return the solution at ``ts`` (shape (T, *y0.shape)) and the statistics.
+
+        The conformance kit counts the calls of ``field`` itself and compares them with the
+        reported NFE; backends route the callable through their own vector-field wrapper.
+        """
+        raise NotImplementedError
 
     @abc.abstractmethod
     def version(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pluggy
 
+from ndebench import hookimpl as hookimpl  # re-exported for plugins
 from ndebench import hookspecs
 from ndebench.components import (
     AdjointInfo,
@@ -32,8 +33,6 @@ from ndebench.tasks.base import AbstractTask
 
 GROUP = "ndebench"
 ENV_PLUGINS = "NDEBENCH_PLUGINS"
-
-from ndebench import hookimpl as hookimpl  # re-exported for plugins
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from ndebench.tasks.base import AbstractTask
 
 @hookimpl
 def ndebench_register_tasks() -> list[type[AbstractTask]]:
+    from ndebench.tasks.linear import Linear
     from ndebench.tasks.spiral import Spiral
 
-    return [Spiral]
+    return [Spiral, Linear]

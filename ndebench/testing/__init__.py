@@ -1,0 +1,34 @@
+"""The conformance kit: checks every backend plugin, built in or third party, must pass.
+
+Use it from a plugin's own tests::
+
+    import pytest
+    from ndebench.testing import conformance_cases, run_check
+
+    @pytest.mark.parametrize("case", conformance_cases("mybackend"), ids=str)
+    def test_conformance(case):
+        run_check(case)
+
+Each case is one check of one component; a failure raises :class:`ConformanceError` whose
+message names the plugin, the backend, the check and the component. The checks:
+
+- ``solver_reference``: every declared solver solves dz/dt = A z for a damped rotation and a
+  decay within a tolerance-scaled bound of exp(tA) z0 (``AbstractBackend.reference_solve``);
+- ``nfe_count``: the NFE a solver reports equals the number of calls of a vector field the
+  kit owns and counts itself;
+- ``regularizer_gradient``: every declared regularizer gives a finite value and finite
+  gradients; if R is not identically zero its gradient is nonzero; and the gradient of
+  loss + R matches central finite differences along a random direction, on a tiny model in
+  float64 with a fixed step size (``fixed_step``), so the computation is smooth in the weights;
+- ``adjoint_gradient``: every declared adjoint's gradient on the linear task is within a
+  tolerance-scaled bound of the reference gradient (``discrete`` adjoint, rtol = atol = 1e-10);
+- ``capability``: every declared solver x adjoint x regularizer combination the capability
+  matrix accepts trains one step and predicts without an exception; every combination it
+  rejects has a reason (never an exception from inside the plugin).
+"""
+
+from __future__ import annotations
+
+from ndebench.testing.checks import CHECKS, Case, ConformanceError, conformance_cases, run_check
+
+__all__ = ["CHECKS", "Case", "ConformanceError", "conformance_cases", "run_check"]

@@ -1,0 +1,291 @@
+"""The conformance checks (see :mod:`ndebench.testing`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ndebench.backend import AbstractBackend, AbstractSession, UnsupportedCell
+from ndebench.capabilities import unsupported_reason
+from ndebench.controller import StepSizeController
+from ndebench.plugins import Registry, load_registry
+from ndebench.spec import Cell
+from ndebench.suite import GLOBAL_DEFAULTS
+from ndebench.tasks.linear import expm_apply
+from ndebench.worker import make_setup
+
+#: matrices of the reference problems: a damped rotation and a stiff-ish decay
+REFERENCE_PROBLEMS: dict[str, np.ndarray] = {
+    "rotation": np.array([[-0.1, 1.0], [-1.0, -0.1]]),
+    "decay": np.array([[-0.5, 0.0], [0.0, -4.0]]),
+}
+REFERENCE_TOL = 1e-7
+TINY_SPIRAL = {"n_train": 16, "n_test": 8, "n_times": 4, "hidden": [6], "substeps": 4}
+
+
+class ConformanceError(AssertionError):
+    """A plugin failed a check; the message names plugin, backend, check and component."""
+
+
+@dataclass(frozen=True)
+class Case:
+    backend: str
+    check: str
+    component: str
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.check}:{self.component}"
+
+
+def _names(reg: Registry, kind: str, backend: str) -> list[str]:
+    return sorted(n for b, n in reg.table(kind) if b == backend)
+
+
+def _cell(
+    reg: Registry,
+    backend: str,
+    solver: str,
+    adjoint: str,
+    regularizer: str,
+    task: str = "spiral",
+    task_params: dict[str, Any] | None = None,
+    **params: Any,
+) -> Cell:
+    info = reg.component("regularizer", backend, regularizer)
+    return Cell(
+        suite="conformance", backend=backend, mode="eager", device="cpu", task=task,
+        solver=solver, adjoint=adjoint, regularizer=regularizer, seed=0,
+        params={**GLOBAL_DEFAULTS, "dtype": "float64", "batch_size": 8, **params},
+        component_params={
+            "task": dict(task_params if task_params is not None else TINY_SPIRAL),
+            "regularizer": dict(info.defaults) if info else {},
+            "solver": dict(reg.component("solver", backend, solver).defaults),
+            "adjoint": dict(reg.component("adjoint", backend, adjoint).defaults),
+        },
+    )  # fmt: skip
+
+
+def _supported(reg: Registry, backend: str) -> list[tuple[str, str, str]]:
+    combos = []
+    for s, a, r in itertools.product(
+        _names(reg, "solver", backend),
+        _names(reg, "adjoint", backend),
+        _names(reg, "regularizer", backend),
+    ):
+        if unsupported_reason(reg, _cell(reg, backend, s, a, r)) is None:
+            combos.append((s, a, r))
+    return combos
+
+
+def conformance_cases(backend: str, registry: Registry | None = None) -> list[Case]:
+    """Every check for every component ``backend`` declares."""
+    reg = registry or load_registry()
+    if backend not in reg.backends:
+        raise ConformanceError(f"no installed plugin declares backend {backend!r}")
+    cases = [Case(backend, "solver_reference", s) for s in _names(reg, "solver", backend)]
+    cases += [Case(backend, "nfe_count", s) for s in _names(reg, "solver", backend)]
+    cases += [Case(backend, "regularizer_gradient", r)
+              for r in _names(reg, "regularizer", backend)]  # fmt: skip
+    cases += [Case(backend, "adjoint_gradient", a) for a in _names(reg, "adjoint", backend)]
+    cases += [Case(backend, "capability", "/".join(c)) for c in _combos(reg, backend)]
+    return cases
+
+
+def _combos(reg: Registry, backend: str) -> list[tuple[str, str, str]]:
+    return list(
+        itertools.product(
+            _names(reg, "solver", backend),
+            _names(reg, "adjoint", backend),
+            _names(reg, "regularizer", backend),
+        )
+    )
+
+
+class _Context:
+    def __init__(self, case: Case, reg: Registry) -> None:
+        self.case, self.reg = case, reg
+        info = reg.backends[case.backend]
+        self.plugin = info.plugin
+        self.backend: AbstractBackend = info.load()()
+
+    def fail(self, message: str) -> ConformanceError:
+        c = self.case
+        return ConformanceError(
+            f"plugin {self.plugin!r}, backend {c.backend!r}, check {c.check}, "
+            f"{c.component}: {message}"
+        )
+
+    def session(self, cell: Cell, **setup_changes: Any) -> AbstractSession:
+        setup = make_setup(cell, self.reg)
+        if setup_changes:
+            setup = dataclasses.replace(setup, **setup_changes)
+        return self.backend.session(setup)
+
+
+def _first_combo(reg: Registry, backend: str, *, solver: str = "", adjoint: str = "",
+                 regularizer: str = "") -> tuple[str, str, str] | None:  # fmt: skip
+    for s, a, r in _supported(reg, backend):
+        if (solver in ("", s)) and (adjoint in ("", a)) and (regularizer in ("", r)):
+            return s, a, r
+    return None
+
+
+def check_solver_reference(ctx: _Context) -> None:
+    solver = ctx.reg.component("solver", ctx.case.backend, ctx.case.component)
+    ctrl = StepSizeController(rtol=REFERENCE_TOL, atol=REFERENCE_TOL)
+    ts = np.linspace(0.0, 2.0, 7)
+    y0 = np.array([[1.0, 0.5], [-0.3, 2.0]])
+    for name, a in REFERENCE_PROBLEMS.items():
+
+        def field(t: float, y: np.ndarray, a: np.ndarray = a) -> np.ndarray:
+            out: np.ndarray = y @ a.T
+            return out
+
+        try:
+            ys, _ = ctx.backend.reference_solve(solver, dict(solver.defaults), ctrl, field, y0, ts)
+        except NotImplementedError:
+            raise ctx.fail("the backend does not implement reference_solve") from None
+        exact = expm_apply(a, y0, ts)
+        err = float(np.max(np.abs(np.asarray(ys) - exact)))
+        bound = 1e3 * REFERENCE_TOL * float(np.max(np.abs(exact)))
+        if not err <= bound:
+            raise ctx.fail(f"{name}: max error {err:.3g} exceeds {bound:.3g} at rtol=atol=1e-7")
+
+
+def check_nfe_count(ctx: _Context) -> None:
+    solver = ctx.reg.component("solver", ctx.case.backend, ctx.case.component)
+    calls = 0
+    a = REFERENCE_PROBLEMS["rotation"]
+
+    def field(t: float, y: np.ndarray) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        out: np.ndarray = y @ a.T
+        return out
+
+    try:
+        _, stats = ctx.backend.reference_solve(
+            solver, dict(solver.defaults), StepSizeController(rtol=1e-5, atol=1e-5), field,
+            np.array([[1.0, 0.0]]), np.linspace(0.0, 3.0, 4),
+        )  # fmt: skip
+    except NotImplementedError:
+        raise ctx.fail("the backend does not implement reference_solve") from None
+    if stats.nfe != calls:
+        raise ctx.fail(f"reported NFE {stats.nfe} but the vector field was called {calls} times")
+    if stats.steps_accepted <= 0:
+        raise ctx.fail(f"reported {stats.steps_accepted} accepted steps")
+
+
+def _flat(grads: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
+    return np.concatenate([np.asarray(grads[k], dtype=float).ravel() for k in keys])
+
+
+def check_regularizer_gradient(ctx: _Context) -> None:
+    reg, backend, name = ctx.reg, ctx.case.backend, ctx.case.component
+    combo = _first_combo(reg, backend, adjoint="discrete", regularizer=name) or _first_combo(
+        reg, backend, regularizer=name
+    )
+    if combo is None:
+        return  # no supported combination: the capability check covers it
+    cell = _cell(reg, backend, *combo, fixed_step=0.1)
+    session = ctx.session(cell)
+    setup = make_setup(cell, reg)
+    batch = setup.task.train_batch(setup.task.data(0), 0, 0, 8)
+    try:
+        loss0, r0, g0 = session.loss_and_grad(batch, 0.0, 0)
+        loss1, r1, g1 = session.loss_and_grad(batch, 1.0, 0)
+        theta = session.parameters()
+    except NotImplementedError as exc:
+        what = exc or "loss_and_grad/parameters"
+        raise ctx.fail(f"the session does not implement {what}") from None
+    keys = sorted(theta)
+    if not all(np.isfinite(x) for x in (loss0, r0, loss1, r1)):
+        raise ctx.fail(f"non-finite loss/R: {loss0}, {r0}, {loss1}, {r1}")
+    gl, gt = _flat(g0, keys), _flat(g1, keys)
+    if not (np.all(np.isfinite(gl)) and np.all(np.isfinite(gt))):
+        raise ctx.fail("non-finite gradient")
+    gr = gt - gl
+    if r1 != 0.0 and not np.any(gr != 0.0):
+        raise ctx.fail(f"R = {r1:.3g} but its gradient is zero")
+    rng = np.random.default_rng(0)
+    v = {k: rng.standard_normal(np.shape(theta[k])) for k in keys}
+    eps = 1e-6
+
+    def total(sign: float) -> float:
+        session.set_parameters({k: theta[k] + sign * eps * v[k] for k in keys})
+        loss, r, _ = session.loss_and_grad(batch, 1.0, 0)
+        return loss + r
+
+    fd = (total(1.0) - total(-1.0)) / (2 * eps)
+    session.set_parameters(theta)
+    ad = float(gt @ _flat(v, keys))
+    if not abs(fd - ad) <= 1e-4 * max(1.0, abs(fd)):
+        raise ctx.fail(f"gradient along a random direction {ad:.8g} != finite difference {fd:.8g}")
+
+
+def _linear_grad(ctx: _Context, adjoint: str, tol: float) -> dict[str, np.ndarray]:
+    backend = ctx.case.backend
+    combo = _first_combo(ctx.reg, backend, adjoint=adjoint, regularizer="none")
+    if combo is None:
+        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer 'none'")
+    task_params = {"n_train": 8, "n_test": 4, "n_times": 4}
+    cell = _cell(ctx.reg, backend, *combo, task="linear", task_params=task_params,
+                 rtol=tol, atol=tol)  # fmt: skip
+    setup = make_setup(cell, ctx.reg)
+    a = np.asarray(setup.task.params["matrix"]) + 0.05  # away from the data's generator
+    session = ctx.session(cell, init_params={"vector_field.0.weight": a})
+    batch = setup.task.train_batch(setup.task.data(0), 0, 0, 8)
+    return session.loss_and_grad(batch, 0.0, 0)[2]
+
+
+def check_adjoint_gradient(ctx: _Context) -> None:
+    tol = 1e-6
+    got = _linear_grad(ctx, ctx.case.component, tol)["vector_field.0.weight"]
+    ref = _linear_grad(ctx, "discrete", 1e-10)["vector_field.0.weight"]
+    err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+    if not err <= 1e3 * tol:
+        raise ctx.fail(f"relative gradient error {err:.3g} vs the discrete adjoint at 1e-10 "
+                       f"exceeds {1e3 * tol:.3g} at rtol=atol={tol:g}")  # fmt: skip
+
+
+def check_capability(ctx: _Context) -> None:
+    solver, adjoint, regularizer = ctx.case.component.split("/")
+    cell = _cell(ctx.reg, ctx.case.backend, solver, adjoint, regularizer, train_steps=1)
+    reason = unsupported_reason(ctx.reg, cell)
+    if reason is not None:
+        if not reason.strip():
+            raise ctx.fail("rejected without a reason")
+        return
+    try:
+        session = ctx.session(cell)
+        setup = make_setup(cell, ctx.reg)
+        data = setup.task.data(0)
+        stats = session.train_step(setup.task.train_batch(data, 0, 0, 8), 0, 0.1)
+        prediction, _ = session.predict(setup.task.test_batch(data))
+    except UnsupportedCell as exc:
+        raise ctx.fail(f"declared supported, but the backend says unsupported: {exc}") from exc
+    except Exception as exc:
+        raise ctx.fail(f"declared supported, but raised {type(exc).__name__}: {exc}") from exc
+    if not (np.isfinite(stats.loss) and np.all(np.isfinite(prediction))):
+        raise ctx.fail(f"non-finite loss {stats.loss} or prediction")
+
+
+CHECKS: dict[str, Callable[[_Context], None]] = {
+    "solver_reference": check_solver_reference,
+    "nfe_count": check_nfe_count,
+    "regularizer_gradient": check_regularizer_gradient,
+    "adjoint_gradient": check_adjoint_gradient,
+    "capability": check_capability,
+}
+
+
+def run_check(case: Case, registry: Registry | None = None) -> None:
+    """Run one case; raise :class:`ConformanceError` naming plugin, check and component."""
+    reg = registry or load_registry()
+    ctx = _Context(case, reg)
+    CHECKS[case.check](ctx)
