@@ -75,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", help="results directory")
     report.add_argument("--out", help="report directory (default reports/<suite name>)")
 
+    cmp = sub.add_parser("compare", help="flag regressions from results A to results B")
+    cmp.add_argument("a", help="baseline results directory")
+    cmp.add_argument("b", help="new results directory")
+    cmp.add_argument("--alpha", type=float, default=0.01, help="test level (default 0.01)")
+    cmp.add_argument(
+        "--threshold",
+        type=float,
+        default=0.05,
+        help="minimum relative change to flag (default 0.05)",
+    )
+    cmp.add_argument("--all", action="store_true", help="show unflagged comparisons too")
+
     lst = sub.add_parser("list", help="installed plugins, what they support, load failures")
     lst.add_argument("--strict-plugins", action="store_true")
 
@@ -90,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "compare":
+            return _compare(args)
         if args.command == "list":
             return _list(args)
         if args.command == "doctor":
@@ -196,6 +210,19 @@ def _report(args: argparse.Namespace) -> int:
     )
     print(f"report written to {path}")
     return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ndebench.compare import compare, format_changes
+
+    for path in (args.a, args.b):
+        if not Path(path).is_dir():
+            raise InputError(f"{path}: no such results directory")
+    if not 0 < args.alpha < 1:
+        raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
+    changes = compare(Path(args.a), Path(args.b), args.alpha, args.threshold)
+    print(format_changes(changes, only_flagged=not args.all))
+    return 1 if any(c.verdict == "regression" for c in changes) else 0
 
 
 def _list(args: argparse.Namespace) -> int:
