@@ -1,9 +1,10 @@
 """Solver overhead per function evaluation: ndebench's torch RK solvers vs torchdiffeq.
 
 Same problem for every solver: the spiral task's MLP vector field (2-64-64-2, tanh, core's
-initial weights, seed 0), a batch of 256 initial states, t in [0, T], rtol = atol = 1e-6,
-no-grad forward solves (prediction), and solve + backward (training, discrete adjoint /
-torchdiffeq's backprop-through-solver). Times are medians over repeats, in one process.
+initial weights, seed 0), a batch of 256 initial states, t in [0, 100] (about 30 Tsit5
+steps), 11 output times, rtol = atol = 1e-6; no-grad forward solves (prediction) and
+solve + backward (training: discrete adjoint / torchdiffeq's backprop through the solver).
+Solvers run round-robin in one process; times are medians over repeats.
 
     python benchmarks/solver_overhead.py [--out reports/bench/solver_overhead.json]
 """
@@ -29,17 +30,6 @@ from ndebench_torch.vector_field import CountedField
 from ndebench.controller import StepSizeController
 from ndebench.init import init_params
 from ndebench.tasks.spiral import Spiral
-
-
-def _median_time(fn: Any, repeats: int, warmup: int = 2) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), (max(times) - min(times))
 
 
 def _problem(batch: int) -> tuple[torch.nn.Module, torch.Tensor]:
@@ -69,11 +59,10 @@ def _solvers(tol: float) -> dict[str, Any]:
 
 
 def measure(batch: int, t_end: float, tol: float, repeats: int) -> dict[str, Any]:
-    """Round-robin over the solvers in each repeat, so background load hits all alike."""
+    """Round-robin over the solvers (and 50 bare MLP calls) in each repeat, so background load
+    hits all alike."""
     module, z0 = _problem(batch)
     ts = list(np.linspace(0.0, t_end, 11))
-    with torch.no_grad():
-        mlp_s, _ = _median_time(lambda: module(z0), repeats=300, warmup=50)
     solvers = _solvers(tol)
     fields = {name: CountedField(module) for name in solvers}
     nfe: dict[str, tuple[int, int, int]] = {}
@@ -87,7 +76,13 @@ def measure(batch: int, t_end: float, tol: float, repeats: int) -> dict[str, Any
         nfe[name] = (nfe_pred, f.nfe_forward, f.nfe_backward)
     pred: dict[str, list[float]] = {n: [] for n in solvers}
     train: dict[str, list[float]] = {n: [] for n in solvers}
+    mlp: list[float] = []
     for _ in range(repeats):
+        with torch.no_grad():
+            start = time.perf_counter()
+            for _ in range(50):
+                module(z0)
+            mlp.append((time.perf_counter() - start) / 50)
         for name, solve in solvers.items():
             f = fields[name]
             with torch.no_grad():
@@ -97,6 +92,7 @@ def measure(batch: int, t_end: float, tol: float, repeats: int) -> dict[str, Any
             start = time.perf_counter()
             solve(f, z0, ts).square().mean().backward()
             train[name].append(time.perf_counter() - start)
+    mlp_s = statistics.median(mlp)
     rows = []
     for name in solvers:
         p = statistics.median(pred[name])
@@ -150,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="reports/bench/solver_overhead.json")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--t-end", type=float, default=4.0)
+    parser.add_argument("--t-end", type=float, default=100.0)
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)

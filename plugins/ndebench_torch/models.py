@@ -45,7 +45,7 @@ class MLPModule(nn.Module):
             if timed:
                 assert t is not None, "this MLP takes the time as input"
                 x = torch.cat([x, t.to(x).expand(*x.shape[:-1], 1)], dim=-1)
-            x = F.linear(x, layer.weight, layer.bias)
+            x = F.linear(x, layer.weight, layer.bias)  # type: ignore[arg-type]
             if act is not None:
                 x = act(x)
         return x
@@ -64,18 +64,22 @@ def build_parts(
     return parts
 
 
+def core_parameters(parts: nn.ModuleDict) -> dict[str, nn.Parameter]:
+    """The parameters under core's names (``"<part>.<i>.weight"``)."""
+    return {k.replace(".layers.", ".", 1): p for k, p in parts.named_parameters()}
+
+
 @torch.no_grad()
 def load_params(parts: nn.ModuleDict, params: dict[str, np.ndarray]) -> None:
     """Copy ``"<part>.<i>.weight|bias"`` arrays into the modules; every name must match."""
-    own = dict(parts.named_parameters())
-    expected = {k.replace(".layers.", ".", 1): k for k in own}
-    if set(expected) != set(params):
-        missing, extra = set(expected) - set(params), set(params) - set(expected)
+    own = core_parameters(parts)
+    if set(own) != set(params):
+        missing, extra = set(own) - set(params), set(params) - set(own)
         raise ValueError(
             f"parameter names differ: missing {sorted(missing)}, extra {sorted(extra)}"
         )
     for name, value in params.items():
-        target = own[expected[name]]
-        if tuple(target.shape) != tuple(value.shape):
-            raise ValueError(f"{name}: shape {value.shape} != {tuple(target.shape)}")
+        target = own[name]
+        if tuple(target.shape) != tuple(np.shape(value)):
+            raise ValueError(f"{name}: shape {np.shape(value)} != {tuple(target.shape)}")
         target.copy_(torch.as_tensor(np.asarray(value)))

@@ -11,10 +11,14 @@ import torch
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
+from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.compile import compile_module, is_compile_error
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
-from ndebench_torch.models import build_parts
+from ndebench_torch.models import build_parts, core_parameters, load_params
+from ndebench_torch.regularizers.base import AbstractRegularizer
+from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
+from ndebench_torch.solvers.step_info import Solution
 from ndebench_torch.vector_field import CountedField
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -35,7 +39,7 @@ class TorchSession(AbstractSession):
         self.dtype = _need(DTYPES, setup.dtype, "dtype")
         solver_params = dict(setup.solver_params)
         threads = solver_params.pop("threads", cell.params.get("threads"))
-        if threads is not None:
+        if threads:  # None or 0: leave torch's global thread count alone
             torch.set_num_threads(int(threads))
         self.forward = _need(FORWARDS, setup.model.kind, "model kind")
         self.loss_fn = _need(LOSSES, setup.task.loss, "loss")
@@ -43,10 +47,12 @@ class TorchSession(AbstractSession):
         vf = self.parts["vector_field"]
         self.compiled = cell.mode == "compiled"
         module = compile_module(vf, cell.device) if self.compiled else vf
-        self.field = CountedField(module, time_input=vf.time_input)
-        self.solver = setup.solver.load()(setup.controller, **solver_params)
-        self.adjoint = setup.adjoint.load()(**setup.adjoint_params)
-        self.regularizer = setup.regularizer.load()(self.solver.tableau, **setup.regularizer_params)
+        self.field = CountedField(module, time_input=bool(vf.time_input))
+        self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
+        self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
+        self.regularizer: AbstractRegularizer = setup.regularizer.load()(
+            self.solver.tableau, **setup.regularizer_params
+        )
         opt_cls = _need(OPTIMIZERS, setup.optimizer, "optimizer")
         self.params = list(self.parts.parameters())
         self.optimizer = opt_cls(self.params, lr=setup.learning_rate)
@@ -65,15 +71,17 @@ class TorchSession(AbstractSession):
             raise
 
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
-        return self._run(self._train_step, batch, step, weight)
+        stats: StepStats = self._run(self._train_step, batch, step, weight)
+        return stats
 
-    def _train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+    def _objective(self, batch: Batch, step: int, weight: float) -> tuple[Any, ...]:
+        """(loss + weight R, loss, R, solution, forward NFE) of one training solve."""
         tb = self._batch(batch)
         reg = self.regularizer
         observers = [reg] if reg.observes else []
         self.field.reset()
 
-        def solve(y0: torch.Tensor, ts: list[float]):
+        def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
             return self.adjoint.solve(
                 self.solver, self.field, y0, ts, params=self.params, observers=observers
             )
@@ -82,11 +90,14 @@ class TorchSession(AbstractSession):
         loss = self.loss_fn(prediction, tb.targets, tb.mask)
         r = reg.value() if observers else None
         total = loss + weight * r if (r is not None and weight != 0.0) else loss
-        loss_value = float(loss)
-        reg_value = float(r) if r is not None else 0.0
+        loss_value = loss.item()
+        reg_value = r.item() if r is not None else 0.0
         if not math.isfinite(loss_value) or not math.isfinite(reg_value):
             raise Diverged(f"non-finite loss {loss_value} / reg {reg_value} at step {step}")
-        nfe_forward = self.field.nfe_forward
+        return total, loss_value, reg_value, sol, self.field.nfe_forward
+
+    def _train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+        total, loss_value, reg_value, sol, nfe_forward = self._objective(batch, step, weight)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
@@ -99,15 +110,37 @@ class TorchSession(AbstractSession):
             steps_rejected=sol.n_rejected,
         )
 
+    def loss_and_grad(
+        self, batch: Batch, weight: float, step: int = 0
+    ) -> tuple[float, float, dict[str, np.ndarray]]:
+        total, loss_value, reg_value, *_ = self._run(self._objective, batch, step, weight)
+        named = core_parameters(self.parts)
+        grads = torch.autograd.grad(total, list(named.values()), allow_unused=True)
+        out = {
+            k: (np.zeros(p.shape) if g is None else g.detach().to("cpu", torch.float64).numpy())
+            for (k, p), g in zip(named.items(), grads, strict=True)
+        }
+        return loss_value, reg_value, out
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {
+            k: p.detach().to("cpu", torch.float64).numpy().copy()
+            for k, p in core_parameters(self.parts).items()
+        }
+
+    def set_parameters(self, params: dict[str, np.ndarray]) -> None:
+        load_params(self.parts, params)
+
     def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
-        return self._run(self._predict, batch)
+        out: tuple[np.ndarray, PredictStats] = self._run(self._predict, batch)
+        return out
 
     @torch.no_grad()
     def _predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         tb = self._batch(batch)
         self.field.reset()
 
-        def solve(y0: torch.Tensor, ts: list[float]):
+        def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
             return self.solver.solve(self.field, y0, ts)
 
         prediction, sol = self.forward(self.parts, tb, solve)

@@ -8,6 +8,9 @@ whose outputs get no gradient (Hairer's probe step, rejected attempts) count for
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -15,7 +18,7 @@ from torch import nn
 class CountedField:
     """``f(t, z)`` for the solvers, wrapping a module ``m(z)`` or ``m(z, t)`` (time input)."""
 
-    def __init__(self, module: nn.Module | object, time_input: bool = False) -> None:
+    def __init__(self, module: nn.Module | Callable[..., Any], time_input: bool = False) -> None:
         self.module = module
         self.time_input = time_input
         self.nfe_forward = 0
@@ -36,4 +39,4 @@ class CountedField:
             out = self.module(z)
         if out.requires_grad:
             out.register_hook(self._count_backward)
-        return out
+        return out  # type: ignore[no-any-return]

@@ -54,9 +54,18 @@ def make_setup(
     device: str = "cpu",
     dtype: str = "float32",
     hidden: tuple[int, ...] = (16, 16),
+    time_dependent: bool = False,
     **reg_params: Any,
 ) -> CellSetup:
-    task = Spiral({"n_train": 64, "n_test": 32, "hidden": list(hidden), "n_times": 8})
+    task = Spiral(
+        {
+            "n_train": 64,
+            "n_test": 32,
+            "hidden": list(hidden),
+            "n_times": 8,
+            "time_dependent": time_dependent,
+        }
+    )
     cell = Cell(
         suite="test",
         backend="torch",

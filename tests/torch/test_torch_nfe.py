@@ -102,8 +102,11 @@ def _torchdiffeq_nfe(method, f, z0, ts, tol):
     return count[0]
 
 
-@pytest.mark.parametrize("tol", [1e-4, 1e-6, 1e-8])
-@pytest.mark.parametrize("solver", [Dopri5, Bosh3], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    ("solver", "tol"),
+    [(Dopri5, 1e-4), (Dopri5, 1e-6), (Dopri5, 1e-8), (Bosh3, 1e-4), (Bosh3, 1e-6)],
+    ids=lambda x: getattr(x, "name", str(x)),
+)
 def test_same_steps_as_torchdiffeq(solver, tol):
     spec = _spec()
     module = build_parts(spec, init_params(spec, 1), dtype=F64)["vector_field"]
@@ -113,3 +116,33 @@ def test_same_steps_as_torchdiffeq(solver, tol):
         solver(StepSizeController(rtol=tol, atol=tol)).solve(field, _z0(64), ts)
         ref = _torchdiffeq_nfe(solver.name, lambda t, y: module(y), _z0(64), ts, tol)
     assert abs(field.nfe_forward - ref) <= 0.05 * ref + solver.tableau.stages
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-8])
+def test_tsit5_same_steps_as_diffrax(tol):
+    """torchdiffeq has no Tsit5; diffrax's Tsit5 with the controller of ndebench.controller
+    (PIDController pcoeff=0, icoeff=1) is the reference instead."""
+    jax = pytest.importorskip("jax")
+    diffrax = pytest.importorskip("diffrax")
+    jnp = jax.numpy
+    a = np.array([[-0.1, 2.0], [-2.0, -0.1]])
+    z0 = np.random.default_rng(0).uniform(-1.5, 1.5, (16, 2))
+    sol = Tsit5(StepSizeController(rtol=tol, atol=tol)).solve(
+        lambda t, y: (y**3) @ torch.tensor(a), torch.tensor(z0), [0.0, 5.0]
+    )
+    with jax.enable_x64(True):
+        ctrl = diffrax.PIDController(
+            rtol=tol, atol=tol, pcoeff=0.0, icoeff=1.0, factormin=0.2, factormax=10.0, safety=0.9
+        )
+        ref = diffrax.diffeqsolve(
+            diffrax.ODETerm(lambda t, y, args: (y**3) @ jnp.asarray(a)),
+            diffrax.Tsit5(),
+            0.0,
+            5.0,
+            None,
+            jnp.asarray(z0),
+            stepsize_controller=ctrl,
+            max_steps=100_000,
+        )
+        n_ref = int(ref.stats["num_accepted_steps"])
+    assert abs(sol.n_accepted - n_ref) <= 0.05 * n_ref

@@ -155,3 +155,20 @@ def test_step_sizes_are_detached_solution_differentiable():
     )
     (g,) = torch.autograd.grad(sol.ys[-1].sum(), p)
     assert g.item() == pytest.approx(math.exp(-0.8), rel=1e-6)  # d/dp e^{p} at t=1
+
+
+@pytest.mark.parametrize("solver", ALL, ids=lambda s: s.name)
+def test_fixed_step(solver):
+    calls = [0]
+
+    def f(t, y):
+        calls[0] += 1
+        return -y
+
+    ctrl = StepSizeController(rtol=1e-12, atol=1e-12, fixed_step=0.3)  # tol ignored
+    sol = solver(ctrl).solve(f, torch.ones(2, 1, dtype=F64), [0.0, 0.5, 1.0])
+    assert sol.n_rejected == 0 and sol.n_accepted == 4
+    np.testing.assert_allclose(sol.step_times, [0.0, 0.3, 0.6, 0.9, 1.0], atol=1e-15)
+    assert calls[0] == 1 + (solver.tableau.stages - 1) * 4  # no initial-step probe
+    exact = np.exp(-np.array([0.0, 0.5, 1.0]))
+    assert np.abs(sol.ys[:, 0, 0].numpy() - exact).max() < 1e-2

@@ -20,7 +20,8 @@ AGGREGATES = ("mean", "sum", "max")
 
 
 def rms(x: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.vector_norm(x) / math.sqrt(x.numel())
+    out: torch.Tensor = torch.linalg.vector_norm(x) / math.sqrt(x.numel())
+    return out
 
 
 class AbstractRegularizer:

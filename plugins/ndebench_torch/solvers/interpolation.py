@@ -15,6 +15,7 @@ Every interpolant used by ndebench's tableaus is linear in ``y_n`` and the stage
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ndebench.tableaus import Tableau
 
@@ -52,4 +53,34 @@ def dense_matrix(tableau: Tableau) -> np.ndarray:
 def dense_weights(dense: np.ndarray, thetas: np.ndarray) -> np.ndarray:
     """Stage weights for each theta in ``thetas``, shape (len(thetas), stages)."""
     powers = np.asarray(thetas, dtype=np.float64)[:, None] ** np.arange(dense.shape[1])
-    return powers @ dense.T
+    out: np.ndarray = powers @ dense.T
+    return out
+
+
+def append_outputs(
+    outs: list[torch.Tensor],
+    dense: np.ndarray,
+    ts: list[float],
+    j: int,
+    t: float,
+    h: float,
+    t_new: float,
+    y0f: torch.Tensor,
+    kmat: torch.Tensor,
+    y1: torch.Tensor,
+) -> int:
+    """Append the outputs at ``ts[j:]`` inside (t, t_new] of an accepted step (dense output
+    inside, ``y1`` itself at ``t_new``) to ``outs``; return the next output index.
+    ``y0f`` is y_n as (1, n), ``kmat`` the stages as (stages, n)."""
+    m = j
+    while m < len(ts) and ts[m] < t_new:
+        m += 1
+    if m > j:
+        thetas = (np.asarray(ts[j:m]) - t) / h
+        w = torch.tensor(dense_weights(dense, thetas), dtype=y1.dtype, device=y1.device)
+        outs.append(torch.addmm(y0f, w, kmat, alpha=h).view(m - j, *y1.shape))
+        j = m
+    if j < len(ts) and ts[j] <= t_new:
+        outs.append(y1.unsqueeze(0))
+        j += 1
+    return j

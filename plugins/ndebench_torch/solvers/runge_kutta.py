@@ -1,10 +1,13 @@
 """The one batched adaptive explicit Runge-Kutta loop, driven by a tableau and a controller.
 
 Joint-batch step control (one step size for the whole (B, D) state) exactly as
-:mod:`ndebench.controller` defines it. Step-size decisions are python floats (detached); the
-solution is an ordinary autograd graph, so the discrete adjoint is backpropagation through it.
-Stage combinations are one ``addmm`` on the stacked stages (coefficient rows are tensors made
-once per dtype/device), and the loop reads one python scalar (the error ratio) per step.
+:mod:`ndebench.controller` defines it; with ``controller.fixed_step`` every step has that size
+(the last one clipped at t1), all are accepted, and error estimates still reach the observers.
+Step-size decisions are python floats (detached); the solution is an ordinary autograd graph,
+so the discrete adjoint is backpropagation through it. Stage inputs are chains of
+``add(alpha=h a_ij)`` (python-float coefficients, zeros skipped); the error estimate and dense
+output are one ``addmm`` on the stacked stages (``b_error`` as a tensor made once per
+dtype/device); the loop reads one python scalar (the error ratio) per step.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ndebench.backend import Diverged
 from ndebench.controller import StepSizeController
 from ndebench.tableaus import Tableau
 from ndebench_torch.solvers.initial_step import hairer_initial_step
-from ndebench_torch.solvers.interpolation import dense_matrix, dense_weights
+from ndebench_torch.solvers.interpolation import append_outputs, dense_matrix
 from ndebench_torch.solvers.step_info import Solution, StepInfo, StepObserver
 
 Field = Callable[[float, torch.Tensor], torch.Tensor]
@@ -36,24 +39,35 @@ class AbstractRungeKutta:
 
     def __init__(self, controller: StepSizeController | None = None, **params: Any) -> None:
         ctrl = controller or StepSizeController()
+        if set(params) - {"max_steps"}:
+            raise ValueError(
+                f"solver {self.name!r}: unknown parameters {sorted(set(params) - {'max_steps'})};"
+                " accepted: ['max_steps'] (tolerances and the controller are global parameters)"
+            )
         if "max_steps" in params:
             ctrl = StepSizeController(**{**ctrl.to_dict(), "max_steps": int(params["max_steps"])})
         self.controller = ctrl
         tab = self.tableau
         fsal = tab.fsal and np.allclose(tab.a[-1, :-1], tab.b[:-1]) and tab.b[-1] == 0.0
-        if not fsal or not np.any(tab.b_error):
+        if not fsal or not np.any(tab.b_error) or not np.all(np.any(tab.a[1:], axis=1)):
             raise ValueError(f"{tab.name}: the RK loop needs an adaptive FSAL tableau")
         self._dense = dense_matrix(tab)
-        self._coeffs: dict[tuple[torch.dtype, torch.device], tuple[list, torch.Tensor]] = {}
+        #: stage rows as (j, a_ij) python pairs without zeros: g_i = y + h sum a_ij k_j is a
+        #: chain of ``add`` with ``alpha`` (cheapest in op count for these small states)
+        self._a_rows = [
+            [(j, float(tab.a[i, j])) for j in range(i) if tab.a[i, j] != 0.0]
+            for i in range(tab.stages)
+        ]
+        self._b_error: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
 
-    def coefficients(self, like: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Stage rows ``a[i, :i]`` as (1, i) tensors and ``b_error`` as (1, s), cached."""
+    def b_error(self, like: torch.Tensor) -> torch.Tensor:
+        """``b_error`` as a (1, s) tensor of ``like``'s dtype/device, made once."""
         key = (like.dtype, like.device)
-        if key not in self._coeffs:
-            tab, kw = self.tableau, {"dtype": like.dtype, "device": like.device}
-            rows = [torch.tensor(tab.a[i : i + 1, :i], **kw) for i in range(tab.stages)]
-            self._coeffs[key] = (rows, torch.tensor(tab.b_error[None, :], **kw))
-        return self._coeffs[key]
+        if key not in self._b_error:
+            self._b_error[key] = torch.tensor(
+                self.tableau.b_error[None, :], dtype=like.dtype, device=like.device
+            )
+        return self._b_error[key]
 
     def solve(
         self,
@@ -67,14 +81,17 @@ class AbstractRungeKutta:
         if any(b <= a for a, b in itertools.pairwise(ts)):
             raise ValueError("output times must be strictly increasing")
         tab, ctrl = self.tableau, self.controller
-        rows, b_err = self.coefficients(y0)
+        b_err, a_rows = self.b_error(y0), self._a_rows
         c = [float(x) for x in tab.c]
         s, shape, n = tab.stages, y0.shape, y0.numel()
         rtol, atol, q, inv_sqrt_n = ctrl.rtol, ctrl.atol, tab.error_order, 1.0 / math.sqrt(n)
         t0, t1 = ts[0], ts[-1]
         t, y = t0, y0
         k1 = f(t0, y0)
-        if isinstance(ctrl.initial_step, str):
+        fixed = None if ctrl.fixed_step is None else float(ctrl.fixed_step)
+        if fixed is not None:
+            h = fixed  # every step accepted, error estimates still computed for observers
+        elif isinstance(ctrl.initial_step, str):
             h = hairer_initial_step(f, t0, y0, k1, q, rtol, atol)
         else:
             h = float(ctrl.initial_step)
@@ -96,8 +113,10 @@ class AbstractRungeKutta:
             y0f = y.reshape(1, n)
             ks, gs = [k1], [y]
             for i in range(1, s):
-                kmat = torch.stack(ks).view(i, n) if i > 1 else k1.reshape(1, n)
-                g = torch.addmm(y0f, rows[i], kmat, alpha=h).view(shape)
+                (j0, a0), *rest = a_rows[i]
+                g = torch.add(y, ks[j0], alpha=a0 * h)
+                for jj, aij in rest:
+                    g.add_(ks[jj], alpha=aij * h)
                 gs.append(g)
                 ks.append(f(t + c[i] * h, g))
             y1 = gs[-1]
@@ -105,7 +124,7 @@ class AbstractRungeKutta:
             y_err = torch.addmm(y0f, b_err, kmat, beta=0.0, alpha=h).view(shape)
             scale = torch.maximum(y.abs(), y1.abs()) * rtol + atol
             ratio = torch.linalg.vector_norm(y_err / scale) * inv_sqrt_n
-            err = ratio.item()
+            err = ratio.item() if fixed is None else 0.0
             if not math.isfinite(err):
                 raise Diverged(f"{tab.name}: non-finite error estimate at t={t:.6g}")
             if err <= 1.0:
@@ -115,25 +134,13 @@ class AbstractRungeKutta:
                                     tab, rtol, atol)  # fmt: skip
                     for obs in observers:
                         obs.step(info)
-                m = j
-                while m < len(ts) and ts[m] < t_new:
-                    m += 1
-                if m > j:
-                    thetas = (np.asarray(ts[j:m]) - t) / h
-                    w = torch.tensor(
-                        dense_weights(self._dense, thetas), dtype=y.dtype, device=y.device
-                    )
-                    outs.append(torch.addmm(y0f, w, kmat, alpha=h).view(m - j, *shape))
-                    j = m
-                if j < len(ts) and ts[j] <= t_new:
-                    outs.append(y1.unsqueeze(0))
-                    j += 1
+                j = append_outputs(outs, self._dense, ts, j, t, h, t_new, y0f, kmat, y1)
                 t, y, k1 = t_new, y1, ks[-1]
                 step_times.append(t)
                 n_acc += 1
             else:
                 n_rej += 1
-            h *= ctrl.factor(err, err_prev, err <= 1.0, q)
+            h = fixed if fixed is not None else h * ctrl.factor(err, err_prev, err <= 1.0, q)
             if err <= 1.0:
                 err_prev = err
             if j < len(ts) and t + h == t:
