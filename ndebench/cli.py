@@ -8,6 +8,7 @@ one-line message and no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,12 +156,20 @@ def _run(args: argparse.Namespace) -> int:
             resume=args.resume,
             retry_failed=args.retry_failed,
             progress=progress,
+            threads=_auto_threads(args),
         )
     finally:
         executor.close()
     if not args.quiet:
         print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
     return summary.exit_code
+
+
+def _auto_threads(args: argparse.Namespace) -> int:
+    """Cores per concurrent cell on this machine (remote executors decide for themselves)."""
+    if args.executor != "local":
+        return 0
+    return max(1, (os.cpu_count() or 1) // int(args.workers))
 
 
 def _executor(args: argparse.Namespace, out: Path):  # type: ignore[no-untyped-def]

@@ -91,8 +91,11 @@ def run_suite(
     resume: bool = False,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    threads: int = 0,
 ) -> RunSummary:
-    env = hardware.environment()
+    """Run the suite. ``threads`` is the intra-op thread count of cells that leave the
+    ``threads`` parameter at 0 (auto): the CLI passes cores // workers."""
+    env = {**hardware.environment(), "threads": threads}
     summary = RunSummary()
     planned = plan(suite, store, reg, resume, retry_failed)
     progress = progress or Progress(quiet=True)

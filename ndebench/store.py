@@ -73,6 +73,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "memory_baseline_mb",
     "wall_time_s",
     "dtype",
+    "threads",
     "rtol_used",
     "atol_used",
 )

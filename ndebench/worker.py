@@ -10,6 +10,7 @@ their excess over the steady-state median is reported as ``compile_time_s`` (mod
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import resource
@@ -111,7 +112,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
     curves: dict[str, list[Any]] = {}
     try:
         reg.manager.hook.ndebench_before_cell_run(cell=cell)  # type: ignore[union-attr]
-        record.update(_experiment(cell, reg, curves))
+        record.update(_experiment(cell, reg, curves, env))
         record["status"] = Status.OK.value
         record["message"] = ""
     except Diverged as exc:
@@ -133,10 +134,15 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
     return {"cell": cell.to_dict(), "record": record, "curves": curves, "environment": env}
 
 
-def _experiment(cell: Cell, reg: Registry, curves: dict[str, list[Any]]) -> dict[str, Any]:
-    threads = int(cell.params.get("threads", 0) or 0)
+def _experiment(
+    cell: Cell, reg: Registry, curves: dict[str, list[Any]], env: dict[str, Any]
+) -> dict[str, Any]:
+    threads = int(cell.params.get("threads", 0) or 0) or int(env.get("threads", 0) or 0)
     if threads > 0:
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        # before the framework is imported: intra-op threads of concurrent cells must not
+        # oversubscribe the cores (that stalls solves by 10-100x on a 2-core machine)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        cell = dataclasses.replace(cell, params={**cell.params, "threads": threads})
     setup = make_setup(cell, reg)
     backend_info = reg.backends[cell.backend]
     backend: AbstractBackend = backend_info.load()()
@@ -269,6 +275,7 @@ def _summarise(
         "memory_baseline_mb": baseline,
         "test_metric": float(metric),
         "metric_name": metric_name,
+        "threads": cell.params.get("threads"),
         "rtol_used": setup.controller.rtol,
         "atol_used": setup.controller.atol,
     }

@@ -17,9 +17,10 @@ message names the plugin, the backend, the check and the component. The checks:
 - ``nfe_count``: the NFE a solver reports equals the number of calls of a vector field the
   kit owns and counts itself;
 - ``regularizer_gradient``: every declared regularizer gives a finite value and finite
-  gradients; if R is not identically zero its gradient is nonzero; and the gradient of
-  loss + R matches central finite differences along a random direction, on a tiny model in
-  float64 with a fixed step size (``fixed_step``), so the computation is smooth in the weights;
+  gradients; the gradients of loss + R and of R alone match central finite differences along
+  a random direction (so R's gradient is nonzero wherever R varies with the weights), on a
+  tiny model in float64 with a fixed step size (``fixed_step``), so that the computation is
+  smooth in the weights;
 - ``adjoint_gradient``: every declared adjoint's gradient on the linear task is within a
   tolerance-scaled bound of the reference gradient (``discrete`` adjoint, rtol = atol = 1e-10);
 - ``capability``: every declared solver x adjoint x regularizer combination the capability
