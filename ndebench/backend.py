@@ -105,6 +105,10 @@ class AbstractSession(abc.ABC):
         """
         raise NotImplementedError
 
+    def last_nfe(self) -> tuple[int, int] | None:
+        """(forward, backward) NFE of the last ``loss_and_grad``/``train_step``, if known."""
+        return None
+
     def device_peak_memory_mb(self) -> float | None:
         """Peak device memory (e.g. CUDA) since the session started, or None on CPU."""
         return None

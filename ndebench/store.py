@@ -77,6 +77,12 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "rtol_used",
     "atol_used",
 )
+#: columns that hold text (everything else that looks numeric is made numeric, null -> NaN)
+TEXT_COLUMNS = frozenset(
+    {"suite", "backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "status",
+     "message", "metric_name", "backend_version", "ndebench_version", "hardware", "git_rev",
+     "started_at", "config_hash", "swept", "dtype", "traceback"}
+)  # fmt: skip
 CURVE_COLUMNS: tuple[str, ...] = (
     "step",
     "loss",
@@ -302,6 +308,11 @@ def load_results(path: str | Path) -> Any:
             frame[col] = pd.NA if col in ("message", "swept") else float("nan")
     rest = [c for c in frame.columns if c not in columns]
     frame = frame[[*columns, *rest]]
+    for col in frame.columns:
+        if col not in TEXT_COLUMNS and frame[col].dtype == object:
+            converted = pd.to_numeric(frame[col], errors="coerce")
+            if converted.notna().sum() == frame[col].notna().sum():  # nulls -> NaN only
+                frame[col] = converted
     if len(frame):
         frame = frame.sort_values(["suite", *AXES], kind="stable").reset_index(drop=True)
     return frame

@@ -41,6 +41,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "dtype": "float32",
     "optimizer": "adam",
     "threads": 0,
+    "grad_fidelity": True,
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
     "dtype": ("float32", "float64"),

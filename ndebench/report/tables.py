@@ -32,7 +32,7 @@ BASE_CONFIG: tuple[str, ...] = ("backend", "mode", "device", "solver", "adjoint"
 class Metric:
     column: str
     label: str
-    kind: str  # "time" (seconds), "count", "memory" (MB), "metric"
+    kind: str  # "time" (seconds), "count", "memory" (MB), "metric", "error" (relative)
 
 
 #: The compared quantities, in table order.
@@ -43,6 +43,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("predict_time_s", "predict time per batch", "time"),
     Metric("test_metric", "test metric", "metric"),
     Metric("peak_memory_mb", "peak memory (MB)", "memory"),
+    Metric("grad_rel_error", "gradient rel. error", "error"),
 )
 
 
