@@ -112,6 +112,7 @@ def ndebench_register_regularizers() -> list[RegularizerInfo]:
                 "weight": 0.01,
                 "agg": "mean",
                 "times_dt": True,
+                "scaled": True,
                 "include_t0": True,
                 "detach_dt": True,
             },

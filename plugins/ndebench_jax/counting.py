@@ -8,9 +8,10 @@ the computation as data, so they cost a few scalar operations:
 - **forward**: the wrapped field maps the state ``(z, c)`` to ``(f(t, z), 1)``. Every stage the
   Runge-Kutta step *evaluates* writes a 1 into its stage buffer; the FSAL stage reused from the
   previous step carries 0 (the estimating solver zeroes the count part of its FSAL state), so
-  the number of evaluations of an attempted step is ``sum(k_c) / h``. The solver returns it in
-  the candidate state and :class:`CountingController` adds it up for every attempt, accepted
-  or rejected (the controller state is the only state diffrax keeps across rejections).
+  the number of evaluations of an attempted step is ``sum(k_c) / h``. The solver returns it as
+  the last entry of the candidate state's ``aux`` vector and :class:`CountingController` adds
+  it up for every attempt, accepted or rejected (the controller state is the only state
+  diffrax keeps across rejections).
 - **backward**: the field is a ``jax.custom_vjp`` whose backward rule returns cotangent 1 for a
   dummy scalar input ``probe``; reverse mode sums cotangents over every use, so
   ``d loss / d probe`` is the number of vector-field VJPs the backward pass executed (rejected
@@ -52,20 +53,20 @@ def counted_field(f: Field) -> Callable[..., jax.Array]:
 
 
 def counting_term(f: Field) -> dfx.ODETerm:
-    """The diffrax term on ``(z, c)``: args are ``(params, probe)``."""
+    """The diffrax term on ``(z, c)``: args are ``(params, probe)``. (diffrax's compatibility
+    check also calls it on the full state ``(z, aux)``; the shapes then match that.)"""
     g = counted_field(f)
 
     def vf(t, y, args):
         params, probe = args
-        # y is (z, c); diffrax's compatibility check passes the full state (z, acc, n)
-        mid = jax.tree_util.tree_map(jnp.zeros_like, tuple(y[1:-1]))
-        return (g(params, probe, t, y[0]), *mid, jnp.ones_like(y[-1]))
+        z, c = y
+        return g(params, probe, t, z), jnp.ones_like(c)
 
     return dfx.ODETerm(vf)
 
 
 class CountingController(dfx.AbstractAdaptiveStepSizeController):
-    """A PID controller that also sums the per-attempt evaluation counts ``y1[2]``.
+    """A PID controller that also sums the per-attempt evaluation counts ``y1[1][-1]``.
 
     When ``dt0`` is not given, diffrax's own initial-step selection runs; it evaluates the
     field twice (``_select_initial_step``) only if ``terms`` is an ``ODETerm``, which inside
@@ -93,7 +94,7 @@ class CountingController(dfx.AbstractAdaptiveStepSizeController):
     def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
         tnext, state = self.inner.init(terms, t0, t1, y0, dt0, args, func, error_order)
         probes = dt0 is None and isinstance(terms, dfx.ODETerm)
-        n0 = jnp.zeros((), y0[2].dtype) + (2 if probes else 0)
+        n0 = jnp.zeros((), y0[-1].dtype) + (2 if probes else 0)
         return tnext, (state, n0)
 
     def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):
@@ -101,4 +102,4 @@ class CountingController(dfx.AbstractAdaptiveStepSizeController):
         keep, nt0, nt1, jump, inner_state, result = self.inner.adapt_step_size(
             t0, t1, y0, y1_candidate, args, y_error, error_order, inner_state
         )
-        return keep, nt0, nt1, jump, (inner_state, n + y1_candidate[2]), result
+        return keep, nt0, nt1, jump, (inner_state, n + y1_candidate[-1][-1]), result

@@ -2,11 +2,18 @@
 
 ``weight`` enters the jitted step as a traced array and ``step`` not at all, so neither
 retriggers compilation; the first call compiles (the runner times it separately). ``float64``
-turns on ``jax_enable_x64`` (process-global) before any array is made.
+turns on ``jax_enable_x64`` (process-global) before any array is made. A persistent XLA
+compilation cache is used when the cell parameter ``jax_cache_dir`` or the environment variable
+``NDEBENCH_JAX_CACHE_DIR`` names a directory (warm compiles; report cold and warm separately).
+Executables with host callbacks are not cached, and equinox's runtime checks inside diffrax are
+host callbacks, so with a cache the session sets ``EQX_ON_ERROR=nan`` (before equinox is
+imported; a failed check then gives NaN, reported as diverged). Measured on the spiral ERNODE
+cell: first-step compile 6.5 s cold, 2.8 s warm (the rest is tracing).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -18,10 +25,17 @@ from ndebench.tasks.base import Batch
 
 class JaxSession(AbstractSession):
     def __init__(self, setup: CellSetup) -> None:
+        cache = setup.cell.params.get("jax_cache_dir") or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
+        if cache:
+            os.environ.setdefault("EQX_ON_ERROR", "nan")  # effective if equinox is not loaded yet
         import jax
 
         if setup.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
+        if cache:
+            jax.config.update("jax_compilation_cache_dir", str(cache))
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        self.compile_cache = str(cache) if cache else None
         import jax.numpy as jnp
         import optax
 
@@ -57,9 +71,10 @@ class JaxSession(AbstractSession):
         train_solve = make_solve(field, solver, ctrl, adjoint, reg if reg.estimate else None)
         pred_solve = make_solve(field, solver, ctrl, adjoint, None)
         self.optimizer = optax.adam(setup.learning_rate)
-        self.opt_state = self.optimizer.init(self.params)
+        # committed like the step outputs, so the second step does not recompile
+        self.opt_state = jax.device_put(self.optimizer.init(self.params), device)
         self._last: Any = self.params
-        self._diffrax_stats: dict[str, float] = {}
+        self._grads: Any = None
         opt = self.optimizer
 
         def loss_fn(params, probe, z0, ts, targets, weight):
@@ -75,7 +90,7 @@ class JaxSession(AbstractSession):
             updates, opt_state = opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
             stats = (mse, out.reg, out.nfe, n_bwd, out.accepted, out.rejected)
-            return params, opt_state, stats, (out.max_steps_hit, out.failed)
+            return params, opt_state, stats, (out.max_steps_hit, out.failed), grads
 
         def predict_fn(params, z0, ts):
             out = pred_solve(params, jnp.zeros((), z0.dtype), z0, ts)
@@ -117,10 +132,10 @@ class JaxSession(AbstractSession):
         z0, ts = self._arrays(batch)
         targets = np.asarray(batch.targets, dtype=self.dtype)
         w = np.asarray(weight if self.reg_name != "none" else 0.0, dtype=self.dtype)
-        params, opt_state, stats, flags = self._run(
+        params, opt_state, stats, flags, grads = self._run(
             self._step, self.params, self.opt_state, z0, ts, targets, w
         )
-        self.params, self.opt_state = params, opt_state
+        self.params, self.opt_state, self._grads = params, opt_state, grads
         self._last = params
         self._check(flags, "train step")
         mse, reg, nfe, n_bwd, acc, rej = (np.asarray(x) for x in stats)
@@ -159,9 +174,14 @@ class JaxSession(AbstractSession):
         """Current parameters as numpy (core names), for tests and cross-backend checks."""
         return {k: np.asarray(v, dtype=np.float64) for k, v in self.params.items()}
 
+    def last_gradients(self) -> dict[str, np.ndarray]:
+        """Gradient of the last train step's total loss (task + weight * R), as numpy."""
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self._grads.items()}
+
     def extra_metrics(self) -> dict[str, Any]:
         return {
             "nfe_counting": "field wrapper: stage counts in state (fwd), custom_vjp probe (bwd)",
             "nfe_backward_counted": not self._backsolve,
+            "compile_cache": self.compile_cache,
             "diffrax_initial_step_note": "diffrax_* start at dt0=0.01 (diffrax 0.7 WrapTerm)",
         }

@@ -30,6 +30,7 @@ class SolveOut(NamedTuple):
     max_steps_hit: jax.Array
     failed: jax.Array
     dt0: jax.Array
+    steps: Any = None  # (t, z, acc) at every accepted step (inf-padded), if recorded
 
 
 def _pid(ctrl: StepSizeController, q: int, norm) -> dfx.PIDController:
@@ -47,8 +48,13 @@ def _pid(ctrl: StepSizeController, q: int, norm) -> dfx.PIDController:
     )
 
 
-def make_solve(field, solver, ctrl: StepSizeController, adjoint, reg=None) -> Callable[..., Any]:
+def make_solve(
+    field, solver, ctrl: StepSizeController, adjoint, reg=None, record_steps: bool = False
+) -> Callable[..., Any]:
     """``solve(params, probe, z0, ts) -> SolveOut`` for ``field(params, t, z)``.
+
+    ``record_steps`` also saves ``(t, z, acc)`` after every accepted step (tests; the buffers
+    have ``max_steps`` rows).
 
     ``solver``/``adjoint``/``reg`` are the backend's impl objects; ``reg=None`` or ``none`` means
     no accumulators. Backsolve runs the bare diffrax solver (no wrapper state).
@@ -73,6 +79,7 @@ def make_solve(field, solver, ctrl: StepSizeController, adjoint, reg=None) -> Ca
         rtol=ctrl.rtol,
         atol=ctrl.atol,
         times_dt=getattr(reg, "times_dt", True),
+        scaled=getattr(reg, "scaled", True),
         detach_dt=getattr(reg, "detach_dt", True),
         normalizer=normalizer,
         stages=tab.stiffness_stages or (0, 0),
@@ -98,23 +105,25 @@ def make_solve(field, solver, ctrl: StepSizeController, adjoint, reg=None) -> Ca
             state = (jnp.array(False), (f0, zero))
         else:
             dt0 = None if isinstance(ctrl.initial_step, str) else float(ctrl.initial_step)
-        acc0: tuple = ()
-        if estimate is not None:
+        aux0 = jnp.zeros((1,), z0.dtype)  # [n]
+        if estimate is not None:  # [sum, max, count, n]
             if reg.include_t0:
                 e0 = reg.t0_entry(dt0, normalizer).astype(z0.dtype)
-                acc0 = (e0, e0, zero + 1)
+                aux0 = jnp.stack([e0, e0, zero + 1, zero])
             else:
-                acc0 = (zero, zero, zero)
+                aux0 = jnp.zeros((4,), z0.dtype)
         subs = [dfx.SubSaveAt(ts=ts, fn=lambda t, y, a: y[0])]
-        if acc0:
+        if estimate is not None:
             subs.append(dfx.SubSaveAt(t1=True, fn=lambda t, y, a: y[1]))
+        if record_steps:
+            subs.append(dfx.SubSaveAt(steps=True))
         sol = dfx.diffeqsolve(
             term,
             est,
             t0,
             t1,
             dt0,
-            (z0, acc0, zero),
+            (z0, aux0),
             args,
             saveat=dfx.SaveAt(subs=subs, controller_state=True),
             stepsize_controller=controller,
@@ -123,7 +132,7 @@ def make_solve(field, solver, ctrl: StepSizeController, adjoint, reg=None) -> Ca
             throw=False,
             solver_state=state,
         )
-        entries = tuple(x[-1] for x in sol.ys[1]) if acc0 else ()
+        entries = tuple(sol.ys[1][-1][:3]) if estimate is not None else ()
         r = reg.aggregate(entries) if entries else zero
         return SolveOut(
             sol.ys[0],
@@ -135,6 +144,7 @@ def make_solve(field, solver, ctrl: StepSizeController, adjoint, reg=None) -> Ca
             sol.result == dfx.RESULTS.max_steps_reached,
             sol.result != dfx.RESULTS.successful,
             jnp.asarray(dt0 if dt0 is not None else jnp.nan, z0.dtype),
+            (sol.ts[-1], sol.ys[-1][0], sol.ys[-1][1][:, :3].T) if record_steps else None,
         )
 
     return solve

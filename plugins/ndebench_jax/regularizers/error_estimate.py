@@ -1,5 +1,9 @@
 """ERNODE (Pal et al., ICML 2021, arXiv 2105.03918; PAPERS.md §1): R = agg over accepted steps
-of ``EEst_n * h_n`` (``h_n`` detached by default), plus the t0 entry ``1 * dt0``."""
+of ``EEst_n * h_n`` (``h_n`` detached by default), plus the t0 entry ``1 * dt0``.
+
+``scaled=False`` uses ``rms(u~_n)`` instead of the scaled ``EEst_n``. ``detach_dt=False`` is
+accepted but changes nothing here: diffrax's step sizes carry no gradient (the controller's
+factor and the initial step are ``stop_gradient``-ed)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class ErrorEstimateRegularizer(AbstractJaxRegularizer):
         "weight": 0.01,
         "agg": "mean",
         "times_dt": True,
+        "scaled": True,
         "include_t0": True,
         "detach_dt": True,
     }
@@ -23,6 +28,7 @@ class ErrorEstimateRegularizer(AbstractJaxRegularizer):
         super().__init__(**params)
         self.times_dt = bool(self.params["times_dt"])
         self.detach_dt = bool(self.params["detach_dt"])
+        self.scaled = bool(self.params["scaled"])
 
     def t0_entry(self, dt0: Any, normalizer: float) -> Any:
         return dt0 * 1.0 if self.times_dt else dt0 * 0.0 + 1.0
