@@ -234,7 +234,12 @@ def _experiment(
 
 
 #: the reference gradient of ``grad_rel_error``: discrete adjoint, float64, tight tolerances
-REFERENCE_GRADIENT: dict[str, Any] = {"adjoint": "discrete", "dtype": "float64", "rtol": 1e-10, "atol": 1e-10}
+REFERENCE_GRADIENT: dict[str, Any] = {
+    "adjoint": "discrete",
+    "dtype": "float64",
+    "rtol": 1e-10,
+    "atol": 1e-10,
+}
 
 
 def gradient_fidelity(
