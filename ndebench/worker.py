@@ -183,12 +183,14 @@ def _experiment(
             elapsed = time.perf_counter() - t0
             if not (_finite(stats.loss) and _finite(stats.reg_value)):
                 raise Diverged(f"loss {stats.loss} / reg value {stats.reg_value} at step {step}")
+            # a negative count means "not countable here" (e.g. diffrax's BacksolveAdjoint)
+            nfe_backward = stats.nfe_backward if stats.nfe_backward >= 0 else float("nan")
             values = (
                 stats.loss,
                 stats.reg_value,
                 weight,
                 stats.nfe_forward,
-                stats.nfe_backward,
+                nfe_backward,
                 stats.steps_accepted,
                 stats.steps_rejected,
                 elapsed,
