@@ -201,7 +201,7 @@ def _curve_figures(
                     )
                     for r in sorted(regs_seen, key=lambda r: (r != BASELINE, r))
                 ]
-                fig.legend(handles=handles, title="regularizer", loc="outside right upper")
+                fig.legend(handles=handles, title="regularizer", loc="outside right center")
                 title = f"{what} over training — task {task}"
                 fig.suptitle(title + (f" (part {part + 1})" if len(groups) > MAX_PANELS else ""))
                 name = _slug(f"{stem}_{task}" + (f"_{part + 1}" if part else ""))
