@@ -74,6 +74,10 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "wall_time_s",
     "dtype",
     "threads",
+    "grad_rel_error",
+    "grad_nfe_forward",
+    "grad_nfe_backward",
+    "grad_memory_mb",
     "rtol_used",
     "atol_used",
 )

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ndebench.errors import InputError
 from ndebench.report import sections as sec
+from ndebench.report.backends import backends_section
 from ndebench.report.extensions import plugin_sections, warnings_section
 from ndebench.report.figures import FigureSet, make_figures
 from ndebench.report.files import write_bytes_atomic, write_text_atomic
@@ -88,6 +89,8 @@ def build_sections(
     glance = sec.glance_section(agg)
     sections += [glance] if glance is not None else []
     sections += sec.table_sections(agg)
+    side_by_side = backends_section(df)
+    sections += [side_by_side] if side_by_side is not None else []
     try:
         figset = make_figures(df, curves, out_dir / FIGURE_DIR)
     except Exception as exc:  # a figure bug must not lose the tables
