@@ -40,12 +40,18 @@ def _problem(batch: int) -> tuple[torch.nn.Module, torch.Tensor]:
     return module, z0
 
 
+#: the same Tsit5 with the vector field under torch.compile (mode "compiled" of the backend)
+COMPILED = "ndebench tsit5, torch.compile"
+
+
 def _solvers(tol: float) -> dict[str, Any]:
     ctrl = StepSizeController(rtol=tol, atol=tol)
     out: dict[str, Any] = {}
     for cls in (Tsit5, Dopri5, Bosh3):
         solver = cls(ctrl)
         out[f"ndebench {cls.name}"] = lambda f, y0, ts, s=solver: s.solve(f, y0, ts).ys
+    tsit5 = Tsit5(ctrl)
+    out[COMPILED] = lambda f, y0, ts: tsit5.solve(f, y0, ts).ys
     try:
         from torchdiffeq import odeint
 
@@ -64,7 +70,8 @@ def measure(batch: int, t_end: float, tol: float, repeats: int) -> dict[str, Any
     module, z0 = _problem(batch)
     ts = list(np.linspace(0.0, t_end, 11))
     solvers = _solvers(tol)
-    fields = {name: CountedField(module) for name in solvers}
+    compiled = torch.compile(module)
+    fields = {n: CountedField(compiled if n == COMPILED else module) for n in solvers}
     nfe: dict[str, tuple[int, int, int]] = {}
     for name, solve in solvers.items():
         f = fields[name]

@@ -276,3 +276,29 @@ def test_compare_flags_a_real_regression_only(tmp_path: Path, toy_env, capsys) -
     out = capsys.readouterr().out
     assert "predict NFE" in out and "regression" in out
     assert main(["compare", str(a), str(tmp_path / "nope")]) == 2
+
+
+def test_backend_whose_framework_is_missing_is_unsupported(
+    tmp_path: Path, toy_env, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A suite with a JAX cell where JAX is not importable: that cell is `unsupported` with
+    the reason, the other cells run."""
+    import importlib.util
+
+    import ndebench.plugins as plugins
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        plugins.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.split(".")[0] in ("jax", "diffrax") else real(name, *a),
+    )
+    path = suite_file(tmp_path, seeds="[0]", regs='["none"]')
+    path.write_text(path.read_text().replace('backend = ["toy"]', 'backend = ["toy", "jax"]'))
+    path.write_text(path.read_text().replace('solver = ["euler"]', 'solver = ["tsit5"]'))
+    out = tmp_path / "res"
+    assert cli("run", str(path), "--out", str(out)) == 0
+    df = ndebench.load_results(out).set_index("backend")
+    assert df.loc["toy", "status"] == "ok"
+    assert df.loc["jax", "status"] == "unsupported"
+    assert "needs jax, which is not installed" in df.loc["jax", "message"]
