@@ -253,8 +253,9 @@ def _list(args: argparse.Namespace) -> int:
         for kind in ("solver", "adjoint", "regularizer"):
             items = [v for (b, _), v in reg.table(kind).items() if b == name]
             print(f"  {kind}s:")
+            width = max([22, *(len(i.name) + 2 for i in items)])
             for item in sorted(items, key=lambda i: i.name):
-                print(f"    {item.name:<22}{item.description}")
+                print(f"    {item.name:<{width}}{item.description}")
                 facts = []
                 if item.provides:
                     facts.append(f"provides {', '.join(sorted(item.provides))}")
@@ -265,7 +266,7 @@ def _list(args: argparse.Namespace) -> int:
                         "params " + ", ".join(f"{k}={v!r}" for k, v in item.defaults.items())
                     )
                 for fact in facts:
-                    print(f"    {'':<22}{fact}")
+                    print(f"    {'':<{width}}{fact}")
     print("\ntasks:")
     for name, cls in sorted(reg.tasks.items()):
         print(f"  {name:<30}{cls.description} (metric {cls.metric_name})")
