@@ -11,6 +11,7 @@ from __future__ import annotations
 from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
+    AUGMENTED_STATE,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
     STEP_GRAPH,
@@ -79,8 +80,24 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             backend=BACKEND,
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="backpropagation through the solver's operations (memory O(steps))",
-            provides=frozenset({STEP_GRAPH}),
-        )
+            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+        ),
+        AdjointInfo(
+            name="backsolve",
+            backend=BACKEND,
+            impl=f"{_P}.adjoints.backsolve:BacksolveAdjoint",
+            description="continuous adjoint: [z, a, g] integrated backwards from t1 (memory O(1)); "
+            "a solver's own solve_adjoint when it has one",
+            provides=frozenset({AUGMENTED_STATE}),
+        ),
+        AdjointInfo(
+            name="interpolating",
+            backend=BACKEND,
+            impl=f"{_P}.adjoints.interpolating:InterpolatingAdjoint",
+            description="continuous adjoint reading z(t) from the forward solve's dense output",
+            defaults={"checkpoints": "steps"},
+            provides=frozenset({AUGMENTED_STATE}),
+        ),
     ]
 
 
@@ -117,4 +134,72 @@ def ndebench_register_regularizers() -> list[RegularizerInfo]:
             defaults={"weight": 0.1, "agg": "max", "normalizer": None, "include_t0": True},
             requires=frozenset({STIFFNESS_ESTIMATE, STEP_GRAPH}),
         ),
+        *_local(),
+        RegularizerInfo(
+            name="steer",
+            backend=BACKEND,
+            impl=f"{_P}.regularizers.steer:SteerRegularizer",
+            description="STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
+            defaults={"weight": 0.0, "b": 0.5, "mode": "end_time"},
+        ),
+        RegularizerInfo(
+            name="rnode_kinetic",
+            backend=BACKEND,
+            impl=f"{_P}.regularizers.kinetic:KineticRegularizer",
+            description="RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state",
+            defaults={"weight": 0.01, "reduce": "mean", "in_error_control": True},
+            requires=frozenset({AUGMENTED_STATE}),
+        ),
+        RegularizerInfo(
+            name="rnode_jacobian",
+            backend=BACKEND,
+            impl=f"{_P}.regularizers.kinetic:JacobianRegularizer",
+            description="RNODE Jacobian: int mean (e^T J)^2 dt, Hutchinson, augmented state",
+            defaults={
+                "weight": 0.01,
+                "reduce": "mean",
+                "noise": "gaussian",
+                "n": 1,
+                "estimator": "vjp",
+                "in_error_control": True,
+            },
+            requires=frozenset({AUGMENTED_STATE}),
+        ),
+        RegularizerInfo(
+            name="taynode",
+            backend=BACKEND,
+            impl=f"{_P}.regularizers.taylor:TaylorRegularizer",
+            description="TayNODE: int mean (d^K z/dt^K)^2 dt by nested jvp, augmented state",
+            defaults={"weight": 6e-5, "order": 3, "reduce": "mean", "in_error_control": True},
+            requires=frozenset({AUGMENTED_STATE}),
+        ),
     ]
+
+
+def _local() -> list[RegularizerInfo]:
+    """Local regularization (arXiv 2303.02262): a fresh Tsit5 step at a sampled time.
+    Default weights: error 2.5 (the constant start of the MNIST ExpDecay 2.5 -> 1.0, and the
+    CIFAR10 value), stiffness 0.1 (mnist_ode/mlp_stiff.yml)."""
+    out = []
+    for kind, cls, weight in (("error", "LocalError", 2.5), ("stiffness", "LocalStiffness", 0.1)):
+        extra = {"eps": 1e-10, "normalizer": 3.5068} if kind == "stiffness" else {}
+        for biased in (False, True):
+            impl = f"{_P}.regularizers.local_{kind}:{cls}{'Biased' if biased else ''}Regularizer"
+            out.append(
+                RegularizerInfo(
+                    name=f"local_{kind}_{'biased' if biased else 'unbiased'}",
+                    backend=BACKEND,
+                    impl=impl,
+                    description=f"local {kind} of a fresh Tsit5 step at t_s ~ "
+                    + ("accepted step starts (reservoir)" if biased else "U(t0, t1)"),
+                    defaults={
+                        "weight": weight,
+                        "step_solver": "tsit5",
+                        "detach_k1": True,
+                        **extra,
+                        **({"include_t0": False} if biased else {}),
+                    },
+                    requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
+                )
+            )
+    return out

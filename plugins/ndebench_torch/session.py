@@ -51,7 +51,7 @@ class TorchSession(AbstractSession):
         self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
-            self.solver.tableau, **setup.regularizer_params
+            getattr(self.solver, "tableau", None), **setup.regularizer_params
         )
         opt_cls = _need(OPTIMIZERS, setup.optimizer, "optimizer")
         self.params = list(self.parts.parameters())
@@ -78,17 +78,15 @@ class TorchSession(AbstractSession):
         """(loss + weight R, loss, R, solution, forward NFE) of one training solve."""
         tb = self._batch(batch)
         reg = self.regularizer
-        observers = [reg] if reg.observes else []
+        reg.begin(step, self.setup.cell.seed)
         self.field.reset()
 
         def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
-            return self.adjoint.solve(
-                self.solver, self.field, y0, ts, params=self.params, observers=observers
-            )
+            return reg.solve(self.adjoint, self.solver, self.field, y0, ts, params=self.params)
 
         prediction, sol = self.forward(self.parts, tb, solve)
         loss = self.loss_fn(prediction, tb.targets, tb.mask)
-        r = reg.value() if observers else None
+        r = reg.value() if reg.has_value else None
         total = loss + weight * r if (r is not None and weight != 0.0) else loss
         loss_value = loss.item()
         reg_value = r.item() if r is not None else 0.0

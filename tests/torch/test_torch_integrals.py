@@ -147,3 +147,13 @@ def test_in_error_control_false_is_unsupported():
 
     with pytest.raises(UnsupportedCell, match="in_error_control"):
         KineticRegularizer(None, in_error_control=False)
+
+
+def test_jacobian_with_compiled_module_is_unsupported():
+    from types import SimpleNamespace
+
+    from ndebench.backend import UnsupportedCell
+
+    fake = SimpleNamespace(module=SimpleNamespace(_orig_mod=None))
+    with pytest.raises(UnsupportedCell, match="double backward"):
+        JacobianRegularizer(None).prepare(fake, torch.ones(1, 2))  # type: ignore[arg-type]

@@ -12,12 +12,14 @@ torch = pytest.importorskip("torch")
 scipy_stats = pytest.importorskip("scipy.stats")
 
 from ndebench_torch.adjoints.discrete import DiscreteAdjoint  # noqa: E402
-from ndebench_torch.regularizers.local import (  # noqa: E402
+from ndebench_torch.regularizers.local import fresh_step  # noqa: E402
+from ndebench_torch.regularizers.local_error import (  # noqa: E402
     LocalErrorBiasedRegularizer,
     LocalErrorRegularizer,
+)
+from ndebench_torch.regularizers.local_stiffness import (  # noqa: E402
     LocalStiffnessBiasedRegularizer,
     LocalStiffnessRegularizer,
-    fresh_step,
 )
 from ndebench_torch.solvers.initial_step import hairer_initial_step  # noqa: E402
 from ndebench_torch.solvers.step_info import Solution  # noqa: E402
@@ -216,3 +218,32 @@ def test_session_draws_are_seeded_per_step():
     assert (l0, r0) == (l1, r1) and r0 != r2
     for k in g0:
         np.testing.assert_array_equal(g0[k], g1[k])
+
+
+@pytest.mark.parametrize("cls", [LocalErrorRegularizer, LocalStiffnessRegularizer])
+def test_detach_k1_false_gives_the_partial_gradient_at_fixed_z_s_and_h0(cls, monkeypatch):
+    """With k1 attached, AD equals finite differences in theta at fixed z_s and h0 (the
+    default detach_k1=true, as the reference code, drops k1's dependence on theta)."""
+    from ndebench_torch.regularizers import local
+
+    f0, (w1, w2) = mlp(4)
+    g = torch.Generator().manual_seed(9)
+    v1, v2 = (torch.randn(w.shape, generator=g, dtype=F64) for w in (w1, w2))
+    reg = cls(None, detach_k1=False)
+    z_s = Z0 * 0.7
+
+    def value(eps: float, h: float | None):  # type: ignore[no-untyped-def]
+        a, b = (w1.detach() + eps * v1).requires_grad_(), (w2.detach() + eps * v2).requires_grad_()
+        if h is not None:
+            monkeypatch.setattr(local, "hairer_initial_step", lambda *args: h)
+        h0, ks, gs = fresh_step(lambda t, z: torch.tanh(z @ a.T) @ b.T, 0.3, z_s, TOL, TOL, 2.0,
+                                detach_k1=False)  # fmt: skip
+        return reg.local_value(h0, ks, gs, TOL, TOL), h0, (a, b)
+
+    r, h0, (a, b) = value(0.0, None)
+    ga, gb = torch.autograd.grad(r, (a, b))
+    ad = float((ga * v1).sum() + (gb * v2).sum())
+    e = 1e-4  # R is a small difference of stages: larger steps against cancellation noise
+    fd = (value(e, h0)[0] - value(-e, h0)[0]).item() / (2 * e)
+    assert ad == pytest.approx(fd, rel=1e-3)
+    del f0

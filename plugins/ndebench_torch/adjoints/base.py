@@ -2,11 +2,12 @@
 
 The solver only knows how to integrate (and to call step observers); an adjoint decides how
 the solve is differentiated. ``DiscreteAdjoint`` backpropagates through the solver's own
-operations. A continuous adjoint (``backsolve``, ``interpolating``) would run the forward
-solve under ``no_grad`` inside a ``torch.autograd.Function`` and integrate the adjoint system
-backwards with the same solver object in ``backward``; it needs the field's parameters, hence
-``params`` below. Observers that need the step graph (ERNODE/SRNODE) require ``step_graph``,
-which only discrete adjoints provide (declared in the plugin's ``__init__``).
+operations. The continuous adjoints (``backsolve``, ``interpolating``, see
+:mod:`ndebench_torch.adjoints.continuous`) run the forward solve under ``no_grad`` inside a
+``torch.autograd.Function`` and integrate the adjoint system backwards with the same solver
+object in ``backward``; they need the field's parameters, hence ``params`` below.
+Observers that need the step graph (ERNODE/SRNODE) require ``step_graph``, which only
+discrete adjoints provide (declared in the plugin's ``__init__``).
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""Regularizers: observers of the solver's accepted steps that produce a differentiable R."""
+"""Regularizers: step observers (ERNODE/SRNODE, biased local sampling) or owners of the
+training solve (local fresh step, STEER times, TayNODE/RNODE augmented states) giving R."""

@@ -3,18 +3,28 @@
 A regularizer is attached to the training solve only (``observers=[reg]``); prediction runs
 without it. ``start`` receives the first step (the t0 entry), ``step`` every accepted step; the
 entries are 0-d tensors carrying the solve's graph, and ``value`` aggregates them.
+
+Regularizers that change the training solve itself (local: an extra output time and a fresh
+step; STEER: the end time; TayNODE/RNODE: an augmented state) override ``solve``; the session
+calls ``begin(step, seed)`` before each training solve so their draws are seeded per step.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
 
 from ndebench.backend import UnsupportedCell
 from ndebench.tableaus import Tableau
-from ndebench_torch.solvers.step_info import StepInfo
+from ndebench_torch.solvers.step_info import Solution, StepInfo
+
+if TYPE_CHECKING:
+    from ndebench_torch.adjoints.base import AbstractAdjoint
+    from ndebench_torch.solvers.runge_kutta import Field
 
 AGGREGATES = ("mean", "sum", "max")
 
@@ -30,8 +40,12 @@ class AbstractRegularizer:
     defaults: ClassVar[dict[str, Any]] = {}
     #: whether the solver must call this regularizer on every accepted step
     observes: ClassVar[bool] = True
+    #: whether R enters the loss (False: R is 0 and not computed)
+    has_value: ClassVar[bool] = True
+    #: salt of the per-step random stream (distinct streams per regularizer kind)
+    salt: ClassVar[int] = 0
 
-    def __init__(self, tableau: Tableau, **params: Any) -> None:
+    def __init__(self, tableau: Tableau | None, **params: Any) -> None:
         params.pop("weight", None)
         unknown = set(params) - set(self.defaults)
         if unknown:
@@ -46,6 +60,24 @@ class AbstractRegularizer:
             )
         self.tableau = tableau
         self.entries: list[torch.Tensor] = []
+        self.rng = np.random.default_rng([0, 0, self.salt])
+
+    def begin(self, step: int, seed: int = 0) -> None:
+        """A training solve of step ``step`` begins: reseed the draws by (seed, step)."""
+        self.rng = np.random.default_rng([int(seed), int(step), self.salt])
+
+    def solve(
+        self,
+        adjoint: AbstractAdjoint,
+        solver: Any,
+        f: Field,
+        y0: torch.Tensor,
+        ts: Sequence[float],
+        params: Sequence[torch.Tensor] = (),
+    ) -> Solution:
+        """The training solve (default: the adjoint's; this observer attached if it observes)."""
+        observers = [self] if self.observes else []
+        return adjoint.solve(solver, f, y0, ts, params=params, observers=observers)
 
     def start(self, t0: float, h0: float, y0: torch.Tensor) -> None:
         """A new solve begins; adds the t0 entry when ``include_t0``."""

@@ -12,6 +12,7 @@ from ndebench_torch.regularizers.base import AbstractRegularizer
 class NoRegularizer(AbstractRegularizer):
     name: ClassVar[str] = "none"
     observes: ClassVar[bool] = False
+    has_value: ClassVar[bool] = False
 
     def value(self) -> torch.Tensor:
         return torch.zeros(())

@@ -1,0 +1,34 @@
+"""Local error regularization (arXiv 2303.02262, PAPERS.md §3): see :mod:`.local`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from ndebench_torch.regularizers.base import rms
+from ndebench_torch.regularizers.local import AbstractLocalRegularizer, combine
+
+
+class LocalErrorRegularizer(AbstractLocalRegularizer):
+    """``R = rms(u~ / sc) * h0`` of the fresh step (unbiased t_s)."""
+
+    name: ClassVar[str] = "local_error_unbiased"
+    defaults: ClassVar[dict[str, Any]] = {"step_solver": "tsit5", "detach_k1": True}
+
+    def local_value(
+        self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
+    ) -> torch.Tensor:
+        tab = self.step_tableau
+        u = h * combine(tab.b_error, ks)
+        z_s, z_new = gs[0], gs[-1]
+        sc = atol + rtol * torch.maximum(z_s.abs(), z_new.abs())
+        return rms(u / sc) * h
+
+
+class LocalErrorBiasedRegularizer(LocalErrorRegularizer):
+    name: ClassVar[str] = "local_error_biased"
+    defaults: ClassVar[dict[str, Any]] = {
+        "step_solver": "tsit5", "detach_k1": True, "include_t0": False,
+    }  # fmt: skip
+    biased: ClassVar[bool] = True

@@ -1,0 +1,40 @@
+"""Local stiffness regularization (arXiv 2303.02262, PAPERS.md §3): see :mod:`.local`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from ndebench_torch.regularizers.base import rms
+from ndebench_torch.regularizers.local import AbstractLocalRegularizer, combine
+
+
+class LocalStiffnessRegularizer(AbstractLocalRegularizer):
+    """``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` of the fresh step, no h."""
+
+    name: ClassVar[str] = "local_stiffness_unbiased"
+    defaults: ClassVar[dict[str, Any]] = {
+        "step_solver": "tsit5", "detach_k1": True, "eps": 1e-10, "normalizer": 3.5068,
+    }  # fmt: skip
+
+    def local_value(
+        self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
+    ) -> torch.Tensor:
+        tab = self.step_tableau
+        assert tab.stiffness_stages is not None
+        i, j = tab.stiffness_stages
+        num = rms(ks[j] - ks[i])
+        den = rms(h * combine(tab.a[j] - tab.a[i], ks[: tab.stages]))
+        eps, norm = float(self.params["eps"]), float(self.params["normalizer"])
+        ok = (den > 0) & torch.isfinite(num)
+        return torch.where(ok, num / (den + eps), torch.zeros_like(num)) / norm
+
+
+class LocalStiffnessBiasedRegularizer(LocalStiffnessRegularizer):
+    name: ClassVar[str] = "local_stiffness_biased"
+    defaults: ClassVar[dict[str, Any]] = {
+        "step_solver": "tsit5", "detach_k1": True, "eps": 1e-10, "normalizer": 3.5068,
+        "include_t0": False,
+    }  # fmt: skip
+    biased: ClassVar[bool] = True
