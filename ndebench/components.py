@@ -30,6 +30,10 @@ ACCEPTED_STEP_HOOK = "accepted_step_hook"
 AUGMENTED_STATE = "augmented_state"
 #: the solver gives the solution at arbitrary times inside the interval (dense output)
 DENSE_OUTPUT = "dense_output"
+#: (declared by a regularizer) its gradient deliberately omits some dependencies on the
+#: weights, as the method defines it: local regularization detaches z(t_s), k1 and h0
+#: (arXiv 2303.02262), so finite differences of R cannot match its gradient
+DETACHED_GRADIENT = "detached_gradient"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ message names the plugin, the backend, the check and the component. The checks:
   gradients; the gradients of loss + R and of R alone match central finite differences along
   a random direction (so R's gradient is nonzero wherever R varies with the weights), on a
   tiny model in float64 with a fixed step size (``fixed_step``), so that the computation is
-  smooth in the weights;
+  smooth in the weights (a regularizer declaring ``detached_gradient``, whose gradient omits
+  dependencies by definition, has only the loss part compared and R's gradient checked to be
+  finite and nonzero);
 - ``adjoint_gradient``: every declared adjoint's gradient on the linear task is within a
   tolerance-scaled bound of the reference gradient (``discrete`` adjoint, rtol = atol = 1e-10);
 - ``capability``: every declared solver x adjoint x regularizer combination the capability

@@ -13,6 +13,7 @@ from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
     DENSE_OUTPUT,
+    DETACHED_GRADIENT,
     ERROR_ESTIMATE,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
@@ -200,6 +201,7 @@ def _local() -> list[RegularizerInfo]:
                         **({"include_t0": False} if biased else {}),
                     },
                     requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
+                    provides=frozenset({DETACHED_GRADIENT}),
                 )
             )
     return out
