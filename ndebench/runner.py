@@ -59,14 +59,16 @@ def plan(
     suite: Suite, store: Store, reg: Registry, resume: bool, retry_failed: bool
 ) -> list[PlannedCell]:
     env = hardware.environment()
-    done = finished_keys(store, retry_failed=retry_failed) if (resume or retry_failed) else set()
+    done = finished_keys(store, retry_failed=retry_failed) if (resume or retry_failed) else {}
     out = []
     for cell in suite.cells:
         key = cell_key(cell, reg, env)
-        if key in done:
+        reason = unsupported_reason(reg, cell)
+        # an `unsupported` record is skipped only while the cell is still unsupported: a plugin
+        # that has since gained the capability runs it
+        if key in done and (done[key] != Status.UNSUPPORTED.value or reason):
             out.append(PlannedCell(cell, key, "stored"))
             continue
-        reason = unsupported_reason(reg, cell)
         if reason:
             out.append(PlannedCell(cell, key, "unsupported", reason))
         else:

@@ -257,16 +257,18 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.close(dfd)
 
 
-def finished_keys(store: Store, retry_failed: bool = False) -> set[str]:
-    """Keys that ``--resume`` skips: every stored cell, less faults when retrying them."""
-    keys = set()
+def finished_keys(store: Store, retry_failed: bool = False) -> dict[str, str]:
+    """Stored keys that ``--resume`` may skip, with their status (less faults when retrying
+    them)."""
+    keys: dict[str, str] = {}
+    faults = {s.value for s in Status if s.is_fault}
     for path, doc, _ in store.documents():
         if doc is None:
             continue
-        status = doc["record"].get("status")
-        if retry_failed and status in {s.value for s in Status if s.is_fault}:
+        status = str(doc["record"].get("status"))
+        if retry_failed and status in faults:
             continue
-        keys.add(path.stem)
+        keys[path.stem] = status
     return keys
 
 

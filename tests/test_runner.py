@@ -302,3 +302,27 @@ def test_backend_whose_framework_is_missing_is_unsupported(
     assert df.loc["toy", "status"] == "ok"
     assert df.loc["jax", "status"] == "unsupported"
     assert "needs jax, which is not installed" in df.loc["jax", "message"]
+
+
+def test_resume_runs_cells_that_became_supported(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0]", regs='["ernode"]')
+    out = tmp_path / "res"
+    path.write_text(path.read_text().replace('adjoint = ["discrete"]', 'adjoint = ["backsolve"]'))
+    assert cli("run", str(path), "--out", str(out)) == 0
+    first = ndebench.load_results(out)
+    assert first.status[0] == "unsupported"
+    # still unsupported: --resume keeps the stored record
+    assert cli("run", str(path), "--out", str(out), "--resume") == 0
+    assert ndebench.load_results(out).attempts[0] == 1
+    # the same cell (same key) declared supported now, as after a plugin upgrade
+    import ndebench.runner as runner
+
+    real = runner.unsupported_reason
+    try:
+        runner.unsupported_reason = lambda reg, cell: None  # type: ignore[assignment]
+        assert cli("run", str(path), "--out", str(out), "--resume") == 0
+    finally:
+        runner.unsupported_reason = real  # type: ignore[assignment]
+    df = ndebench.load_results(out)
+    assert len(df) == 1 and df.config_hash[0] == first.config_hash[0]
+    assert df.status[0] == "ok" and df.attempts[0] == 2
