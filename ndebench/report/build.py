@@ -22,6 +22,7 @@ from ndebench.errors import InputError
 from ndebench.report import sections as sec
 from ndebench.report.backends import backends_section
 from ndebench.report.extensions import plugin_sections, warnings_section
+from ndebench.report.families import family_sections
 from ndebench.report.figures import FigureSet, make_figures
 from ndebench.report.files import write_bytes_atomic, write_text_atomic
 from ndebench.report.html import render_html
@@ -89,6 +90,7 @@ def build_sections(
     glance = sec.glance_section(agg)
     sections += [glance] if glance is not None else []
     sections += sec.table_sections(agg)
+    sections += family_sections(agg)
     side_by_side = backends_section(df)
     sections += [side_by_side] if side_by_side is not None else []
     try:
