@@ -251,10 +251,16 @@ def gradient_fidelity(
     the growth of resident memory while it is computed (``grad_memory_mb``; on CPU the process
     peak cannot be reset, so this is current RSS after minus before). The regularizer is left
     out (weight 0): R itself depends on the tolerance (ERNODE sums the solver's own error
-    estimates); the loss does not."""
+    estimates), and STEER changes the training end time: the gradient is that of the cell's
+    solver, adjoint, dtype and tolerances with regularizer ``none``."""
     batch = setup.task.train_batch(data, 0, cell.seed, cell.budget.batch_size)
     nan = float("nan")
-    session = backend.session(setup)
+    plain = reg.component("regularizer", cell.backend, "none")
+    if plain is None:
+        return {"grad_rel_error": nan}
+    session = backend.session(
+        dataclasses.replace(setup, regularizer=plain, regularizer_params={"weight": 0.0})
+    )
     before = rss_mb()
     try:
         _, _, grad = session.loss_and_grad(batch, 0.0, 0)
