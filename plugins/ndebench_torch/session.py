@@ -149,6 +149,10 @@ class TorchSession(AbstractSession):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def last_nfe(self) -> tuple[int, int] | None:
+        """(forward, backward) NFE of the last train step or loss_and_grad (the wrapper's)."""
+        return self.field.nfe_forward, self.field.nfe_backward
+
     def device_peak_memory_mb(self) -> float | None:
         if self.device.type == "cuda":
             return torch.cuda.max_memory_allocated(self.device) / 2**20
