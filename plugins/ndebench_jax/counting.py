@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import diffrax as dfx
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -58,9 +59,9 @@ def counting_term(f: Field) -> dfx.ODETerm:
     g = counted_field(f)
 
     def vf(t, y, args):
-        params, probe = args
-        z, c = y
-        return g(params, probe, t, z), jnp.ones_like(c)
+        params, probe = args[0], args[1]
+        z, rest = y[0], y[1:]
+        return (g(params, probe, t, z), *(jnp.ones_like(c) for c in rest))
 
     return dfx.ODETerm(vf)
 
@@ -103,3 +104,27 @@ class CountingController(dfx.AbstractAdaptiveStepSizeController):
             t0, t1, y0, y1_candidate, args, y_error, error_order, inner_state
         )
         return keep, nt0, nt1, jump, (inner_state, n + y1_candidate[-1][-1]), result
+
+
+class CountingConstantController(dfx.AbstractStepSizeController):
+    """Core's ``fixed_step``: every step has size ``dt0`` and is accepted (the last one is
+    clipped at t1 by diffrax), and the per-attempt evaluation counts are summed as in
+    :class:`CountingController`. (diffrax's ``ConstantStepSize`` would instead spread
+    ``t1 - t0`` evenly over ``ceil((t1 - t0) / dt0)`` steps.)"""
+
+    count: bool = eqx.field(static=True, default=True)  # False: y is bare z (backsolve)
+
+    def wrap(self, direction):
+        return self
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        if dt0 is None:
+            raise ValueError("fixed_step needs dt0")
+        dt = jnp.asarray(dt0, jnp.result_type(t0, t1))
+        leaf = y0[-1] if self.count else y0
+        return t0 + dt, (dt, jnp.zeros((), leaf.dtype))
+
+    def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order, state):
+        dt, n = state
+        n1 = n + y1_candidate[-1][-1] if self.count else n
+        return True, t1, t1 + dt, False, (dt, n1), dfx.RESULTS.successful

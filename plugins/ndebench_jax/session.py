@@ -68,29 +68,40 @@ class JaxSession(AbstractSession):
             from dataclasses import replace
 
             ctrl = replace(ctrl, max_steps=int(setup.solver_params["max_steps"]))
-        train_solve = make_solve(field, solver, ctrl, adjoint, reg if reg.estimate else None)
+        train = reg.make_train(field, solver, ctrl, adjoint)
         pred_solve = make_solve(field, solver, ctrl, adjoint, None)
         self.optimizer = optax.adam(setup.learning_rate)
         # committed like the step outputs, so the second step does not recompile
         self.opt_state = jax.device_put(self.optimizer.init(self.params), device)
         self._last: Any = self.params
         self._grads: Any = None
+        self._nfe: tuple[int | None, int | None] | None = None
+        self.seed = int(cell.seed)
+        self.reg = reg
         opt = self.optimizer
+        seed = self.seed
 
-        def loss_fn(params, probe, z0, ts, targets, weight):
-            out = train_solve(params, probe, z0, ts)
-            mse = jnp.mean((out.ys - targets) ** 2)
-            return mse + weight * out.reg, (mse, out)
+        def loss_fn(params, probe, z0, ts, targets, weight, step):
+            key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), step), reg.salt)
+            ys, r, out, n_extra = train(params, probe, z0, ts, key)
+            mse = jnp.mean((ys - targets) ** 2)
+            return mse + weight * r, (mse, r, out, n_extra)
 
         grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
 
-        def step_fn(params, opt_state, z0, ts, targets, weight):
+        def grads_fn(params, z0, ts, targets, weight, step):
             probe = jnp.zeros((), params[next(iter(params))].dtype)
-            (_, (mse, out)), (grads, n_bwd) = grad_fn(params, probe, z0, ts, targets, weight)
+            (_, (mse, r, out, n_extra)), (grads, n_bwd) = grad_fn(
+                params, probe, z0, ts, targets, weight, step
+            )
+            stats = (mse, r, out.nfe + n_extra, n_bwd, out.accepted, out.rejected)
+            return stats, (out.max_steps_hit, out.failed), grads
+
+        def step_fn(params, opt_state, z0, ts, targets, weight, step):
+            stats, flags, grads = grads_fn(params, z0, ts, targets, weight, step)
             updates, opt_state = opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
-            stats = (mse, out.reg, out.nfe, n_bwd, out.accepted, out.rejected)
-            return params, opt_state, stats, (out.max_steps_hit, out.failed), grads
+            return params, opt_state, stats, flags, grads
 
         def predict_fn(params, z0, ts):
             out = pred_solve(params, jnp.zeros((), z0.dtype), z0, ts)
@@ -98,8 +109,13 @@ class JaxSession(AbstractSession):
             return out.ys, stats, (out.max_steps_hit, out.failed)
 
         self._backsolve = not adjoint.step_graph
-        self._step = jax.jit(step_fn)
-        self._predict = jax.jit(predict_fn)
+        # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
+        # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
+        # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
+        wrap = (lambda fn: fn) if self.mode == "eager" else jax.jit
+        self._step = wrap(step_fn)
+        self._grads_only = wrap(grads_fn)
+        self._predict = wrap(predict_fn)
         self._jnp = jnp
 
     # --- helpers
@@ -112,11 +128,6 @@ class JaxSession(AbstractSession):
         return put(batch.inputs), put(batch.times)
 
     def _run(self, fn, *args):
-        if self.mode == "eager":
-            import jax
-
-            with jax.disable_jit():
-                return fn(*args)
         return fn(*args)
 
     @staticmethod
@@ -128,30 +139,71 @@ class JaxSession(AbstractSession):
             raise Diverged(f"{what}: the solver failed (non-finite state or step size)")
 
     # --- AbstractSession
-    def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+    def _inputs(self, batch: Batch, step: int, weight: float):
         z0, ts = self._arrays(batch)
         targets = np.asarray(batch.targets, dtype=self.dtype)
         w = np.asarray(weight if self.reg_name != "none" else 0.0, dtype=self.dtype)
-        params, opt_state, stats, flags, grads = self._run(
-            self._step, self.params, self.opt_state, z0, ts, targets, w
-        )
-        self.params, self.opt_state, self._grads = params, opt_state, grads
-        self._last = params
-        self._check(flags, "train step")
+        return z0, ts, targets, w, np.asarray(step, dtype=np.int32)
+
+    def _stats(self, stats, flags, what: str) -> StepStats:
+        self._check(flags, what)
         mse, reg, nfe, n_bwd, acc, rej = (np.asarray(x) for x in stats)
         loss = float(mse)
         if not np.isfinite(loss):
-            raise Diverged(f"train step: loss is {loss}")
+            raise Diverged(f"{what}: loss is {loss}")
         if not np.isfinite(float(reg)):
-            raise Diverged(f"train step: regularizer value is {float(reg)}")
+            raise Diverged(f"{what}: regularizer value is {float(reg)}")
+        fwd = round(float(nfe))
+        bwd = None if self._backsolve else round(float(n_bwd))
+        self._nfe = (fwd, bwd)
         return StepStats(
             loss=loss,
             reg_value=float(reg),
-            nfe_forward=round(float(nfe)),
-            nfe_backward=-1 if self._backsolve else round(float(n_bwd)),
+            nfe_forward=fwd,
+            nfe_backward=-1 if bwd is None else bwd,
             steps_accepted=int(acc),
             steps_rejected=int(rej),
         )
+
+    def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+        self._nfe = None
+        params, opt_state, stats, flags, grads = self._run(
+            self._step, self.params, self.opt_state, *self._inputs(batch, step, weight)
+        )
+        self.params, self.opt_state, self._grads = params, opt_state, grads
+        self._last = params
+        return self._stats(stats, flags, "train step")
+
+    def loss_and_grad(
+        self, batch: Batch, weight: float, step: int = 0
+    ) -> tuple[float, float, dict[str, np.ndarray]]:
+        """Task loss, unweighted R and the gradient of ``loss + weight * R`` (no update); the
+        same jitted computation as the train step without the optimizer (weight traced)."""
+        self._nfe = None
+        stats, flags, grads = self._run(
+            self._grads_only, self.params, *self._inputs(batch, step, weight)
+        )
+        self._grads = grads
+        self._last = grads
+        out = self._stats(stats, flags, "loss_and_grad")
+        return out.loss, out.reg_value, self.last_gradients()
+
+    def last_nfe(self) -> tuple[int, int] | None:
+        """(forward, backward) NFE of the last train step / loss_and_grad; backward is None
+        under backsolve (not counted)."""
+        return self._nfe  # type: ignore[return-value]
+
+    def set_parameters(self, params: dict[str, np.ndarray]) -> None:
+        import jax
+
+        from ndebench_jax.model import load_params
+
+        missing = set(self.params) - set(params)
+        if missing:
+            raise KeyError(f"set_parameters: missing {sorted(missing)}")
+        new = load_params({k: params[k] for k in self.params}, self.dtype)
+        self.params = jax.device_put(new, self.device)
+        self._last = self.params
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         z0, ts = self._arrays(batch)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from ndebench.controller import StepSizeController
-from ndebench_jax.counting import CountingController, counting_term
+from ndebench_jax.counting import CountingConstantController, CountingController, counting_term
 from ndebench_jax.initial_step import hairer_initial_step
 from ndebench_jax.solvers.estimating import EstimatingSolver, stiffness_weights
 
@@ -31,6 +31,7 @@ class SolveOut(NamedTuple):
     failed: jax.Array
     dt0: jax.Array
     steps: Any = None  # (t, z, acc) at every accepted step (inf-padded), if recorded
+    kept: Any = None  # reservoir: (t_kept, z_kept, number of eligible step starts)
 
 
 def _pid(ctrl: StepSizeController, q: int, norm) -> dfx.PIDController:
@@ -49,12 +50,22 @@ def _pid(ctrl: StepSizeController, q: int, norm) -> dfx.PIDController:
 
 
 def make_solve(
-    field, solver, ctrl: StepSizeController, adjoint, reg=None, record_steps: bool = False
+    field,
+    solver,
+    ctrl: StepSizeController,
+    adjoint,
+    reg=None,
+    record_steps: bool = False,
+    reservoir: bool = False,
+    include_t0: bool = False,
 ) -> Callable[..., Any]:
     """``solve(params, probe, z0, ts) -> SolveOut`` for ``field(params, t, z)``.
 
     ``record_steps`` also saves ``(t, z, acc)`` after every accepted step (tests; the buffers
     have ``max_steps`` rows).
+
+    ``reservoir`` keeps one uniformly drawn accepted step start (biased local regularization,
+    ``solve(..., key)``; needs the wrapped solve, i.e. a step-graph adjoint).
 
     ``solver``/``adjoint``/``reg`` are the backend's impl objects; ``reg=None`` or ``none`` means
     no accumulators. Backsolve runs the bare diffrax solver (no wrapper state).
@@ -70,6 +81,8 @@ def make_solve(
     if estimate is not None and not solver.wrapped:
         raise ValueError(f"{reg.name} needs per-step estimates; {solver.name!r} has none")
     if not adjoint.step_graph:
+        if reservoir:
+            raise ValueError(f"the reservoir needs a step graph; adjoint {adjoint.name!r} has none")
         if estimate is not None:
             raise ValueError(f"{reg.name} needs a step graph; adjoint {adjoint.name!r} has none")
         return _make_backsolve(field, solver, ctrl, adjoint)
@@ -84,25 +97,33 @@ def make_solve(
         normalizer=normalizer,
         stages=tab.stiffness_stages or (0, 0),
         g_weights=stiffness_weights(tab.a, tab.stiffness_stages) if tab.stiffness_stages else (),
+        reservoir=reservoir,
+        include_t0=include_t0,
     )
     term = counting_term(field)
-    controller = CountingController(_pid(ctrl, q, lambda y: optx.rms_norm(y[0])))
+    fixed = ctrl.fixed_step
+    if fixed is not None:
+        controller = CountingConstantController()
+    else:
+        controller = CountingController(_pid(ctrl, q, lambda y: optx.rms_norm(y[0])))
     adj = adjoint.diffrax_adjoint()
 
-    def solve(params, probe, z0, ts):
-        args = (params, probe)
+    def solve(params, probe, z0, ts, key=None):
+        args = (params, probe) if key is None else (params, probe, key)
         t0, t1 = ts[0], ts[-1]
         zero = jnp.zeros((), z0.dtype)
         n_init = zero
         state = None
         if solver.wrapped:
             fz = lambda t, z: term.vf(t, (z, zero), args)  # noqa: E731
-            if isinstance(ctrl.initial_step, str):
+            if fixed is None and isinstance(ctrl.initial_step, str):
                 dt0, f0, n_init = hairer_initial_step(fz, t0, z0, q, ctrl.rtol, ctrl.atol)
             else:
                 f0, n_init = fz(t0, z0)
-                dt0 = jnp.asarray(ctrl.initial_step, z0.dtype)
+                dt0 = jnp.asarray(fixed if fixed is not None else ctrl.initial_step, z0.dtype)
             state = (jnp.array(False), (f0, zero))
+        elif fixed is not None:
+            dt0 = float(fixed)
         else:
             dt0 = None if isinstance(ctrl.initial_step, str) else float(ctrl.initial_step)
         aux0 = jnp.zeros((1,), z0.dtype)  # [n]
@@ -112,9 +133,11 @@ def make_solve(
                 aux0 = jnp.stack([e0, e0, zero + 1, zero])
             else:
                 aux0 = jnp.zeros((4,), z0.dtype)
+        if reservoir:  # [s, k, t_kept, n]
+            aux0 = jnp.stack([zero, zero, t0.astype(z0.dtype), zero])
         subs = [dfx.SubSaveAt(ts=ts, fn=lambda t, y, a: y[0])]
-        if estimate is not None:
-            subs.append(dfx.SubSaveAt(t1=True, fn=lambda t, y, a: y[1]))
+        if estimate is not None or reservoir:
+            subs.append(dfx.SubSaveAt(t1=True, fn=lambda t, y, a: y[1:]))
         if record_steps:
             subs.append(dfx.SubSaveAt(steps=True))
         sol = dfx.diffeqsolve(
@@ -123,7 +146,7 @@ def make_solve(
             t0,
             t1,
             dt0,
-            (z0, aux0),
+            (z0, jax.lax.stop_gradient(z0), aux0) if reservoir else (z0, aux0),
             args,
             saveat=dfx.SaveAt(subs=subs, controller_state=True),
             stepsize_controller=controller,
@@ -132,7 +155,11 @@ def make_solve(
             throw=False,
             solver_state=state,
         )
-        entries = tuple(sol.ys[1][-1][:3]) if estimate is not None else ()
+        entries = tuple(sol.ys[1][-1][-1][:3]) if estimate is not None else ()
+        kept = None
+        if reservoir:
+            zk, aux = sol.ys[1][0][-1], sol.ys[1][1][-1]
+            kept = (aux[2], zk, aux[1])
         r = reg.aggregate(entries) if entries else zero
         return SolveOut(
             sol.ys[0],
@@ -144,7 +171,8 @@ def make_solve(
             sol.result == dfx.RESULTS.max_steps_reached,
             sol.result != dfx.RESULTS.successful,
             jnp.asarray(dt0 if dt0 is not None else jnp.nan, z0.dtype),
-            (sol.ts[-1], sol.ys[-1][0], sol.ys[-1][1][:, :3].T) if record_steps else None,
+            (sol.ts[-1], sol.ys[-1][0], sol.ys[-1][-1][:, :3].T) if record_steps else None,
+            kept,
         )
 
     return solve
@@ -156,18 +184,23 @@ def _make_backsolve(field, solver, ctrl: StepSizeController, adjoint):
     counter in the tests); backward NFE is not counted."""
     tab, q = solver.tableau, solver.tableau.error_order
     term = dfx.ODETerm(lambda t, z, args: field(args[0], t, z))
-    controller = _pid(ctrl, q, optx.rms_norm)
+    fixed = ctrl.fixed_step
+    if fixed is not None:
+        controller = CountingConstantController(count=False)
+    else:
+        controller = _pid(ctrl, q, optx.rms_norm)
     adj = adjoint.diffrax_adjoint()
 
-    def solve(params, probe, z0, ts):
+    def solve(params, probe, z0, ts, key=None):
         args = (params, probe)
         t0, t1 = ts[0], ts[-1]
         one = jnp.ones((), z0.dtype)
         fz = lambda t, z: (field(params, t, z), one)  # noqa: E731
-        if isinstance(ctrl.initial_step, str):
+        if fixed is None and isinstance(ctrl.initial_step, str):
             dt0, f0, n_init = hairer_initial_step(fz, t0, z0, q, ctrl.rtol, ctrl.atol)
         else:
-            (f0, n_init), dt0 = fz(t0, z0), jnp.asarray(ctrl.initial_step, z0.dtype)
+            step0 = fixed if fixed is not None else ctrl.initial_step
+            (f0, n_init), dt0 = fz(t0, z0), jnp.asarray(step0, z0.dtype)
         sol = dfx.diffeqsolve(
             term,
             solver.diffrax_solver(),

@@ -12,6 +12,8 @@ class AbstractJaxRegularizer:
     name: ClassVar[str]
     estimate: ClassVar[str | None] = None
     defaults: ClassVar[dict[str, Any]] = {}
+    #: salt of the per-step random stream: key = fold_in(fold_in(key(seed), step), salt)
+    salt: ClassVar[int] = 0
 
     def __init__(self, **params: Any) -> None:
         merged = {**self.defaults, **params}
@@ -32,3 +34,16 @@ class AbstractJaxRegularizer:
         if self.agg == "max":
             return peak
         return total / count
+
+    def make_train(self, field, solver, ctrl, adjoint):
+        """``train(params, probe, z0, ts, key) -> (ys, R, SolveOut, extra forward NFE)``: the
+        training solve (default: the estimating solve; ERNODE/SRNODE accumulate in it)."""
+        from ndebench_jax.solve import make_solve
+
+        solve = make_solve(field, solver, ctrl, adjoint, self if self.estimate else None)
+
+        def train(params, probe, z0, ts, key):
+            out = solve(params, probe, z0, ts)
+            return out.ys, out.reg, out, 0
+
+        return train

@@ -49,6 +49,11 @@ class EstimatingSolver(dfx.AbstractAdaptiveSolver, dfx.AbstractWrappedSolver):
     normalizer: float = eqx.field(static=True, default=1.0)
     stages: tuple[int, int] = eqx.field(static=True, default=(5, 6))
     g_weights: tuple[float, ...] = eqx.field(static=True, default=())
+    #: biased local regularization: the state is ``(z, z_kept, [s, k, t_kept, n])`` and each
+    #: accepted step start (t0 only if ``include_t0``) is kept with probability 1/k
+    #: (reservoir; the draw is ``uniform(fold_in(args[2], k))``)
+    reservoir: bool = eqx.field(static=True, default=False)
+    include_t0: bool = eqx.field(static=True, default=False)
 
     @property
     def term_structure(self):
@@ -69,13 +74,13 @@ class EstimatingSolver(dfx.AbstractAdaptiveSolver, dfx.AbstractWrappedSolver):
         return self.solver.error_order(terms)
 
     def init(self, terms, t0, t1, y0, args):
-        z0, aux = y0
+        z0, aux = y0[0], y0[-1]
         return self.solver.init(terms, t0, t1, (z0, jnp.zeros((), aux.dtype)), args)
 
     def func(self, terms, t0, y0, args):
-        z0, aux = y0
+        z0, aux = y0[0], y0[-1]
         fz, _ = self.solver.func(terms, t0, (z0, jnp.zeros((), aux.dtype)), args)
-        return fz, jnp.zeros_like(aux)
+        return (fz, *(jnp.zeros_like(x) for x in y0[1:]))
 
     def entry(self, t0, t1, z0, z1, zerr, kz):
         h = t1 - t0
@@ -97,7 +102,7 @@ class EstimatingSolver(dfx.AbstractAdaptiveSolver, dfx.AbstractWrappedSolver):
         return rho / self.normalizer
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
-        z0, aux = y0
+        z0, aux = y0[0], y0[-1]
         c0 = jnp.zeros((), aux.dtype)
         (z1, _), (zerr, _), dinfo, state, result = self.solver.step(
             terms, t0, t1, (z0, c0), args, solver_state, made_jump
@@ -106,6 +111,20 @@ class EstimatingSolver(dfx.AbstractAdaptiveSolver, dfx.AbstractWrappedSolver):
         state = (first, (fz, jnp.zeros_like(fc)))
         kz, kc = dinfo["k"]
         n1 = jnp.round(jnp.sum(kc) / (t1 - t0)).astype(aux.dtype)
+        if self.reservoir:
+            zk, (s, k, tk) = y0[1], (aux[0], aux[1], aux[2])
+            elig = (s > 0) | self.include_t0
+            k1 = k + elig.astype(aux.dtype)
+            u = jax.random.uniform(
+                jax.random.fold_in(args[2], k1.astype(jnp.int32)), (), dtype=aux.dtype
+            )
+            take = elig & ((k1 <= 1) | (u * k1 < 1))
+            zk1 = jnp.where(take, jax.lax.stop_gradient(z0), zk)
+            aux1 = jnp.stack([s + 1, k1, jnp.where(take, t0, tk).astype(aux.dtype), n1])
+            y1 = (z1, zk1, aux1)
+            zero_k = jnp.zeros((kz.shape[0], *aux1.shape), aux.dtype)
+            dense_info = dict(y0=y0, y1=y1, k=(kz, jnp.zeros_like(kz), zero_k))
+            return y1, (zerr, jnp.zeros_like(zk1), jnp.zeros_like(aux1)), dense_info, state, result
         if self.estimate is None:
             aux1 = n1[None]
         else:
