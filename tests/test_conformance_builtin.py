@@ -20,7 +20,17 @@ def _cases():  # type: ignore[no-untyped-def]
         if backend == "jax" and importlib.util.find_spec("diffrax") is None:
             continue
         for case in conformance_cases(backend, reg):
-            yield pytest.param(case, id=str(case), marks=[getattr(pytest.mark, marker)])
+            marks = [getattr(pytest.mark, marker)]
+            if backend == "jax" and case.check == "capability" and not _jax_default(case):
+                marks.append(pytest.mark.slow)  # each JAX cell compiles: ~5 s a case
+            yield pytest.param(case, id=str(case), marks=marks)
+
+
+def _jax_default(case) -> bool:  # type: ignore[no-untyped-def]
+    """The JAX capability cases of the default run: every regularizer on tsit5 + discrete and
+    every adjoint with none (all of them run with ``pytest -m slow``)."""
+    solver, adjoint, regularizer = case.component.split("/")
+    return solver == "tsit5" and (adjoint == "discrete" or regularizer == "none")
 
 
 @pytest.mark.parametrize("case", list(_cases()))

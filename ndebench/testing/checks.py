@@ -58,8 +58,9 @@ def _cell(
     **params: Any,
 ) -> Cell:
     info = reg.component("regularizer", backend, regularizer)
+    mode = reg.backends[backend].modes[0]  # the backend's first declared mode
     return Cell(
-        suite="conformance", backend=backend, mode="eager", device="cpu", task=task,
+        suite="conformance", backend=backend, mode=mode, device="cpu", task=task,
         solver=solver, adjoint=adjoint, regularizer=regularizer, seed=0,
         params={**GLOBAL_DEFAULTS, "dtype": "float64", "batch_size": 8, **params},
         component_params={

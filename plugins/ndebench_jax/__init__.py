@@ -38,7 +38,7 @@ def ndebench_register_backends() -> list[BackendInfo]:
             description="JAX + diffrax (solvers wrapped to expose estimates); compiled: jax.jit "
             "around the step; eager: no outer jit (diffeqsolve still compiles itself)",
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
-            modes=("compiled", "eager"),
+            modes=("compiled",),
             devices=("cpu", "cuda"),
             model_kinds=("node_trajectory",),
         )
