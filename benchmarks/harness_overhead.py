@@ -51,8 +51,14 @@ def cells(backend: str, n: int, steps: int) -> list[Cell]:
     reg = load_registry()
     out = []
     for seed in range(n):
-        params = dict(GLOBAL_DEFAULTS, train_steps=steps, batch_size=64, predict_repeats=3,
-                      grad_fidelity=False, threads=1)
+        params = dict(
+            GLOBAL_DEFAULTS,
+            train_steps=steps,
+            batch_size=64,
+            predict_repeats=3,
+            grad_fidelity=False,
+            threads=1,
+        )
         info = reg.component("regularizer", backend, "none")
         cell = Cell(
             suite="bench",
