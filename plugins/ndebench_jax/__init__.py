@@ -23,6 +23,7 @@ from ndebench.components import (
     RegularizerInfo,
     SolverInfo,
 )
+from ndebench.methods import declare
 
 BACKEND = "jax"
 _P = "ndebench_jax"
@@ -98,106 +99,31 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
     ]
 
 
+#: implementation of each method of :mod:`ndebench.methods` in this backend
+_REGULARIZERS = {
+    "none": "regularizers.none:NoRegularizer",
+    "ernode": "regularizers.error_estimate:ErrorEstimateRegularizer",
+    "srnode": "regularizers.stiffness:StiffnessRegularizer",
+    "local_error_unbiased": "regularizers.local:LocalErrorRegularizer",
+    "local_error_biased": "regularizers.local:LocalErrorBiasedRegularizer",
+    "local_stiffness_unbiased": "regularizers.local:LocalStiffnessRegularizer",
+    "local_stiffness_biased": "regularizers.local:LocalStiffnessBiasedRegularizer",
+    "steer": "regularizers.steer:SteerRegularizer",
+    "rnode_kinetic": "regularizers.augmented:KineticRegularizer",
+    "rnode_jacobian": "regularizers.augmented:JacobianRegularizer",
+    "taynode": "regularizers.augmented:TaylorRegularizer",
+}
+#: the reservoir of the biased samplers rides in the wrapped solver's state, which diffrax's
+#: BacksolveAdjoint cannot carry: they need a step-graph (discrete) adjoint here
+_ALSO = {
+    "local_error_biased": frozenset({STEP_GRAPH}),
+    "local_stiffness_biased": frozenset({STEP_GRAPH}),
+}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
-        RegularizerInfo(
-            name="none",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.none:NoRegularizer",
-            description="R = 0: plain training",
-            defaults={"weight": 0.0},
-        ),
-        RegularizerInfo(
-            name="ernode",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.error_estimate:ErrorEstimateRegularizer",
-            description="ERNODE: agg over accepted steps of EEst_n * h_n (arXiv 2105.03918)",
-            defaults={
-                "weight": 0.01,
-                "agg": "mean",
-                "times_dt": True,
-                "scaled": True,
-                "include_t0": True,
-                "detach_dt": True,
-            },
-            requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
-        ),
-        RegularizerInfo(
-            name="srnode",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.stiffness:StiffnessRegularizer",
-            description="SRNODE: max over accepted steps of rho_n / normalizer (arXiv 2105.03918)",
-            defaults={"weight": 0.1, "agg": "max", "normalizer": None, "include_t0": True},
-            requires=frozenset({STIFFNESS_ESTIMATE, STEP_GRAPH}),
-        ),
-        *_local(),
-        RegularizerInfo(
-            name="steer",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.steer:SteerRegularizer",
-            description="STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
-            defaults={"weight": 0.0, "b": 0.5, "mode": "end_time"},
-        ),
-        RegularizerInfo(
-            name="rnode_kinetic",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.augmented:KineticRegularizer",
-            description="RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state",
-            defaults={"weight": 0.01, "reduce": "mean", "in_error_control": True},
-            requires=frozenset({AUGMENTED_STATE}),
-        ),
-        RegularizerInfo(
-            name="rnode_jacobian",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.augmented:JacobianRegularizer",
-            description="RNODE Jacobian: int mean (e^T J)^2 dt, Hutchinson, augmented state",
-            defaults={
-                "weight": 0.01,
-                "reduce": "mean",
-                "noise": "gaussian",
-                "n": 1,
-                "estimator": "vjp",
-                "in_error_control": True,
-            },
-            requires=frozenset({AUGMENTED_STATE}),
-        ),
-        RegularizerInfo(
-            name="taynode",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.augmented:TaylorRegularizer",
-            description="TayNODE: int mean (d^K z/dt^K)^2 dt by jax.experimental.jet, "
-            "augmented state",
-            defaults={"weight": 6e-5, "order": 3, "reduce": "mean", "in_error_control": True},
-            requires=frozenset({AUGMENTED_STATE}),
-        ),
+        declare(name, BACKEND, f"{_P}.{impl}", also_requires=_ALSO.get(name, frozenset()))
+        for name, impl in _REGULARIZERS.items()
     ]
-
-
-def _local() -> list[RegularizerInfo]:
-    """Local regularization (arXiv 2303.02262), as the torch backend declares it. Biased: the
-    reservoir rides in the wrapped solver's state, so it also needs a step graph (diffrax's
-    BacksolveAdjoint cannot carry solver-wrapper state)."""
-    out = []
-    for kind, cls, weight in (("error", "LocalError", 2.5), ("stiffness", "LocalStiffness", 0.1)):
-        extra = {"eps": 1e-10, "normalizer": 3.5068} if kind == "stiffness" else {}
-        for biased in (False, True):
-            out.append(
-                RegularizerInfo(
-                    name=f"local_{kind}_{'biased' if biased else 'unbiased'}",
-                    backend=BACKEND,
-                    impl=f"{_P}.regularizers.local:{cls}{'Biased' if biased else ''}Regularizer",
-                    description=f"local {kind} of a fresh Tsit5 step at t_s ~ "
-                    + ("accepted step starts (reservoir)" if biased else "U(t0, t1)"),
-                    defaults={
-                        "weight": weight,
-                        "step_solver": "tsit5",
-                        "detach_k1": True,
-                        **extra,
-                        **({"include_t0": False} if biased else {}),
-                    },
-                    requires=frozenset({ACCEPTED_STEP_HOOK, STEP_GRAPH} if biased else ()),
-                    provides=frozenset({DETACHED_GRADIENT}),
-                )
-            )
-    return out

@@ -22,6 +22,7 @@ from ndebench.components import (
     RegularizerInfo,
     SolverInfo,
 )
+from ndebench.methods import declare
 
 BACKEND = "torch"
 _P = "ndebench_torch"
@@ -102,106 +103,22 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
     ]
 
 
+#: implementation of each method of :mod:`ndebench.methods` in this backend
+_REGULARIZERS = {
+    "none": "regularizers.none:NoRegularizer",
+    "ernode": "regularizers.error_estimate:ErrorEstimateRegularizer",
+    "srnode": "regularizers.stiffness:StiffnessRegularizer",
+    "local_error_unbiased": "regularizers.local_error:LocalErrorRegularizer",
+    "local_error_biased": "regularizers.local_error:LocalErrorBiasedRegularizer",
+    "local_stiffness_unbiased": "regularizers.local_stiffness:LocalStiffnessRegularizer",
+    "local_stiffness_biased": "regularizers.local_stiffness:LocalStiffnessBiasedRegularizer",
+    "steer": "regularizers.steer:SteerRegularizer",
+    "rnode_kinetic": "regularizers.kinetic:KineticRegularizer",
+    "rnode_jacobian": "regularizers.kinetic:JacobianRegularizer",
+    "taynode": "regularizers.taylor:TaylorRegularizer",
+}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
-    return [
-        RegularizerInfo(
-            name="none",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.none:NoRegularizer",
-            description="R = 0: plain training",
-            defaults={"weight": 0.0},
-        ),
-        RegularizerInfo(
-            name="ernode",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.error_estimate:ErrorEstimateRegularizer",
-            description="ERNODE: agg over accepted steps of EEst_n * h_n (arXiv 2105.03918)",
-            defaults={
-                "weight": 0.01,
-                "agg": "mean",
-                "times_dt": True,
-                "scaled": True,
-                "include_t0": True,
-                "detach_dt": True,
-            },
-            requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
-        ),
-        RegularizerInfo(
-            name="srnode",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.stiffness:StiffnessRegularizer",
-            description="SRNODE: max over accepted steps of rho_n / normalizer (arXiv 2105.03918)",
-            defaults={"weight": 0.1, "agg": "max", "normalizer": None, "include_t0": True},
-            requires=frozenset({STIFFNESS_ESTIMATE, STEP_GRAPH}),
-        ),
-        *_local(),
-        RegularizerInfo(
-            name="steer",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.steer:SteerRegularizer",
-            description="STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
-            defaults={"weight": 0.0, "b": 0.5, "mode": "end_time"},
-        ),
-        RegularizerInfo(
-            name="rnode_kinetic",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.kinetic:KineticRegularizer",
-            description="RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state",
-            defaults={"weight": 0.01, "reduce": "mean", "in_error_control": True},
-            requires=frozenset({AUGMENTED_STATE}),
-        ),
-        RegularizerInfo(
-            name="rnode_jacobian",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.kinetic:JacobianRegularizer",
-            description="RNODE Jacobian: int mean (e^T J)^2 dt, Hutchinson, augmented state",
-            defaults={
-                "weight": 0.01,
-                "reduce": "mean",
-                "noise": "gaussian",
-                "n": 1,
-                "estimator": "vjp",
-                "in_error_control": True,
-            },
-            requires=frozenset({AUGMENTED_STATE}),
-        ),
-        RegularizerInfo(
-            name="taynode",
-            backend=BACKEND,
-            impl=f"{_P}.regularizers.taylor:TaylorRegularizer",
-            description="TayNODE: int mean (d^K z/dt^K)^2 dt by nested jvp, augmented state",
-            defaults={"weight": 6e-5, "order": 3, "reduce": "mean", "in_error_control": True},
-            requires=frozenset({AUGMENTED_STATE}),
-        ),
-    ]
-
-
-def _local() -> list[RegularizerInfo]:
-    """Local regularization (arXiv 2303.02262): a fresh Tsit5 step at a sampled time.
-    Default weights: error 2.5 (the constant start of the MNIST ExpDecay 2.5 -> 1.0, and the
-    CIFAR10 value), stiffness 0.1 (mnist_ode/mlp_stiff.yml)."""
-    out = []
-    for kind, cls, weight in (("error", "LocalError", 2.5), ("stiffness", "LocalStiffness", 0.1)):
-        extra = {"eps": 1e-10, "normalizer": 3.5068} if kind == "stiffness" else {}
-        for biased in (False, True):
-            impl = f"{_P}.regularizers.local_{kind}:{cls}{'Biased' if biased else ''}Regularizer"
-            out.append(
-                RegularizerInfo(
-                    name=f"local_{kind}_{'biased' if biased else 'unbiased'}",
-                    backend=BACKEND,
-                    impl=impl,
-                    description=f"local {kind} of a fresh Tsit5 step at t_s ~ "
-                    + ("accepted step starts (reservoir)" if biased else "U(t0, t1)"),
-                    defaults={
-                        "weight": weight,
-                        "step_solver": "tsit5",
-                        "detach_k1": True,
-                        **extra,
-                        **({"include_t0": False} if biased else {}),
-                    },
-                    requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
-                    provides=frozenset({DETACHED_GRADIENT}),
-                )
-            )
-    return out
+    return [declare(name, BACKEND, f"{_P}.{impl}") for name, impl in _REGULARIZERS.items()]

@@ -1,0 +1,129 @@
+"""The regularization methods of the seed papers: names, definitions, defaults, requirements.
+
+One place for what PAPERS.md section 10 fixes for every backend: a backend plugin binds an
+implementation to each method it supports with :func:`declare`, so the names, defaults and
+capability requirements cannot drift between backends (the conformance kit and the
+cross-backend tests compare the implementations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ndebench.components import (
+    ACCEPTED_STEP_HOOK,
+    AUGMENTED_STATE,
+    DETACHED_GRADIENT,
+    ERROR_ESTIMATE,
+    STEP_GRAPH,
+    STIFFNESS_ESTIMATE,
+    RegularizerInfo,
+)
+
+
+@dataclass(frozen=True)
+class Method:
+    description: str
+    defaults: dict[str, Any]
+    requires: frozenset[str] = frozenset()
+    provides: frozenset[str] = frozenset()
+    notes: str = field(default="", compare=False)
+
+
+def _local(kind: str, biased: bool) -> Method:
+    """Local regularization (arXiv 2303.02262): a fresh Tsit5 step at a sampled time.
+    Default weights: error 2.5 (the constant start of the MNIST ExpDecay 2.5 -> 1.0, and the
+    CIFAR10 value), stiffness 0.1 (mnist_ode/mlp_stiff.yml)."""
+    weight = 2.5 if kind == "error" else 0.1
+    extra = {"eps": 1e-10, "normalizer": 3.5068} if kind == "stiffness" else {}
+    where = "accepted step starts (reservoir)" if biased else "U(t0, t1)"
+    return Method(
+        description=f"local {kind} of a fresh Tsit5 step at t_s ~ {where} (arXiv 2303.02262)",
+        defaults={
+            "weight": weight,
+            "step_solver": "tsit5",
+            "detach_k1": True,
+            **extra,
+            **({"include_t0": False} if biased else {}),
+        },
+        requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
+        provides=frozenset({DETACHED_GRADIENT}),
+    )
+
+
+METHODS: dict[str, Method] = {
+    "none": Method("R = 0: plain training", {"weight": 0.0}),
+    "ernode": Method(
+        "ERNODE: agg over accepted steps of EEst_n * h_n (arXiv 2105.03918)",
+        {
+            "weight": 0.01,
+            "agg": "mean",
+            "times_dt": True,
+            "scaled": True,
+            "include_t0": True,
+            "detach_dt": True,
+        },
+        requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
+    ),
+    "srnode": Method(
+        "SRNODE: max over accepted steps of rho_n / normalizer (arXiv 2105.03918)",
+        {"weight": 0.1, "agg": "max", "normalizer": None, "include_t0": True},
+        requires=frozenset({STIFFNESS_ESTIMATE, STEP_GRAPH}),
+    ),
+    **{
+        f"local_{kind}_{'biased' if biased else 'unbiased'}": _local(kind, biased)
+        for kind in ("error", "stiffness")
+        for biased in (False, True)
+    },
+    "steer": Method(
+        "STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
+        {"weight": 0.0, "b": 0.5, "mode": "end_time"},
+    ),
+    "rnode_kinetic": Method(
+        "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798)",
+        {"weight": 0.01, "reduce": "mean", "in_error_control": True},
+        requires=frozenset({AUGMENTED_STATE}),
+    ),
+    "rnode_jacobian": Method(
+        "RNODE Jacobian: int mean (e^T J)^2 dt, Hutchinson, augmented state (arXiv 2002.02798)",
+        {
+            "weight": 0.01,
+            "reduce": "mean",
+            "noise": "gaussian",
+            "n": 1,
+            "estimator": "vjp",
+            "in_error_control": True,
+        },
+        requires=frozenset({AUGMENTED_STATE}),
+    ),
+    "taynode": Method(
+        "TayNODE: int mean (d^K z/dt^K)^2 dt, augmented state (arXiv 2007.04504)",
+        {"weight": 6e-5, "order": 3, "reduce": "mean", "in_error_control": True},
+        requires=frozenset({AUGMENTED_STATE}),
+    ),
+}
+
+
+def declare(
+    name: str,
+    backend: str,
+    impl: str,
+    *,
+    also_requires: frozenset[str] = frozenset(),
+    note: str = "",
+) -> RegularizerInfo:
+    """The declaration of method ``name`` implemented by ``impl`` on ``backend``.
+
+    ``also_requires`` adds backend-specific requirements (e.g. JAX's biased local sampling
+    keeps its reservoir in the solver state, which only a step-graph adjoint can carry)."""
+    m = METHODS[name]
+    return RegularizerInfo(
+        name=name,
+        backend=backend,
+        impl=impl,
+        description=m.description + (f"; {note}" if note else ""),
+        defaults=dict(m.defaults),
+        requires=m.requires | also_requires,
+        provides=m.provides,
+    )
