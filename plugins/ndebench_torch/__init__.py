@@ -13,7 +13,6 @@ from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
     DENSE_OUTPUT,
-    DETACHED_GRADIENT,
     ERROR_ESTIMATE,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
