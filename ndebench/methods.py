@@ -105,6 +105,11 @@ METHODS: dict[str, Method] = {
 }
 
 
+def parameters(name: str) -> dict[str, Any]:
+    """The method's parameters and defaults, less ``weight`` (which the session applies)."""
+    return {k: v for k, v in METHODS[name].defaults.items() if k != "weight"}
+
+
 def declare(
     name: str,
     backend: str,

@@ -85,7 +85,6 @@ class AbstractAugmentedRegularizer(AbstractJaxRegularizer):
 
 class KineticRegularizer(AbstractAugmentedRegularizer):
     name: ClassVar[str] = "rnode_kinetic"
-    defaults: ClassVar[dict[str, Any]] = {"reduce": "mean", "in_error_control": True}
 
     def integrand(self, field, params, t, z, fz):
         return 0.5 * self.reduce(fz * fz)
@@ -93,10 +92,6 @@ class KineticRegularizer(AbstractAugmentedRegularizer):
 
 class JacobianRegularizer(AbstractAugmentedRegularizer):
     name: ClassVar[str] = "rnode_jacobian"
-    defaults: ClassVar[dict[str, Any]] = {
-        "reduce": "mean", "noise": "gaussian", "n": 1, "estimator": "vjp",
-        "in_error_control": True,
-    }  # fmt: skip
     salt: ClassVar[int] = 2002
 
     def __init__(self, **params: Any) -> None:
@@ -162,7 +157,6 @@ def total_derivative(field, params, t, z, fz, k: int):
 
 class TaylorRegularizer(AbstractAugmentedRegularizer):
     name: ClassVar[str] = "taynode"
-    defaults: ClassVar[dict[str, Any]] = {"order": 3, "reduce": "mean", "in_error_control": True}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

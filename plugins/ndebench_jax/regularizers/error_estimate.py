@@ -15,14 +15,6 @@ from ndebench_jax.regularizers.base import AbstractJaxRegularizer
 class ErrorEstimateRegularizer(AbstractJaxRegularizer):
     name: ClassVar[str] = "ernode"
     estimate: ClassVar[str | None] = "error"
-    defaults: ClassVar[dict[str, Any]] = {
-        "weight": 0.01,
-        "agg": "mean",
-        "times_dt": True,
-        "scaled": True,
-        "include_t0": True,
-        "detach_dt": True,
-    }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -156,7 +156,6 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
 
 class LocalErrorRegularizer(AbstractLocalRegularizer):
     name: ClassVar[str] = "local_error_unbiased"
-    defaults: ClassVar[dict[str, Any]] = {"step_solver": "tsit5", "detach_k1": True}
 
     def local_value(self, h, ks, gs, rtol, atol):
         import jax.numpy as jnp
@@ -168,17 +167,11 @@ class LocalErrorRegularizer(AbstractLocalRegularizer):
 
 class LocalErrorBiasedRegularizer(LocalErrorRegularizer):
     name: ClassVar[str] = "local_error_biased"
-    defaults: ClassVar[dict[str, Any]] = {
-        "step_solver": "tsit5", "detach_k1": True, "include_t0": False,
-    }  # fmt: skip
     biased: ClassVar[bool] = True
 
 
 class LocalStiffnessRegularizer(AbstractLocalRegularizer):
     name: ClassVar[str] = "local_stiffness_unbiased"
-    defaults: ClassVar[dict[str, Any]] = {
-        "step_solver": "tsit5", "detach_k1": True, "eps": 1e-10, "normalizer": 3.5068,
-    }  # fmt: skip
 
     def local_value(self, h, ks, gs, rtol, atol):
         import jax.numpy as jnp
@@ -194,8 +187,4 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
 
 class LocalStiffnessBiasedRegularizer(LocalStiffnessRegularizer):
     name: ClassVar[str] = "local_stiffness_biased"
-    defaults: ClassVar[dict[str, Any]] = {
-        "step_solver": "tsit5", "detach_k1": True, "eps": 1e-10, "normalizer": 3.5068,
-        "include_t0": False,
-    }  # fmt: skip
     biased: ClassVar[bool] = True

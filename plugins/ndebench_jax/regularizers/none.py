@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ndebench_jax.regularizers.base import AbstractJaxRegularizer
 
@@ -10,4 +10,3 @@ from ndebench_jax.regularizers.base import AbstractJaxRegularizer
 class NoRegularizer(AbstractJaxRegularizer):
     name: ClassVar[str] = "none"
     estimate: ClassVar[str | None] = None
-    defaults: ClassVar[dict[str, Any]] = {"weight": 0.0}

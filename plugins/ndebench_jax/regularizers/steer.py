@@ -22,7 +22,6 @@ MODES = ("end_time", "jitter_times")
 
 class SteerRegularizer(AbstractJaxRegularizer):
     name: ClassVar[str] = "steer"
-    defaults: ClassVar[dict[str, Any]] = {"b": 0.5, "mode": "end_time"}
     salt: ClassVar[int] = 2006
 
     def __init__(self, **params: Any) -> None:

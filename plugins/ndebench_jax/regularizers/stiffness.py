@@ -13,12 +13,6 @@ from ndebench_jax.regularizers.base import AbstractJaxRegularizer
 class StiffnessRegularizer(AbstractJaxRegularizer):
     name: ClassVar[str] = "srnode"
     estimate: ClassVar[str | None] = "stiffness"
-    defaults: ClassVar[dict[str, Any]] = {
-        "weight": 0.1,
-        "agg": "max",
-        "normalizer": None,
-        "include_t0": True,
-    }
 
     def t0_entry(self, dt0: Any, normalizer: float) -> Any:
         return dt0 * 0.0 + 1.0 / normalizer

@@ -23,13 +23,6 @@ class ErrorEstimateRegularizer(AbstractRegularizer):
     solvers never differentiate step sizes)."""
 
     name: ClassVar[str] = "ernode"
-    defaults: ClassVar[dict[str, Any]] = {
-        "agg": "mean",
-        "times_dt": True,
-        "scaled": True,
-        "include_t0": True,
-        "detach_dt": True,
-    }
 
     def __init__(self, tableau: Tableau, **params: Any) -> None:
         super().__init__(tableau, **params)

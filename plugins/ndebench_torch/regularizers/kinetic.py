@@ -26,7 +26,6 @@ from ndebench_torch.solvers.runge_kutta import Field
 
 class KineticRegularizer(AbstractAugmentedRegularizer):
     name: ClassVar[str] = "rnode_kinetic"
-    defaults: ClassVar[dict[str, Any]] = {"reduce": "mean", "in_error_control": True}
 
     def integrand(self, f: Field, t: float, z: torch.Tensor, fz: torch.Tensor) -> torch.Tensor:
         return 0.5 * self.reduce(fz * fz)
@@ -34,10 +33,6 @@ class KineticRegularizer(AbstractAugmentedRegularizer):
 
 class JacobianRegularizer(AbstractAugmentedRegularizer):
     name: ClassVar[str] = "rnode_jacobian"
-    defaults: ClassVar[dict[str, Any]] = {
-        "reduce": "mean", "noise": "gaussian", "n": 1, "estimator": "vjp",
-        "in_error_control": True,
-    }  # fmt: skip
     salt: ClassVar[int] = 2002
     needs_z_grad: ClassVar[bool] = True
 

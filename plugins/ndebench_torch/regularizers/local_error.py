@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
@@ -14,7 +14,6 @@ class LocalErrorRegularizer(AbstractLocalRegularizer):
     """``R = rms(u~ / sc) * h0`` of the fresh step (unbiased t_s)."""
 
     name: ClassVar[str] = "local_error_unbiased"
-    defaults: ClassVar[dict[str, Any]] = {"step_solver": "tsit5", "detach_k1": True}
 
     def local_value(
         self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
@@ -28,7 +27,4 @@ class LocalErrorRegularizer(AbstractLocalRegularizer):
 
 class LocalErrorBiasedRegularizer(LocalErrorRegularizer):
     name: ClassVar[str] = "local_error_biased"
-    defaults: ClassVar[dict[str, Any]] = {
-        "step_solver": "tsit5", "detach_k1": True, "include_t0": False,
-    }  # fmt: skip
     biased: ClassVar[bool] = True

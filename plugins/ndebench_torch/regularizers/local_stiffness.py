@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
@@ -14,9 +14,6 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
     """``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` of the fresh step, no h."""
 
     name: ClassVar[str] = "local_stiffness_unbiased"
-    defaults: ClassVar[dict[str, Any]] = {
-        "step_solver": "tsit5", "detach_k1": True, "eps": 1e-10, "normalizer": 3.5068,
-    }  # fmt: skip
 
     def local_value(
         self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
@@ -33,8 +30,4 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
 
 class LocalStiffnessBiasedRegularizer(LocalStiffnessRegularizer):
     name: ClassVar[str] = "local_stiffness_biased"
-    defaults: ClassVar[dict[str, Any]] = {
-        "step_solver": "tsit5", "detach_k1": True, "eps": 1e-10, "normalizer": 3.5068,
-        "include_t0": False,
-    }  # fmt: skip
     biased: ClassVar[bool] = True

@@ -33,7 +33,6 @@ MODES = ("end_time", "jitter_times")
 
 class SteerRegularizer(AbstractRegularizer):
     name: ClassVar[str] = "steer"
-    defaults: ClassVar[dict[str, Any]] = {"b": 0.5, "mode": "end_time"}
     observes: ClassVar[bool] = False
     has_value: ClassVar[bool] = False
     salt: ClassVar[int] = 2006

@@ -26,7 +26,6 @@ class StiffnessRegularizer(AbstractRegularizer):
     ``include_t0``."""
 
     name: ClassVar[str] = "srnode"
-    defaults: ClassVar[dict[str, Any]] = {"agg": "max", "normalizer": None, "include_t0": True}
 
     def __init__(self, tableau: Tableau, **params: Any) -> None:
         super().__init__(tableau, **params)

@@ -60,7 +60,6 @@ def total_derivative(f: TField, t: torch.Tensor, z: torch.Tensor, fz: torch.Tens
 
 class TaylorRegularizer(AbstractAugmentedRegularizer):
     name: ClassVar[str] = "taynode"
-    defaults: ClassVar[dict[str, Any]] = {"order": 3, "reduce": "mean", "in_error_control": True}
 
     def __init__(self, tableau: Tableau | None, **params: Any) -> None:
         super().__init__(tableau, **params)
