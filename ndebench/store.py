@@ -78,6 +78,10 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "grad_nfe_forward",
     "grad_nfe_backward",
     "grad_memory_mb",
+    "grad_rel_error_trained",
+    "grad_nfe_forward_trained",
+    "grad_nfe_backward_trained",
+    "grad_memory_mb_trained",
     "rtol_used",
     "atol_used",
 )
@@ -85,7 +89,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 TEXT_COLUMNS = frozenset(
     {"suite", "backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "status",
      "message", "metric_name", "backend_version", "ndebench_version", "hardware", "git_rev",
-     "started_at", "config_hash", "swept", "dtype", "traceback"}
+     "started_at", "config_hash", "swept", "dtype", "traceback", "x_grad_memory_method"}
 )  # fmt: skip
 CURVE_COLUMNS: tuple[str, ...] = (
     "step",

@@ -13,9 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import resource
 import statistics
-import sys
 import time
 import traceback
 from datetime import datetime, timezone
@@ -27,24 +25,10 @@ import ndebench
 from ndebench.backend import AbstractBackend, CellSetup, Diverged, UnsupportedCell
 from ndebench.controller import StepSizeController
 from ndebench.init import init_params
+from ndebench.memory import PeakGrowth, peak_rss_mb, rss_mb
 from ndebench.plugins import Registry, load_registry
 from ndebench.schedules import weight_at
 from ndebench.spec import Cell, Status
-
-
-def rss_mb() -> float:
-    try:
-        import psutil
-
-        return float(psutil.Process().memory_info().rss) / 2**20
-    except Exception:  # pragma: no cover
-        return float("nan")
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process (Linux reports ru_maxrss in KiB)."""
-    scale = 1.0 if sys.platform == "darwin" else 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
 def base_record(cell: Cell, key: str, env: dict[str, Any], backend_version: str) -> dict[str, Any]:
@@ -212,6 +196,7 @@ def _experiment(
             raise Diverged(f"test {task.metric_name} is {metric}")
         device_peak = session.device_peak_memory_mb()
         extra = session.extra_metrics()
+        trained = session.parameters()
     finally:
         session.close()
     out = _summarise(
@@ -231,6 +216,7 @@ def _experiment(
         # after the timed experiment, on a fresh session at the initial weights, so that its
         # extra compilations and solves never touch the clock of the cell
         out.update(gradient_fidelity(cell, reg, backend, setup, data))
+        out.update(gradient_fidelity(cell, reg, backend, setup, data, trained, "_trained"))
     return out
 
 
@@ -244,42 +230,52 @@ REFERENCE_GRADIENT: dict[str, Any] = {
 
 
 def gradient_fidelity(
-    cell: Cell, reg: Registry, backend: AbstractBackend, setup: CellSetup, data: Any
+    cell: Cell,
+    reg: Registry,
+    backend: AbstractBackend,
+    setup: CellSetup,
+    data: Any,
+    params: dict[str, np.ndarray] | None = None,
+    suffix: str = "",
 ) -> dict[str, Any]:
-    """Relative error of the cell's gradient of the task loss at the initial weights on the
-    first training batch, against :data:`REFERENCE_GRADIENT`, with the NFE of that gradient and
-    the growth of resident memory while it is computed (``grad_memory_mb``; on CPU the process
-    peak cannot be reset, so this is current RSS after minus before). The regularizer is left
-    out (weight 0): R itself depends on the tolerance (ERNODE sums the solver's own error
-    estimates), and STEER changes the training end time: the gradient is that of the cell's
-    solver, adjoint, dtype and tolerances with regularizer ``none``."""
+    """Relative error of the cell's gradient of the task loss on the first training batch,
+    against :data:`REFERENCE_GRADIENT`, with the NFE of that gradient and its peak memory
+    (``grad_memory_mb``: the peak growth of the process's resident memory while the gradient
+    is computed, :class:`ndebench.memory.PeakGrowth`).
+
+    At the initial weights (``params=None``; the contract's columns) and, with ``params`` and
+    ``suffix="_trained"``, at the trained weights: a freshly initialised field is nearly linear
+    and slow, so every adjoint is exact to roundoff there; the trained field is where adjoints
+    and tolerances differ. The regularizer is left out (weight 0): R itself depends on the
+    tolerance (ERNODE sums the solver's own error estimates), and STEER changes the training
+    end time: the gradient is that of the cell's solver, adjoint, dtype and tolerances with
+    regularizer ``none``."""
     batch = setup.task.train_batch(data, 0, cell.seed, cell.budget.batch_size)
     nan = float("nan")
     plain = reg.component("regularizer", cell.backend, "none")
     if plain is None:
-        return {"grad_rel_error": nan}
+        return {f"grad_rel_error{suffix}": nan}
     session = backend.session(
         dataclasses.replace(setup, regularizer=plain, regularizer_params={"weight": 0.0})
     )
-    before = rss_mb()
+    if params is not None:
+        session.set_parameters(params)
     try:
-        _, _, grad = session.loss_and_grad(batch, 0.0, 0)
+        with PeakGrowth() as memory:
+            _, _, grad = session.loss_and_grad(batch, 0.0, 0)
     except NotImplementedError:
-        return {"grad_rel_error": nan}
-    finally:
-        after = rss_mb()
+        return {f"grad_rel_error{suffix}": nan}
     nfe = session.last_nfe()
     session.close()
     out: dict[str, Any] = {
-        "grad_nfe_forward": nfe[0] if nfe else nan,
-        "grad_nfe_backward": nfe[1] if nfe else nan,
-        "grad_memory_mb": after - before,
-        "grad_rel_error": nan,
+        f"grad_nfe_forward{suffix}": nfe[0] if nfe else nan,
+        f"grad_nfe_backward{suffix}": nfe[1] if nfe and nfe[1] is not None else nan,
+        f"grad_memory_mb{suffix}": memory.mb,
+        f"grad_rel_error{suffix}": nan,
     }
-    if (
-        reg.component("adjoint", cell.backend, REFERENCE_GRADIENT["adjoint"]) is None
-        or reg.component("regularizer", cell.backend, "none") is None
-    ):
+    if not suffix:
+        out["x_grad_memory_method"] = memory.method
+    if reg.component("adjoint", cell.backend, REFERENCE_GRADIENT["adjoint"]) is None:
         return out
     ref_params = {k: v for k, v in REFERENCE_GRADIENT.items() if k != "adjoint"}
     ref_cell = dataclasses.replace(
@@ -289,13 +285,17 @@ def gradient_fidelity(
         params={**cell.params, **ref_params},
         component_params={**cell.component_params, "regularizer": {"weight": 0.0}},
     )
-    ref = backend.session(make_setup(ref_cell, reg)).loss_and_grad(batch, 0.0, 0)[2]
+    ref_session = backend.session(make_setup(ref_cell, reg))
+    if params is not None:
+        ref_session.set_parameters(params)
+    ref = ref_session.loss_and_grad(batch, 0.0, 0)[2]
+    ref_session.close()
     keys = sorted(ref)
     a = np.concatenate([np.ravel(grad[k]) for k in keys])
     b = np.concatenate([np.ravel(ref[k]) for k in keys])
     denom = float(np.linalg.norm(b))
     if denom:
-        out["grad_rel_error"] = float(np.linalg.norm(a - b) / denom)
+        out[f"grad_rel_error{suffix}"] = float(np.linalg.norm(a - b) / denom)
     return out
 
 

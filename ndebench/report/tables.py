@@ -43,7 +43,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("predict_time_s", "predict time per batch", "time"),
     Metric("test_metric", "test metric", "metric"),
     Metric("peak_memory_mb", "peak memory (MB)", "memory"),
-    Metric("grad_rel_error", "gradient rel. error", "error"),
+    Metric("grad_rel_error", "gradient rel. error (initial weights)", "error"),
+    Metric("grad_rel_error_trained", "gradient rel. error (trained weights)", "error"),
+    Metric("grad_memory_mb_trained", "gradient peak memory growth (MB, trained)", "memory"),
 )
 
 

@@ -48,6 +48,7 @@ class TorchSession(AbstractSession):
         self.compiled = cell.mode == "compiled"
         module = compile_module(vf, cell.device) if self.compiled else vf
         self.field = CountedField(module, time_input=bool(vf.time_input))
+        self._nfe_forward = 0
         self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
@@ -92,6 +93,7 @@ class TorchSession(AbstractSession):
         reg_value = r.item() if r is not None else 0.0
         if not math.isfinite(loss_value) or not math.isfinite(reg_value):
             raise Diverged(f"non-finite loss {loss_value} / reg {reg_value} at step {step}")
+        self._nfe_forward = self.field.nfe_forward  # before a continuous adjoint's backward
         return total, loss_value, reg_value, sol, self.field.nfe_forward
 
     def _train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
@@ -150,8 +152,10 @@ class TorchSession(AbstractSession):
             torch.cuda.synchronize(self.device)
 
     def last_nfe(self) -> tuple[int, int] | None:
-        """(forward, backward) NFE of the last train step or loss_and_grad (the wrapper's)."""
-        return self.field.nfe_forward, self.field.nfe_backward
+        """(forward, backward) NFE of the last train step or loss_and_grad (the wrapper's); the
+        forward count is read before the backward pass, whose own field calls (continuous
+        adjoints) are backward NFE."""
+        return self._nfe_forward, self.field.nfe_backward
 
     def device_peak_memory_mb(self) -> float | None:
         if self.device.type == "cuda":
