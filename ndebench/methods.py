@@ -34,7 +34,15 @@ class Method:
 def _local(kind: str, biased: bool) -> Method:
     """Local regularization (arXiv 2303.02262): a fresh Tsit5 step at a sampled time.
     Default weights: error 2.5 (the constant start of the MNIST ExpDecay 2.5 -> 1.0, and the
-    CIFAR10 value), stiffness 0.1 (mnist_ode/mlp_stiff.yml)."""
+    CIFAR10 value), stiffness 0.1 (mnist_ode/mlp_stiff.yml).
+
+    ``detach_k1 = True`` is the reference (LocalRegNeuralDE takes k1 from the integrator's
+    construction, which is not differentiated). The estimates are then no longer differences
+    of stages that move together: the first-order terms that cancel in u~ and in g7 - g6 do
+    not cancel in their gradients, which grow like 1/h0. Measured on the spiral at the initial
+    weights (float32, rtol = atol = 1e-5): |grad R| is 1e-1 detached vs 1e-5 not (error) and
+    1e5 detached vs 1 not (stiffness), against |grad MSE| = 3. The usable weights therefore
+    depend on ``detach_k1`` by orders of magnitude (``suites/local_detach.toml``)."""
     weight = 2.5 if kind == "error" else 0.1
     extra = {"eps": 1e-10, "normalizer": 3.5068} if kind == "stiffness" else {}
     where = "accepted step starts (reservoir)" if biased else "U(t0, t1)"
