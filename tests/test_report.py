@@ -455,3 +455,20 @@ def test_sections_module_is_cheap_to_import() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_regularizer_only_sweep_shares_the_none_baseline() -> None:
+    """A parameter swept for one regularizer only (``[params.regularizer.X] weight = [...]``)
+    is empty on the ``none`` rows; every value of it is compared with that one baseline."""
+    rows = [cell_row("none", 1e-3, s) for s in SEEDS]
+    for w in (0.1, 1.0):
+        for s in SEEDS:
+            row = cell_row("ernode", 1e-3, s)
+            row.update(weight=w, swept="rtol,weight")
+            row["train_nfe_forward"] *= w
+            rows.append(row)
+    agg = aggregate(pd.DataFrame(rows))
+    er = agg[agg.regularizer == "ernode"].set_index("weight")
+    assert er.loc[1.0, "train_nfe_forward_ratio"] == pytest.approx(0.5)
+    assert er.loc[0.1, "train_nfe_forward_ratio"] == pytest.approx(0.05)
+    assert er.loc[0.1, "train_nfe_forward_paired_ratio"] == pytest.approx(0.05)

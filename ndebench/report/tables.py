@@ -126,7 +126,11 @@ def _join_unique(values: pd.Series) -> str:
 def _add_ratios(
     out: pd.DataFrame, ok: pd.DataFrame, keys: list[str], metrics: list[str]
 ) -> pd.DataFrame:
+    all_keys = list(keys)
     baseline = out[out["regularizer"] == BASELINE]
+    # a parameter swept only for regularizers (weight, detach_k1, ...) is empty on the
+    # baseline's rows: the baseline of every value of it is the same `none` row
+    keys = [k for k in keys if k == "task" or not baseline[k].isna().all()]
     means = [f"{m}_mean" for m in metrics]
     ref = baseline[[*keys, *means]].rename(columns={c: f"{c}__base" for c in means})
     merged = out.merge(ref, on=keys, how="left")
@@ -135,7 +139,7 @@ def _add_ratios(
     merged = merged.drop(columns=[f"{c}__base" for c in means])
 
     # per-seed ratios, averaged over the seeds where both cells finished
-    gkeys = [*keys, "regularizer"]
+    gkeys = [*all_keys, "regularizer"]
     pair_keys = [*keys, "seed"]
     if "seed" in ok.columns and metrics:
         ref_cells = ok[ok["regularizer"] == BASELINE][[*pair_keys, *metrics]]
