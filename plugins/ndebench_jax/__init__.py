@@ -95,6 +95,15 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             description="diffrax BacksolveAdjoint: continuous adjoint, no step graph",
             provides=frozenset({AUGMENTED_STATE}),
         ),
+        AdjointInfo(
+            name="interpolating",
+            backend=BACKEND,
+            impl=f"{_P}.adjoints.interpolating:InterpolatingAdjoint",
+            description="continuous adjoint of [a, g] only, reading z(t) from the forward "
+            "solve's dense output (or a Hermite grid: checkpoints=N); jax.custom_vjp",
+            defaults={"checkpoints": "steps"},
+            provides=frozenset({AUGMENTED_STATE}),
+        ),
     ]
 
 
@@ -112,12 +121,9 @@ _REGULARIZERS = {
     "rnode_jacobian": "regularizers.augmented:JacobianRegularizer",
     "taynode": "regularizers.augmented:TaylorRegularizer",
 }
-#: the reservoir of the biased samplers rides in the wrapped solver's state, which diffrax's
-#: BacksolveAdjoint cannot carry: they need a step-graph (discrete) adjoint here
-_ALSO = {
-    "local_error_biased": frozenset({STEP_GRAPH}),
-    "local_stiffness_biased": frozenset({STEP_GRAPH}),
-}
+#: extra requirements beyond :mod:`ndebench.methods` (none: the biased samplers' reservoir
+#: rides in the wrapped solver's state, or under backsolve in the controller's state)
+_ALSO: dict[str, frozenset[str]] = {}
 
 
 @hookimpl

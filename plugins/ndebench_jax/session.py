@@ -108,7 +108,8 @@ class JaxSession(AbstractSession):
             stats = (out.nfe, out.accepted, out.rejected)
             return out.ys, stats, (out.max_steps_hit, out.failed)
 
-        self._backsolve = not adjoint.step_graph
+        # backward NFE not counted (backsolve): reported as -1
+        self._backsolve = not getattr(adjoint, "backward_counted", adjoint.step_graph)
         # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
         # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
         # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
@@ -190,7 +191,7 @@ class JaxSession(AbstractSession):
 
     def last_nfe(self) -> tuple[int, int] | None:
         """(forward, backward) NFE of the last train step / loss_and_grad; backward is None
-        under backsolve (not counted)."""
+        under backsolve (not counted; counted under discrete and interpolating)."""
         return self._nfe  # type: ignore[return-value]
 
     def set_parameters(self, params: dict[str, np.ndarray]) -> None:

@@ -32,6 +32,7 @@ class SolveOut(NamedTuple):
     dt0: jax.Array
     steps: Any = None  # (t, z, acc) at every accepted step (inf-padded), if recorded
     kept: Any = None  # reservoir: (t_kept, z_kept, number of eligible step starts)
+    interp: Any = None  # diffrax DenseInterpolation of the state (``dense=True`` only)
 
 
 def _pid(ctrl: StepSizeController, q: int, norm) -> dfx.PIDController:
@@ -65,27 +66,53 @@ def make_solve(
     have ``max_steps`` rows).
 
     ``reservoir`` keeps one uniformly drawn accepted step start (biased local regularization,
-    ``solve(..., key)``; needs the wrapped solve, i.e. a step-graph adjoint).
+    ``solve(..., key)``; returned detached as ``SolveOut.kept``). It rides in the wrapped
+    solver's state (discrete, interpolating) or, under backsolve, in the step-size controller's
+    state (:mod:`ndebench_jax.reservoir`): the same draws, from the same forward solve.
 
     ``solver``/``adjoint``/``reg`` are the backend's impl objects; ``reg=None`` or ``none`` means
-    no accumulators. Backsolve runs the bare diffrax solver (no wrapper state).
+    no accumulators. Backsolve runs the bare diffrax solver (no wrapper state); interpolating
+    (:mod:`ndebench_jax.adjoints.interpolating`) the wrapped one inside a ``jax.custom_vjp``.
     """
+    estimate = None if reg is None else reg.estimate
+    if estimate == "stiffness" and solver.tableau.stiffness_stages is None:
+        raise ValueError(f"solver {solver.name!r} has no stiffness stage pair")
+    if estimate is not None and not solver.wrapped:
+        raise ValueError(f"{reg.name} needs per-step estimates; {solver.name!r} has none")
+    if not adjoint.step_graph and estimate is not None:
+        raise ValueError(f"{reg.name} needs a step graph; adjoint {adjoint.name!r} has none")
+    if getattr(adjoint, "interpolating", False):
+        from ndebench_jax.adjoints.interpolating import make_interpolating_solve
+
+        return make_interpolating_solve(
+            field, solver, ctrl, adjoint, reservoir=reservoir, include_t0=include_t0
+        )
+    if not adjoint.step_graph:
+        return _make_backsolve(field, solver, ctrl, adjoint, reservoir, include_t0)
+    return make_wrapped_solve(
+        field, solver, ctrl, adjoint.diffrax_adjoint(), reg, record_steps, reservoir, include_t0
+    )
+
+
+def make_wrapped_solve(
+    field,
+    solver,
+    ctrl: StepSizeController,
+    adj,
+    reg=None,
+    record_steps: bool = False,
+    reservoir: bool = False,
+    include_t0: bool = False,
+    dense: bool = False,
+) -> Callable[..., Any]:
+    """The estimating (wrapped) solve differentiated by the diffrax adjoint ``adj``;
+    ``dense`` also returns the dense interpolation of the state as ``SolveOut.interp``."""
     tab, q = solver.tableau, solver.tableau.error_order
     estimate = None if reg is None else reg.estimate
     normalizer = 1.0
     if estimate == "stiffness":
-        if tab.stiffness_stages is None:
-            raise ValueError(f"solver {solver.name!r} has no stiffness stage pair")
         given = reg.params.get("normalizer")
         normalizer = float(given if given is not None else (tab.stability_size or 1.0))
-    if estimate is not None and not solver.wrapped:
-        raise ValueError(f"{reg.name} needs per-step estimates; {solver.name!r} has none")
-    if not adjoint.step_graph:
-        if reservoir:
-            raise ValueError(f"the reservoir needs a step graph; adjoint {adjoint.name!r} has none")
-        if estimate is not None:
-            raise ValueError(f"{reg.name} needs a step graph; adjoint {adjoint.name!r} has none")
-        return _make_backsolve(field, solver, ctrl, adjoint)
     est = EstimatingSolver(
         solver.diffrax_solver(),
         estimate=estimate,
@@ -106,7 +133,6 @@ def make_solve(
         controller = CountingConstantController()
     else:
         controller = CountingController(_pid(ctrl, q, lambda y: optx.rms_norm(y[0])))
-    adj = adjoint.diffrax_adjoint()
 
     def solve(params, probe, z0, ts, key=None):
         args = (params, probe) if key is None else (params, probe, key)
@@ -148,7 +174,7 @@ def make_solve(
             dt0,
             (z0, jax.lax.stop_gradient(z0), aux0) if reservoir else (z0, aux0),
             args,
-            saveat=dfx.SaveAt(subs=subs, controller_state=True),
+            saveat=dfx.SaveAt(subs=subs, controller_state=True, dense=dense),
             stepsize_controller=controller,
             adjoint=adj,
             max_steps=ctrl.max_steps,
@@ -173,26 +199,36 @@ def make_solve(
             jnp.asarray(dt0 if dt0 is not None else jnp.nan, z0.dtype),
             (sol.ts[-1], sol.ys[-1][0], sol.ys[-1][-1][:, :3].T) if record_steps else None,
             kept,
+            sol.interpolation if dense else None,
         )
 
     return solve
 
 
-def _make_backsolve(field, solver, ctrl: StepSizeController, adjoint):
+def _make_backsolve(
+    field: Any, solver: Any, ctrl: StepSizeController, adjoint: Any, reservoir: bool = False,
+    include_t0: bool = False,
+) -> Any:  # fmt: skip
     """Bare diffrax solver on z: BacksolveAdjoint cannot carry a wrapper state. Forward NFE is
     ``initial evaluations + (stages - 1) * attempted steps`` (FSAL; checked against an eager
-    counter in the tests); backward NFE is not counted."""
+    counter in the tests); backward NFE is not counted. ``reservoir``: the biased sample rides
+    in the controller's state (:class:`ndebench_jax.reservoir.ReservoirController`)."""
+    from ndebench_jax.reservoir import ReservoirController
+
     tab, q = solver.tableau, solver.tableau.error_order
     term = dfx.ODETerm(lambda t, z, args: field(args[0], t, z))
     fixed = ctrl.fixed_step
+    controller: Any
     if fixed is not None:
         controller = CountingConstantController(count=False)
     else:
         controller = _pid(ctrl, q, optx.rms_norm)
+    if reservoir:
+        controller = ReservoirController(controller, include_t0)
     adj = adjoint.diffrax_adjoint()
 
     def solve(params, probe, z0, ts, key=None):
-        args = (params, probe)
+        args = (params, probe) if key is None else (params, probe, key)
         t0, t1 = ts[0], ts[-1]
         one = jnp.ones((), z0.dtype)
         fz = lambda t, z: (field(params, t, z), one)  # noqa: E731
@@ -209,13 +245,17 @@ def _make_backsolve(field, solver, ctrl: StepSizeController, adjoint):
             dt0,
             z0,
             args,
-            saveat=dfx.SaveAt(ts=ts),
+            saveat=dfx.SaveAt(ts=ts, controller_state=reservoir),
             stepsize_controller=controller,
             adjoint=adj,
             max_steps=ctrl.max_steps,
             throw=False,
             solver_state=(jnp.array(False), jax.lax.stop_gradient(f0)),
         )
+        kept = None
+        if reservoir:
+            _, res, zk = jax.lax.stop_gradient(sol.controller_state)
+            kept = (res[2], zk, res[1])
         steps = sol.stats["num_steps"]
         nfe = n_init + (tab.stages - 1) * steps
         return SolveOut(
@@ -228,6 +268,7 @@ def _make_backsolve(field, solver, ctrl: StepSizeController, adjoint):
             sol.result == dfx.RESULTS.max_steps_reached,
             sol.result != dfx.RESULTS.successful,
             dt0,
+            kept=kept,
         )
 
     return solve

@@ -43,18 +43,25 @@ def test_declarations(registry):
             assert not {"error_estimate", "stiffness_estimate"} & registry.solvers[b, n].provides
     if "torch" in registry.backends:
         for name in ("none", "ernode", "srnode", "steer", "rnode_kinetic", "rnode_jacobian",
-                     "taynode", "local_error_unbiased", "local_stiffness_unbiased"):  # fmt: skip
+                     "taynode", "local_error_unbiased", "local_stiffness_unbiased",
+                     "local_error_biased", "local_stiffness_biased"):  # fmt: skip
+            # (the biased reservoir no longer needs a step graph in JAX: every adjoint works)
             j, t = registry.regularizers["jax", name], registry.regularizers["torch", name]
             assert (j.defaults, j.requires) == (t.defaults, t.requires), name
-        for name in ("local_error_biased", "local_stiffness_biased"):
-            # the JAX reservoir rides in the wrapped solver's state: also needs a step graph
-            j, t = registry.regularizers["jax", name], registry.regularizers["torch", name]
-            assert j.defaults == t.defaults and j.requires == t.requires | {"step_graph"}
+        for name in ("discrete", "backsolve", "interpolating"):
+            j, t = registry.adjoints["jax", name], registry.adjoints["torch", name]
+            assert (j.defaults, j.provides) == (t.defaults, t.provides), name
 
 
 def test_capabilities(registry):
     assert unsupported_reason(registry, cell()) is None
     assert "step_graph" in unsupported_reason(registry, cell(adjoint="backsolve"))
+    assert "step_graph" in unsupported_reason(registry, cell(adjoint="interpolating"))
+    for adjoint in ("backsolve", "interpolating"):
+        for regularizer in ("local_error_biased", "local_stiffness_biased"):
+            assert (
+                unsupported_reason(registry, cell(adjoint=adjoint, regularizer=regularizer)) is None
+            )
     assert "stiffness_estimate" in unsupported_reason(
         registry, cell(regularizer="srnode", solver="bosh3")
     )

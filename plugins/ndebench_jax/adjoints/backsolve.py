@@ -14,6 +14,7 @@ import diffrax as dfx
 class BacksolveAdjoint:
     name: ClassVar[str] = "backsolve"
     step_graph: ClassVar[bool] = False
+    backward_counted: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

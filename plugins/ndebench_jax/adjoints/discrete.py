@@ -12,6 +12,7 @@ import diffrax as dfx
 class DiscreteAdjoint:
     name: ClassVar[str] = "discrete"
     step_graph: ClassVar[bool] = True
+    backward_counted: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:
         self.checkpoints = params.get("checkpoints")

@@ -19,10 +19,13 @@ Sampling (per-step stream ``fold_in(fold_in(key(seed), step), 2303)``, jax.rando
 
 - unbiased: ``t_s ~ U(t0, t1)`` is inserted into the main solve's output times (``SaveAt(ts)``
   interpolates: no extra step) and removed from the prediction; every adjoint works;
-- biased: a reservoir in the wrapped solver's state keeps one accepted step start uniformly
-  (never t1; t0 only with ``include_t0``); it rides in the solver state, so it needs a step-graph
-  adjoint (``discrete``): diffrax's BacksolveAdjoint cannot carry wrapper state. No eligible
-  start (a one-step solve) falls back to t0 (as torch).
+- biased: a reservoir keeps one accepted step start of the main forward solve uniformly
+  (never t1; t0 only with ``include_t0``), detached: in the wrapped solver's state under
+  ``discrete`` and ``interpolating`` (whose forward pass is the wrapped solve), in the step-size
+  controller's state under ``backsolve`` (diffrax's BacksolveAdjoint integrates the whole solver
+  state backwards, so it cannot carry it there; :mod:`ndebench_jax.reservoir`). Every adjoint
+  works, with no extra solve and no extra evaluations; the draws are the same in all three.
+  No eligible start (a one-step solve) falls back to t0 (as torch).
 """
 
 from __future__ import annotations
@@ -117,8 +120,6 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
         from ndebench_jax.counting import counted_field
         from ndebench_jax.solve import make_solve
 
-        if self.biased and not adjoint.step_graph:
-            raise UnsupportedCell(f"{self.name}: the reservoir needs a step-graph adjoint")
         solve = make_solve(
             field, solver, ctrl, adjoint, None, reservoir=self.biased, include_t0=self.include_t0
         )
