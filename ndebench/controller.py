@@ -19,7 +19,7 @@ with ``PIDController(pcoeff=0, icoeff=1, error_order=q, safety, factormin, facto
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -40,6 +40,20 @@ class StepSizeController:
     def from_params(cls, params: dict[str, Any]) -> StepSizeController:
         known = {k: params[k] for k in cls.__dataclass_fields__ if k in params}
         return cls(**known)
+
+    def with_solver_params(self, solver: str, params: dict[str, Any]) -> StepSizeController:
+        """This controller with a solver's own parameters applied: ``max_steps`` is the only
+        one (tolerances and the controller are global parameters); anything else is an error
+        naming the solver."""
+        unknown = set(params) - {"max_steps"}
+        if unknown:
+            raise ValueError(
+                f"solver {solver!r}: unknown parameters {sorted(unknown)}; accepted: "
+                "['max_steps'] (tolerances and the controller are global parameters)"
+            )
+        if "max_steps" not in params:
+            return self
+        return replace(self, max_steps=int(params["max_steps"]))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

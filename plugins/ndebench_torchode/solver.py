@@ -39,15 +39,7 @@ class AbstractTorchodeSolver:
     tableau: ClassVar[Any] = None
 
     def __init__(self, controller: StepSizeController | None = None, **params: Any) -> None:
-        ctrl = controller or StepSizeController()
-        unknown = set(params) - {"max_steps"}
-        if unknown:
-            raise ValueError(
-                f"solver {self.name!r}: unknown parameters {sorted(unknown)}; "
-                "accepted: ['max_steps']"
-            )
-        if "max_steps" in params:
-            ctrl = StepSizeController(**{**ctrl.to_dict(), "max_steps": int(params["max_steps"])})
+        ctrl = (controller or StepSizeController()).with_solver_params(self.name, params)
         self.controller = ctrl
 
     def _controller(self, term: to.ODETerm) -> Any:

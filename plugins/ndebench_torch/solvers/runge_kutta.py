@@ -38,14 +38,7 @@ class AbstractRungeKutta:
     order: ClassVar[int]
 
     def __init__(self, controller: StepSizeController | None = None, **params: Any) -> None:
-        ctrl = controller or StepSizeController()
-        if set(params) - {"max_steps"}:
-            raise ValueError(
-                f"solver {self.name!r}: unknown parameters {sorted(set(params) - {'max_steps'})};"
-                " accepted: ['max_steps'] (tolerances and the controller are global parameters)"
-            )
-        if "max_steps" in params:
-            ctrl = StepSizeController(**{**ctrl.to_dict(), "max_steps": int(params["max_steps"])})
+        ctrl = (controller or StepSizeController()).with_solver_params(self.name, params)
         self.controller = ctrl
         tab = self.tableau
         fsal = tab.fsal and np.allclose(tab.a[-1, :-1], tab.b[:-1]) and tab.b[-1] == 0.0
