@@ -196,7 +196,10 @@ def _experiment(
             raise Diverged(f"test {task.metric_name} is {metric}")
         device_peak = session.device_peak_memory_mb()
         extra = session.extra_metrics()
-        trained = session.parameters()
+        try:  # optional in a backend: without it there is no fidelity at trained weights
+            trained: dict[str, np.ndarray] | None = session.parameters()
+        except NotImplementedError:
+            trained = None
     finally:
         session.close()
     out = _summarise(
@@ -216,7 +219,8 @@ def _experiment(
         # after the timed experiment, on a fresh session at the initial weights, so that its
         # extra compilations and solves never touch the clock of the cell
         out.update(gradient_fidelity(cell, reg, backend, setup, data))
-        out.update(gradient_fidelity(cell, reg, backend, setup, data, trained, "_trained"))
+        if trained is not None:
+            out.update(gradient_fidelity(cell, reg, backend, setup, data, trained, "_trained"))
     return out
 
 
@@ -258,9 +262,9 @@ def gradient_fidelity(
     session = backend.session(
         dataclasses.replace(setup, regularizer=plain, regularizer_params={"weight": 0.0})
     )
-    if params is not None:
-        session.set_parameters(params)
     try:
+        if params is not None:
+            session.set_parameters(params)
         with PeakGrowth() as memory:
             _, _, grad = session.loss_and_grad(batch, 0.0, 0)
     except NotImplementedError:
