@@ -320,6 +320,8 @@ def load_results(path: str | Path) -> Any:
     frame = frame[[*columns, *rest]]
     for col in frame.columns:
         if col not in TEXT_COLUMNS and frame[col].dtype == object:
+            if all(isinstance(v, bool) for v in frame[col].dropna()):
+                continue  # a swept boolean (e.g. detach_k1) stays True/False, not 1.0/0.0
             converted = pd.to_numeric(frame[col], errors="coerce")
             if converted.notna().sum() == frame[col].notna().sum():  # nulls -> NaN only
                 frame[col] = converted

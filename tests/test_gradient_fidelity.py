@@ -70,3 +70,20 @@ def test_gradient_fidelity_scales_with_tolerance(tmp_path: Path) -> None:
         # adjoint's own field calls are backward NFE, not forward
         nfe = {a: out[(a, rtol)]["grad_nfe_forward_trained"] for a in ("discrete", "backsolve")}
         assert nfe["discrete"] == nfe["backsolve"] > 0
+
+
+@pytest.mark.requires_jax
+def test_jax_gradient_memory_excludes_compilation(tmp_path: Path) -> None:
+    """The first call of a jitted gradient compiles it (~250 MB of XLA memory on the spiral);
+    ``grad_memory_mb`` is the gradient's own cost, of the same order as torch's (a few MB)."""
+    path = tmp_path / "fidelity.toml"
+    path.write_text(SUITE.replace('backend = ["torch"]', 'backend = ["jax"]\nmode = ["compiled"]'))
+    reg = load_registry()
+    cell = load_suite(path, reg).cells[0]
+    setup = worker.make_setup(cell, reg)
+    data = setup.task.data(0)
+    backend = reg.backends["jax"].load()()
+    res = worker.gradient_fidelity(cell, reg, backend, setup, data)
+    if res["x_grad_memory_method"] == "hwm":
+        assert 0 <= res["grad_memory_mb"] < 50
+    assert res["grad_rel_error"] < 1e-5

@@ -472,3 +472,33 @@ def test_regularizer_only_sweep_shares_the_none_baseline() -> None:
     assert er.loc[1.0, "train_nfe_forward_ratio"] == pytest.approx(0.5)
     assert er.loc[0.1, "train_nfe_forward_ratio"] == pytest.approx(0.05)
     assert er.loc[0.1, "train_nfe_forward_paired_ratio"] == pytest.approx(0.05)
+
+
+def test_summary_lists_each_backend_once_with_its_version() -> None:
+    """Unsupported cells are refused before they run and carry no backend_version; the
+    summary must not list their backend a second time without the version."""
+    from ndebench.report.sections import summary_section
+
+    df = make_results()
+    df.loc[df["status"] == "unsupported", "backend_version"] = ""
+    jax_row = {**cell_row("none", 1e-3, 0), "backend": "jax", "backend_version": ""}
+    df = pd.concat([df, pd.DataFrame([jax_row])], ignore_index=True)
+    md = summary_section(df).markdown
+    line = next(x for x in md.splitlines() if "Backends" in x)
+    assert line.endswith("torch (2.13.0), jax"), line
+
+
+def test_swept_boolean_stays_boolean(tmp_path: Path) -> None:
+    """A swept boolean parameter (``detach_k1``) loads and displays as True/False, not 1/0."""
+    from ndebench import store
+
+    st = store.Store(tmp_path / "r", create=True)
+    for i, flag in enumerate((True, False, None)):
+        rec = cell_row("none" if flag is None else "ernode", 1e-3, i)
+        rec.update(swept="detach_k1", detach_k1=flag, config_hash=f"k{i}")
+        st.write(f"k{i}", {"cell": {}, "record": rec, "curves": {}})
+    df = store.load_results(tmp_path / "r")
+    assert sorted(df["detach_k1"].dropna().tolist()) == [False, True]
+    assert df["detach_k1"].dtype == object
+    table, _ = display_table(aggregate(df), "spiral")
+    assert {"True", "False"} <= set(table["detach_k1"])

@@ -138,11 +138,15 @@ def summary_section(df: pd.DataFrame, warnings: Sequence[str] = ()) -> ReportSec
     versions = []
     if "backend" in df.columns and "backend_version" in df.columns:
         pairs = df[["backend", "backend_version"]].astype(str).drop_duplicates()
-        versions = [
-            f"{b} ({v})" if v not in ("", "nan", "None", "<NA>") else b
-            for b, v in sorted(pairs.itertuples(index=False, name=None))
-        ]
-        versions = list(dict.fromkeys(versions))
+        known: dict[str, list[str]] = {}
+        for b, v in sorted(pairs.itertuples(index=False, name=None)):
+            # cells refused before they ran (unsupported) carry no version: list the bare
+            # name only for a backend no cell reported a version for
+            known.setdefault(b, [])
+            if v not in ("", "nan", "None", "<NA>"):
+                known[b].append(v)
+        versions = [f"{b} ({v})" for b, vs in known.items() for v in vs]
+        versions += [b for b, vs in known.items() if not vs]
     none = "unknown"
     items = [
         ("Suite", ", ".join(_unique(df, "suite")) or none),

@@ -141,6 +141,7 @@ def _add_ratios(
     # per-seed ratios, averaged over the seeds where both cells finished
     gkeys = [*all_keys, "regularizer"]
     pair_keys = [*keys, "seed"]
+    has_pairs = False
     if "seed" in ok.columns and metrics:
         ref_cells = ok[ok["regularizer"] == BASELINE][[*pair_keys, *metrics]]
         ref_cells = ref_cells.groupby(pair_keys, dropna=False, sort=False).mean().reset_index()
@@ -149,10 +150,16 @@ def _add_ratios(
         )
         for m in metrics:
             cells[f"{m}_paired_ratio"] = _safe_ratio(cells[m], cells[f"{m}__base"])
+        has_pairs = len(cells) > 0
+    if has_pairs:
         paired_cols = [f"{m}_paired_ratio" for m in metrics]
         paired = cells.groupby(gkeys, dropna=False, sort=False)[paired_cols].mean().reset_index()
+        for k in gkeys:  # a key that is all-missing here but boolean there: merge as objects
+            if paired[k].dtype != merged[k].dtype:
+                paired[k] = paired[k].astype(object)
+                merged[k] = merged[k].astype(object)
         merged = merged.merge(paired, on=gkeys, how="left")
-    else:
+    else:  # no seed finished on both sides (an empty frame's key dtypes would not merge)
         for m in metrics:
             merged[f"{m}_paired_ratio"] = math.nan
     return merged
