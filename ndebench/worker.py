@@ -284,7 +284,8 @@ def gradient_fidelity(
     }
     if not suffix:
         out["x_grad_memory_method"] = memory.method
-    if reg.component("adjoint", cell.backend, REFERENCE_GRADIENT["adjoint"]) is None:
+    ref_adjoint = reg.component("adjoint", cell.backend, REFERENCE_GRADIENT["adjoint"])
+    if ref_adjoint is None:
         return out
     ref_params = {k: v for k, v in REFERENCE_GRADIENT.items() if k != "adjoint"}
     ref_cell = dataclasses.replace(
@@ -292,7 +293,13 @@ def gradient_fidelity(
         adjoint=str(REFERENCE_GRADIENT["adjoint"]),
         regularizer="none",
         params={**cell.params, **ref_params},
-        component_params={**cell.component_params, "regularizer": {"weight": 0.0}},
+        component_params={
+            **cell.component_params,
+            # the reference adjoint with its own defaults: the cell's adjoint parameters
+            # (interpolating's checkpoints = "steps") mean something else to it
+            "adjoint": dict(ref_adjoint.defaults),
+            "regularizer": {"weight": 0.0},
+        },
     )
     ref_session = backend.session(make_setup(ref_cell, reg))
     if params is not None:

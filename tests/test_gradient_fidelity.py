@@ -87,3 +87,23 @@ def test_jax_gradient_memory_excludes_compilation(tmp_path: Path) -> None:
     if res["x_grad_memory_method"] == "hwm":
         assert 0 <= res["grad_memory_mb"] < 50
     assert res["grad_rel_error"] < 1e-5
+
+
+@pytest.mark.requires_jax
+@pytest.mark.parametrize("backend_name", ["torch", "jax"])
+def test_fidelity_of_every_adjoint(tmp_path: Path, backend_name: str) -> None:
+    """The reference (discrete, float64) takes the discrete adjoint's own defaults, not the
+    cell's adjoint parameters (JAX interpolating's ``checkpoints = "steps"`` once reached
+    diffrax's RecursiveCheckpointAdjoint and failed every interpolating cell)."""
+    path = tmp_path / "fidelity.toml"
+    path.write_text(
+        SUITE.replace('backend = ["torch"]', f'backend = ["{backend_name}"]\nmode = ["compiled"]')
+        if backend_name == "jax"
+        else SUITE
+    )
+    reg = load_registry()
+    backend = reg.backends[backend_name].load()()
+    for cell in load_suite(path, reg).cells:
+        setup = worker.make_setup(cell, reg)
+        res = worker.gradient_fidelity(cell, reg, backend, setup, setup.task.data(0))
+        assert 0 <= res["grad_rel_error"] < 1e-3, (cell.adjoint, res)
