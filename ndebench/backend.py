@@ -113,6 +113,14 @@ class AbstractSession(abc.ABC):
         """Peak device memory (e.g. CUDA) since the session started, or None on CPU."""
         return None
 
+    def gradient_memory_mb(self, batch: Batch) -> tuple[float, str] | None:
+        """Memory one ``loss_and_grad(batch, ...)`` needs beyond its inputs, by the framework's
+        own accounting, and the name of that method (e.g. ``"xla"``: the buffer assignment of
+        the compiled gradient, temporaries plus outputs). None where the framework keeps no
+        such account; the worker then measures the process's peak resident-memory growth
+        (:class:`ndebench.memory.PeakGrowth`), which cannot see buffers an allocator reuses."""
+        return None
+
     def extra_metrics(self) -> dict[str, Any]:
         """Backend-specific facts stored beside the result (e.g. library statistics)."""
         return {}

@@ -244,9 +244,11 @@ def gradient_fidelity(
 ) -> dict[str, Any]:
     """Relative error of the cell's gradient of the task loss on the first training batch,
     against :data:`REFERENCE_GRADIENT`, with the NFE of that gradient and its peak memory
-    (``grad_memory_mb``: the peak growth of the process's resident memory while the gradient
-    is computed, :class:`ndebench.memory.PeakGrowth`; measured on the second of two identical
-    gradient calls, so that compilation and first-call allocations are not counted).
+    (``grad_memory_mb``: the framework's own account where it keeps one,
+    :meth:`AbstractSession.gradient_memory_mb`, e.g. XLA's buffer assignment; otherwise the
+    peak growth of the process's resident memory while the gradient is computed,
+    :class:`ndebench.memory.PeakGrowth`, on the second of two identical gradient calls so that
+    compilation and first-call allocations are not counted).
 
     At the initial weights (``params=None``; the contract's columns) and, with ``params`` and
     ``suffix="_trained"``, at the trained weights: a freshly initialised field is nearly linear
@@ -275,15 +277,17 @@ def gradient_fidelity(
     except NotImplementedError:
         return {f"grad_rel_error{suffix}": nan}
     nfe = session.last_nfe()
+    own = session.gradient_memory_mb(batch)
     session.close()
+    memory_mb, method = own if own is not None else (memory.mb, memory.method)
     out: dict[str, Any] = {
         f"grad_nfe_forward{suffix}": nfe[0] if nfe else nan,
         f"grad_nfe_backward{suffix}": nfe[1] if nfe and nfe[1] is not None else nan,
-        f"grad_memory_mb{suffix}": memory.mb,
+        f"grad_memory_mb{suffix}": memory_mb,
         f"grad_rel_error{suffix}": nan,
     }
     if not suffix:
-        out["x_grad_memory_method"] = memory.method
+        out["x_grad_memory_method"] = method
     ref_adjoint = reg.component("adjoint", cell.backend, REFERENCE_GRADIENT["adjoint"])
     if ref_adjoint is None:
         return out

@@ -73,20 +73,31 @@ def test_gradient_fidelity_scales_with_tolerance(tmp_path: Path) -> None:
 
 
 @pytest.mark.requires_jax
-def test_jax_gradient_memory_excludes_compilation(tmp_path: Path) -> None:
-    """The first call of a jitted gradient compiles it (~250 MB of XLA memory on the spiral);
-    ``grad_memory_mb`` is the gradient's own cost, of the same order as torch's (a few MB)."""
-    path = tmp_path / "fidelity.toml"
-    path.write_text(SUITE.replace('backend = ["torch"]', 'backend = ["jax"]\nmode = ["compiled"]'))
+def test_jax_gradient_memory_is_xla_account(tmp_path: Path) -> None:
+    """JAX: ``grad_memory_mb`` is XLA's buffer assignment of the compiled gradient. The
+    process's resident memory cannot show it (the first call's ~250 MB growth is compilation;
+    later calls reuse XLA's pages and show ~0.4 MB whatever the adjoint). The account holds at
+    least the gradient itself and grows with the batch (the states and stage activations)."""
     reg = load_registry()
-    cell = load_suite(path, reg).cells[0]
-    setup = worker.make_setup(cell, reg)
-    data = setup.task.data(0)
     backend = reg.backends["jax"].load()()
-    res = worker.gradient_fidelity(cell, reg, backend, setup, data)
-    if res["x_grad_memory_method"] == "hwm":
-        assert 0 <= res["grad_memory_mb"] < 50
-    assert res["grad_rel_error"] < 1e-5
+    res = {}
+    for batch_size in (16, 512):
+        path = tmp_path / f"fidelity{batch_size}.toml"
+        text = SUITE.replace('backend = ["torch"]', 'backend = ["jax"]\nmode = ["compiled"]')
+        path.write_text(text.replace("batch_size = 16", f"batch_size = {batch_size}"))
+        for cell in load_suite(path, reg).cells:
+            if cell.params["rtol"] != 1e-3 or cell.adjoint == "interpolating":
+                continue
+            setup = worker.make_setup(cell, reg)
+            data = setup.task.data(0)
+            out = worker.gradient_fidelity(cell, reg, backend, setup, data)
+            res[(cell.adjoint, batch_size)] = out
+    n_params = sum(v.size for v in setup.init_params.values())
+    for (adjoint, batch_size), out in res.items():
+        assert out["x_grad_memory_method"] == "xla"
+        assert out["grad_memory_mb"] * 2**20 >= 4 * n_params, (adjoint, batch_size)
+        if batch_size == 16:
+            assert res[(adjoint, 512)]["grad_memory_mb"] > out["grad_memory_mb"], adjoint
 
 
 @pytest.mark.requires_jax

@@ -115,6 +115,7 @@ class JaxSession(AbstractSession):
         # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
         wrap = (lambda fn: fn) if self.mode == "eager" else jax.jit
         self._step = wrap(step_fn)
+        self._grads_fn = grads_fn
         self._grads_only = wrap(grads_fn)
         self._predict = wrap(predict_fn)
         self._jnp = jnp
@@ -188,6 +189,20 @@ class JaxSession(AbstractSession):
         self._last = grads
         out = self._stats(stats, flags, "loss_and_grad")
         return out.loss, out.reg_value, self.last_gradients()
+
+    def gradient_memory_mb(self, batch: Batch) -> tuple[float, str] | None:
+        """XLA's buffer assignment of the compiled gradient: temporaries (the solver's
+        checkpoints, stages, the adjoint's state) plus outputs, in MB. The process's resident
+        memory cannot show it: after the first call XLA's allocator reuses the same pages."""
+        import jax
+
+        fn = self._grads_only if self.mode != "eager" else jax.jit(self._grads_fn)
+        lowered = fn.lower(self.params, *self._inputs(batch, 0, 0.0))
+        stats = lowered.compile().memory_analysis()
+        if stats is None:
+            return None
+        size = stats.temp_size_in_bytes + stats.output_size_in_bytes - stats.alias_size_in_bytes
+        return size / 2**20, "xla"
 
     def last_nfe(self) -> tuple[int, int] | None:
         """(forward, backward) NFE of the last train step / loss_and_grad; backward is None
