@@ -31,6 +31,13 @@ _NOTE = "; joint-batch RMS error control, steps clipped at t1 (step_t), tableau 
 #: (ndebench name, module:class, description, provides)
 _SOLVERS = [
     (
+        "torchdiffeq_tsit5",
+        "tsit5:TorchdiffeqTsit5",
+        "Tsitouras 5(4), 7 stages, FSAL, registered in torchdiffeq's RK engine (torchdiffeq has"
+        " no tsit5); dense output: torchdiffeq's quartic through Tsitouras' midpoint" + _NOTE,
+        _BASE | {ERROR_ESTIMATE, STIFFNESS_ESTIMATE},
+    ),
+    (
         "torchdiffeq_dopri5",
         "dopri5:TorchdiffeqDopri5",
         "torchdiffeq dopri5: Dormand-Prince 5(4), 7 stages, FSAL" + _NOTE,
