@@ -100,7 +100,7 @@ def recording_class(method: str) -> str:
             super()._before_integrate(t)
             rec = self._record
             if rec is not None:
-                rec.h0 = float(self.rk_state.dt)
+                rec.h0 = float(self.rk_state.dt.detach())
                 rec.step_times = [float(t[0])]
                 for obs in rec.observers:
                     obs.start(float(t[0]), rec.h0, self.y0)
