@@ -502,3 +502,13 @@ def test_swept_boolean_stays_boolean(tmp_path: Path) -> None:
     assert df["detach_k1"].dtype == object
     table, _ = display_table(aggregate(df), "spiral")
     assert {"True", "False"} <= set(table["detach_k1"])
+
+
+def test_regularizer_colors_are_distinct_for_every_regularizer() -> None:
+    from ndebench.methods import METHODS
+    from ndebench.report.figures import regularizer_colors
+
+    names = list(METHODS)  # none and the 10 regularizers of the papers
+    assert "none" in names and len(names) >= 11
+    colors = regularizer_colors(names)
+    assert len(set(colors.values())) == len(colors) == len(set(names))

@@ -101,8 +101,11 @@ def make_figures(df: pd.DataFrame, curves: pd.DataFrame | None, fig_dir: Path) -
 
 
 def regularizer_colors(names: Sequence[Any] | pd.Series) -> dict[str, str]:
-    """A stable color per regularizer: ``none`` dark grey, the others from tab10 (sorted)."""
-    palette = [c for i, c in enumerate(mpl.colormaps["tab10"].colors) if i != 7]  # type: ignore[attr-defined]
+    """A stable color per regularizer: ``none`` dark grey, the others (sorted) from tab20's
+    saturated half (tab10's colors) then its light half, greys left out: 18 distinct colors,
+    so the suite of every regularizer (10 besides ``none``) never repeats one."""
+    tab20 = mpl.colormaps["tab20"].colors  # type: ignore[attr-defined]
+    palette = [tab20[i] for i in (*range(0, 20, 2), *range(1, 20, 2)) if i not in (14, 15)]
     others = sorted({str(n) for n in names} - {BASELINE})
     colors = {BASELINE: BASELINE_COLOR}
     for i, name in enumerate(others):
