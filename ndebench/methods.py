@@ -9,7 +9,7 @@ cross-backend tests compare the implementations).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
@@ -116,6 +116,20 @@ METHODS: dict[str, Method] = {
 def parameters(name: str) -> dict[str, Any]:
     """The method's parameters and defaults, less ``weight`` (which the session applies)."""
     return {k: v for k, v in METHODS[name].defaults.items() if k != "weight"}
+
+
+class CatalogueDefaults:
+    """Mixin of a backend's regularizer base class: a subclass whose ``name`` is a method of
+    :data:`METHODS` takes its ``defaults`` from :func:`parameters`, so an implementation's
+    parameter names and defaults cannot drift from the declarations."""
+
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name in METHODS:
+            cls.defaults = parameters(name)
 
 
 def declare(

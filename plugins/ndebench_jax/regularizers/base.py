@@ -5,25 +5,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ndebench.methods import METHODS, parameters
+from ndebench.methods import CatalogueDefaults
 
 AGGS = ("mean", "sum", "max")
 
 
-class AbstractJaxRegularizer:
+class AbstractJaxRegularizer(CatalogueDefaults):
     name: ClassVar[str]
     estimate: ClassVar[str | None] = None
     defaults: ClassVar[dict[str, Any]] = {}
     #: salt of the per-step random stream: key = fold_in(fold_in(key(seed), step), salt)
     salt: ClassVar[int] = 0
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A method of :mod:`ndebench.methods` takes its parameters from that catalogue, so
-        the names and defaults cannot drift from the declarations."""
-        super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("name")
-        if name in METHODS:
-            cls.defaults = parameters(name)
 
     def __init__(self, **params: Any) -> None:
         merged = {**self.defaults, **params}

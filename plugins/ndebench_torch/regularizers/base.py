@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ndebench.backend import UnsupportedCell
-from ndebench.methods import METHODS, parameters
+from ndebench.methods import CatalogueDefaults
 from ndebench.tableaus import Tableau
 from ndebench_torch.solvers.step_info import Solution, StepInfo
 
@@ -35,7 +35,7 @@ def rms(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-class AbstractRegularizer:
+class AbstractRegularizer(CatalogueDefaults):
     name: ClassVar[str]
     #: parameters and defaults (``weight`` is handled by the session and ignored here)
     defaults: ClassVar[dict[str, Any]] = {}
@@ -45,14 +45,6 @@ class AbstractRegularizer:
     has_value: ClassVar[bool] = True
     #: salt of the per-step random stream (distinct streams per regularizer kind)
     salt: ClassVar[int] = 0
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A method of :mod:`ndebench.methods` takes its parameters from that catalogue, so
-        the names and defaults cannot drift from the declarations."""
-        super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("name")
-        if name in METHODS:
-            cls.defaults = parameters(name)
 
     def __init__(self, tableau: Tableau | None, **params: Any) -> None:
         params.pop("weight", None)
