@@ -67,7 +67,8 @@ def test_missing_files_are_listed(tmp_path: Path) -> None:
     with pytest.raises(DataUnavailable) as info:
         load_cifar10(tmp_path)
     message = str(info.value)
-    assert f"put data_batch_3.bin, test_batch.bin in {tmp_path / 'cifar-10-batches-bin'} " in message
+    where = tmp_path / "cifar-10-batches-bin"
+    assert f"put data_batch_3.bin, test_batch.bin in {where} " in message
     assert "data_batch_1" not in message
 
 
