@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ndebench.data.errors import DataFormatError, DataUnavailable
+from ndebench.data.errors import DataFormatError, DataUnavailable, one_line
 
 #: type code -> (big-endian dtype, description)
 IDX_TYPES: dict[int, tuple[str, str]] = {
@@ -59,7 +59,8 @@ def read_bytes(path: Path) -> bytes:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFormatError(
-            f"{path}: starts with the gzip magic 1f 8b but does not decompress: {exc}"
+            f"{path}: starts with the gzip magic 1f 8b but does not decompress: "
+            + one_line(str(exc))
         ) from exc
 
 

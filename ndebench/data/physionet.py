@@ -20,9 +20,9 @@ Preprocessing follows the reference code of "Latent ODEs for Irregularly-Sampled
   quantized times agree are merged into one time point, each variable's value the mean of
   its values there (the reference's ``reduce = "average"``; it merges consecutive rows,
   which is the same on the time-sorted challenge files; here rows are grouped whatever their
-  order). ``quantization=None`` keeps the minutes. Time points with no observed variable are dropped (the reference's always has
-  the static descriptors at 00:00), as are patients with no observation at all (their record
-  ids are kept in ``PhysionetRecords.skipped``).
+  order). ``quantization=None`` keeps the minutes. Time points with no observed variable are
+  dropped (the reference's always has the static descriptors at 00:00), as are patients with
+  no observation at all (their record ids are kept in ``PhysionetRecords.skipped``).
 - Normalization (:func:`normalize`): per variable, over observed entries, the reference's
   ``(x - min) / max`` (``utils.normalize_masked_data``; a max of 0 divides by 1), with min and
   max from the training split only (the reference takes them over all patients, test
