@@ -15,6 +15,7 @@ from ndebench.data.cifar import (
 from ndebench.data.errors import DataFormatError, DataUnavailable
 from ndebench.data.idx import MNIST_FILES, MnistArrays, load_mnist, read_idx
 from ndebench.data.physionet import (
+    PHYSIONET_SETS,
     PHYSIONET_VARIABLES,
     STATIC_DESCRIPTORS,
     Normalization,
@@ -31,6 +32,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "CIFAR10_FILES",
     "MNIST_FILES",
+    "PHYSIONET_SETS",
     "PHYSIONET_VARIABLES",
     "STATIC_DESCRIPTORS",
     "CifarArrays",
