@@ -24,6 +24,7 @@ import numpy as np
 import ndebench
 from ndebench.backend import AbstractBackend, CellSetup, Diverged, UnsupportedCell
 from ndebench.controller import StepSizeController
+from ndebench.data.errors import DataUnavailable
 from ndebench.init import init_params
 from ndebench.memory import PeakGrowth, peak_rss_mb, rss_mb
 from ndebench.plugins import Registry, load_registry
@@ -101,7 +102,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
         record["message"] = ""
     except Diverged as exc:
         record.update(status=Status.DIVERGED.value, message=f"diverged: {exc}")
-    except UnsupportedCell as exc:
+    except (UnsupportedCell, DataUnavailable) as exc:
         record.update(status=Status.UNSUPPORTED.value, message=str(exc))
     except MemoryError as exc:
         record.update(status=Status.OOM.value, message=f"MemoryError: {exc}")
