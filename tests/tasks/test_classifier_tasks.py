@@ -3,7 +3,6 @@ few training steps on each backend from files generated in the real formats."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def test_digits_split_is_fixed_and_labels_are_integers() -> None:
     assert a.train.size == 1797 - 297 and a.test.size == 297
     np.testing.assert_array_equal(a.test.inputs, b.test.inputs)  # same split for every seed
     assert a.train.targets.dtype == np.int64 and set(np.unique(a.test.targets)) == set(range(10))
-    assert 0.0 <= a.train.inputs.min() and a.train.inputs.max() <= 1.0
+    assert a.train.inputs.min() >= 0.0 and a.train.inputs.max() <= 1.0
     batch = Digits().train_batch(a, 3, 0, 64)
     assert batch.targets.dtype == np.int64 and batch.inputs.shape == (64, 64)
     assert Digits().metric(np.eye(10)[a.test.targets], a.test) == 1.0
@@ -107,7 +106,7 @@ def test_tasks_train_from_files_in_the_real_formats(tmp_path: Path, backend: str
     for step in range(2):
         stats = session.train_step(setup.task.train_batch(data, step, 0, 6), step, 0.0)
         assert np.isfinite(stats.loss) and stats.nfe_forward > 0
-    logits, pstats = session.predict(data.test)
+    logits, _pstats = session.predict(data.test)
     assert logits.shape == (data.test.size, 10) and np.all(np.isfinite(logits))
     assert 0.0 <= setup.task.metric(logits, data.test) <= 1.0
 
@@ -119,7 +118,6 @@ def test_conv_classifier_torch_and_jax_agree(tmp_path: Path) -> None:
     """Concat, Conv2d with a time channel, batch norm (batch statistics), gelu, Reshape and
     Flatten compute the same function on both backends from identical weights (float64)."""
     import jax
-
     from ndebench_torch.models import core_parameters
 
     def torch_grads(session):
