@@ -18,9 +18,9 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from ndebench.plugins import load_registry  # noqa: E402
-from ndebench.spec import Cell  # noqa: E402
-from ndebench.worker import make_setup  # noqa: E402
+from ndebench.plugins import load_registry
+from ndebench.spec import Cell
+from ndebench.worker import make_setup
 
 TASK_PARAMS = {"digits": {}, "spiral": {}, "digits_small": {"latent": 8, "hidden": 16}}
 
