@@ -61,6 +61,9 @@ COLUMNS: tuple[Column, ...] = (
         "grad_memory_mb_trained rtol_used atol_used",
         "extension",
     ),
+    Column("grad_fidelity_time_s", "extension"),
+    Column("compile_cache", "extension", True),
+    *_c("compile_time_cold_s compile_time_warm_s", "extension"),
     Column("traceback", "extension", True),
     Column("x_grad_memory_method", "extension", True),
 )

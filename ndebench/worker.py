@@ -13,11 +13,13 @@ import dataclasses
 import os
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
+from ndebench import compile_cache
 from ndebench.backend import AbstractBackend, Diverged, UnsupportedCell
 from ndebench.cell_setup import make_setup
-from ndebench.fidelity import REFERENCE_GRADIENT, gradient_fidelity
+from ndebench.fidelity import REFERENCE_GRADIENT, fidelity_columns, gradient_fidelity
 from ndebench.memory import peak_rss_mb, rss_mb
 from ndebench.plugins import Registry, load_registry
 from ndebench.prediction import time_prediction
@@ -82,6 +84,9 @@ def _experiment(
     task = setup.task
     data = task.data(cell.seed)
     baseline = rss_mb()
+    cache = compile_cache.cache_dir(cell, env)
+    compile_cache.activate(cache)
+    cache_before = compile_cache.count_entries(cache)
     session = backend.session(setup)
     curves.update(new_curves())
     try:
@@ -96,10 +101,12 @@ def _experiment(
     finally:
         session.close()
     out = summarise(cell, curves, prediction, device_peak, baseline, setup, extra)
+    used = extra.get("compile_cache")
+    out.update(compile_cache.compile_columns(cache, cache_before, used, out["warmup_time_s"]))
     if cell.params.get("grad_fidelity", True):
-        # after the timed experiment, on a fresh session at the initial weights, so that its
-        # extra compilations and solves never touch the clock of the cell
-        out.update(gradient_fidelity(cell, reg, backend, setup, data))
-        if trained is not None:
-            out.update(gradient_fidelity(cell, reg, backend, setup, data, trained, "_trained"))
+        # after the timed experiment, on fresh sessions, so that its extra compilations and
+        # solves never touch the clock of the cell
+        results = env.get("results_dir")
+        ref_cache = Path(str(results)) / ".fidelity_reference" if results else None
+        out.update(fidelity_columns(cell, reg, backend, setup, data, trained, ref_cache))
     return out
