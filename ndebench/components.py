@@ -76,10 +76,14 @@ class BackendInfo(ComponentInfo):
     """A backend: a framework plus the devices, modes and model kinds it runs.
 
     ``frameworks`` are distribution names whose versions are recorded with every result and
-    whose importability decides whether the backend is available.
+    whose importability decides whether the backend is available. ``preload`` are modules
+    every cell of the backend imports and that start no threads when imported: the local
+    executor imports them once in its fork server, so cells fork with them loaded
+    (:mod:`ndebench.executors.preload`).
     """
 
     frameworks: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
     modes: tuple[str, ...] = ("eager",)
     devices: tuple[str, ...] = ("cpu",)
     model_kinds: tuple[str, ...] = ()

@@ -97,7 +97,8 @@ def run_suite(
 ) -> RunSummary:
     """Run the suite. ``threads`` is the intra-op thread count of cells that leave the
     ``threads`` parameter at 0 (auto): the CLI passes cores // workers."""
-    env = {**hardware.environment(), "threads": threads}
+    # results_dir: where cells keep their compile caches and shared fidelity references
+    env = {**hardware.environment(), "threads": threads, "results_dir": str(store.root)}
     summary = RunSummary()
     planned = plan(suite, store, reg, resume, retry_failed)
     progress = progress or Progress(quiet=True)

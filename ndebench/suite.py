@@ -44,6 +44,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "threads": 0,
     "grad_fidelity": True,
     "eval_every": 0,
+    "compile_cache": True,
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
     "dtype": ("float32", "float64"),

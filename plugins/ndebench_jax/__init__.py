@@ -40,6 +40,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             description="JAX + diffrax (solvers wrapped to expose estimates); compiled: jax.jit "
             "around the step; eager: no outer jit (diffeqsolve still compiles itself)",
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
+            # not equinox/diffrax: the session sets EQX_ON_ERROR before equinox is imported
+            preload=("jax",),
             modes=("compiled",),
             devices=("cpu", "cuda"),
             model_kinds=("node_trajectory", "node_classifier"),

@@ -3,12 +3,15 @@
 ``weight`` enters the jitted step as a traced array and ``step`` not at all, so neither
 retriggers compilation; the first call compiles (the runner times it separately). ``float64``
 turns on ``jax_enable_x64`` (process-global) before any array is made. A persistent XLA
-compilation cache is used when the cell parameter ``jax_cache_dir`` or the environment variable
-``NDEBENCH_JAX_CACHE_DIR`` names a directory (warm compiles; report cold and warm separately).
-Executables with host callbacks are not cached, and equinox's runtime checks inside diffrax are
-host callbacks, so with a cache the session sets ``EQX_ON_ERROR=nan`` (before equinox is
-imported; a failed check then gives NaN, reported as diverged). Measured on the spiral ERNODE
-cell: first-step compile 6.5 s cold, 2.8 s warm (the rest is tracing).
+compilation cache is on by default: the worker names one per results directory
+(``NDEBENCH_COMPILE_CACHE_DIR``, see :mod:`ndebench.compile_cache`); the cell parameter
+``jax_cache_dir`` or the environment variable ``NDEBENCH_JAX_CACHE_DIR`` override it.
+Caveat: executables with host callbacks are not cached, and equinox's runtime checks inside
+diffrax are host callbacks, so with a cache (i.e. by default) the session sets
+``EQX_ON_ERROR=nan`` (before equinox is imported): a failed check (e.g. diffrax's max_steps)
+then gives NaN instead of an error message, reported as diverged; ``compile_cache = false``
+restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 s cold,
+2.8 s warm (the rest is tracing).
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from ndebench.tasks.base import Batch
 
 class JaxSession(AbstractSession):
     def __init__(self, setup: CellSetup) -> None:
-        cache = setup.cell.params.get("jax_cache_dir") or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
+        cache = (
+            setup.cell.params.get("jax_cache_dir")
+            or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
+            or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
+        )
         if cache:
             os.environ.setdefault("EQX_ON_ERROR", "nan")  # effective if equinox is not loaded yet
         import jax

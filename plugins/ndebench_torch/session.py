@@ -13,7 +13,7 @@ from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench_torch.adjoints.base import AbstractAdjoint
-from ndebench_torch.compile import compile_module, is_compile_error
+from ndebench_torch.compile import compile_module, inductor_cache_dir, is_compile_error
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
@@ -184,4 +184,5 @@ class TorchSession(AbstractSession):
             "regularizer_record": self.regularizer.record(),
             "dtype": self.setup.dtype,
             "threads": torch.get_num_threads(),
+            "compile_cache": inductor_cache_dir() if self.compiled else None,
         }
