@@ -44,7 +44,8 @@ def _local(kind: str, biased: bool) -> Method:
     1e5 detached vs 1 not (stiffness), against |grad MSE| = 3. The usable weights therefore
     depend on ``detach_k1`` by orders of magnitude (``suites/local_detach.toml``)."""
     weight = 2.5 if kind == "error" else 0.1
-    extra = {"eps": 1e-10, "normalizer": 3.5068} if kind == "stiffness" else {}
+    # eps None: the machine epsilon of the state's dtype, as the reference's eps(eltype(u))
+    extra = {"eps": None, "normalizer": 3.5068} if kind == "stiffness" else {}
     where = "accepted step starts (reservoir)" if biased else "U(t0, t1)"
     return Method(
         description=f"local {kind} of a fresh Tsit5 step at t_s ~ {where} (arXiv 2303.02262)",

@@ -6,7 +6,8 @@ k2..k7 with gradient (8 counted evaluations in all). The value is
 
 - error: ``R = rms(u~ / (atol + rtol max(|z_s|, |z_new|))) * h0``;
 - stiffness: ``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` (0 if the denominator
-  is 0), ``g7 - g6`` formed as ``h0 (a_7 - a_6) @ K`` as in SRNODE.
+  is 0; ``eps`` defaults to the machine epsilon of the state's dtype, the reference's
+  ``eps(eltype(u))``), ``g7 - g6`` formed as ``h0 (a_7 - a_6) @ K`` as in SRNODE.
 
 Sampling of t_s (one per training solve, seeded by (seed, step) through ``begin``):
 
