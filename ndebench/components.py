@@ -88,9 +88,27 @@ class AdjointInfo(ComponentInfo):
 
 @dataclass(frozen=True)
 class RegularizerInfo(ComponentInfo):
-    """``defaults`` always includes ``weight`` (a number or a schedule table)."""
+    """``defaults`` always includes ``weight`` (a number or a schedule table).
 
+    ``unsupported_values`` declares parameter values this backend's implementation cannot
+    honour: ``{parameter: {value: reason}}``. A cell asking for one is ``unsupported`` with that
+    reason before it runs (:mod:`ndebench.capabilities`), so a setting that would not be applied
+    is never recorded as if it had been."""
+
+    unsupported_values: dict[str, dict[Any, str]] = field(default_factory=dict)
     kind: str = "regularizer"
+
+    def unsupported_value_reason(self, params: dict[str, Any]) -> str | None:
+        """Why the parameters ``params`` (the cell's table; defaults fill the rest) cannot
+        run here, or None."""
+        for key, bad in self.unsupported_values.items():
+            value = params.get(key, self.defaults.get(key))
+            for rejected, reason in bad.items():
+                if type(value) is type(rejected) and value == rejected:
+                    return (
+                        f"regularizer {self.name!r} {key} = {value!r} on {self.backend}: {reason}"
+                    )
+        return None
 
 
 KINDS: tuple[str, ...] = ("backend", "solver", "adjoint", "regularizer", "task")

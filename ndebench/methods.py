@@ -140,11 +140,14 @@ def declare(
     *,
     also_requires: frozenset[str] = frozenset(),
     note: str = "",
+    unsupported_values: dict[str, dict[Any, str]] | None = None,
 ) -> RegularizerInfo:
     """The declaration of method ``name`` implemented by ``impl`` on ``backend``.
 
     ``also_requires`` adds backend-specific requirements (e.g. JAX's biased local sampling
-    keeps its reservoir in the solver state, which only a step-graph adjoint can carry)."""
+    keeps its reservoir in the solver state, which only a step-graph adjoint can carry);
+    ``unsupported_values`` the parameter values this implementation cannot honour, with the
+    reason (``{"detach_dt": {False: "..."}}``)."""
     m = METHODS[name]
     return RegularizerInfo(
         name=name,
@@ -154,4 +157,5 @@ def declare(
         defaults=dict(m.defaults),
         requires=m.requires | also_requires,
         provides=m.provides,
+        unsupported_values=dict(unsupported_values or {}),
     )

@@ -124,11 +124,26 @@ _REGULARIZERS = {
 #: extra requirements beyond :mod:`ndebench.methods` (none: the biased samplers' reservoir
 #: rides in the wrapped solver's state, or under backsolve in the controller's state)
 _ALSO: dict[str, frozenset[str]] = {}
+#: parameter values this backend cannot honour, with the reason (unsupported before the cell runs)
+_UNSUPPORTED = {
+    "ernode": {
+        "detach_dt": {
+            False: "diffrax's step sizes carry no gradient (the controller's factor and the "
+            "initial step are stop_gradient-ed), so it would not be applied"
+        }
+    },
+}
 
 
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
-        declare(name, BACKEND, f"{_P}.{impl}", also_requires=_ALSO.get(name, frozenset()))
+        declare(
+            name,
+            BACKEND,
+            f"{_P}.{impl}",
+            also_requires=_ALSO.get(name, frozenset()),
+            unsupported_values=_UNSUPPORTED.get(name),
+        )
         for name, impl in _REGULARIZERS.items()
     ]
