@@ -235,6 +235,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from ndebench.components import RegularizerInfo
     from ndebench.plugins import load_registry
 
     reg = load_registry(strict=args.strict_plugins)
@@ -265,6 +266,9 @@ def _list(args: argparse.Namespace) -> int:
                     facts.append(
                         "params " + ", ".join(f"{k}={v!r}" for k, v in item.defaults.items())
                     )
+                if isinstance(item, RegularizerInfo):
+                    for key, bad in item.unsupported_values.items():
+                        facts += [f"unsupported {key}={v!r}: {why}" for v, why in bad.items()]
                 for fact in facts:
                     print(f"    {'':<{width}}{fact}")
     print("\ntasks:")

@@ -36,19 +36,22 @@ def _local(kind: str, biased: bool) -> Method:
     Default weights: error 2.5 (the constant start of the MNIST ExpDecay 2.5 -> 1.0, and the
     CIFAR10 value), stiffness 0.1 (mnist_ode/mlp_stiff.yml).
 
-    ``detach_k1 = True`` is the reference (LocalRegNeuralDE takes k1 from the integrator's
-    construction, which is not differentiated). The estimates are then no longer differences
-    of stages that move together: the first-order terms that cancel in u~ and in g7 - g6 do
-    not cancel in their gradients, which grow like 1/h0. Measured on the spiral at the initial
-    weights (float32, rtol = atol = 1e-5): |grad R| is 1e-1 detached vs 1e-5 not (error) and
-    1e5 detached vs 1 not (stiffness), against |grad MSE| = 3. The usable weights therefore
+    ``detach_k1 = True`` (the default) is the published method: LocalRegNeuralDE takes k1 from
+    the integrator's construction, which is not differentiated, so the gradient reaches the
+    weights through k2..k7 only (PAPERS.md section 3). ``detach_k1 = False`` differentiates k1
+    too: a non-reference ablation, not the method of arXiv 2303.02262. The two gradients differ
+    in size: with k1 detached the first-order terms that cancel in u~ and in g7 - g6 do not
+    cancel in the gradient, which grows like 1/h0. Measured on the spiral at the initial
+    weights (float32, rtol = atol = 1e-5): |grad R| is 1e-1 with k1 detached vs 1e-5 without
+    (error) and 1e5 vs 1 (stiffness), against |grad MSE| = 3. The usable weights therefore
     depend on ``detach_k1`` by orders of magnitude (``suites/local_detach.toml``)."""
     weight = 2.5 if kind == "error" else 0.1
     # eps None: the machine epsilon of the state's dtype, as the reference's eps(eltype(u))
     extra = {"eps": None, "normalizer": 3.5068} if kind == "stiffness" else {}
     where = "accepted step starts (reservoir)" if biased else "U(t0, t1)"
     return Method(
-        description=f"local {kind} of a fresh Tsit5 step at t_s ~ {where} (arXiv 2303.02262)",
+        description=f"local {kind} of a fresh Tsit5 step at t_s ~ {where} (arXiv 2303.02262); "
+        "detach_k1 = true is the published method, detach_k1 = false a non-reference ablation",
         defaults={
             "weight": weight,
             "step_solver": "tsit5",

@@ -118,3 +118,15 @@ def test_doctor_checks_each_backend(tmp_path: Path, toy_env) -> None:  # type: i
     assert res.returncode in (0, 1)
     if res.returncode == 1:
         assert "FAIL" in res.stdout
+
+
+def test_list_labels_the_reference_and_the_ablations(capsys) -> None:  # type: ignore[no-untyped-def]
+    """``detach_k1 = true`` is the published local regularization; ``false`` is labelled a
+    non-reference ablation; values a backend cannot honour are listed with the reason."""
+    pytest.importorskip("torch")
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("local_error_unbiased"))
+    assert "detach_k1 = true is the published method" in line
+    assert "detach_k1 = false a non-reference ablation" in line
+    assert "unsupported detach_dt=False: the torch solvers do not differentiate" in out
