@@ -93,7 +93,8 @@ METHODS: dict[str, Method] = {
         {"weight": 0.0, "b": 0.5, "mode": "end_time"},
     ),
     "rnode_kinetic": Method(
-        "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798)",
+        "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798); "
+        "the 0.5 is ffjord-rnode's (easy-neural-ode's baseline has none)",
         {"weight": 0.01, "reduce": "mean", "in_error_control": True},
         requires=frozenset({AUGMENTED_STATE}),
     ),

@@ -193,8 +193,11 @@ def test_steer_end_times():
     jit = SteerRegularizer(b=0.5, mode="jitter_times")
     ts = jnp.linspace(0.0, 1.0, 6)
     d = np.asarray(jax.jit(jax.vmap(lambda k: jit.draw(k, ts)))(keys[:2000]))
-    assert np.all(d >= 0.0) and np.all(d <= 1.5) and np.all(np.diff(d, axis=1) > 0)
-    assert np.all(d[:, 0] == 0.0)
+    assert np.all(d >= 0.0) and np.all(d <= 1.0) and np.all(np.diff(d, axis=1) > 0)
+    assert np.all(d[:, 0] == 0.0) and (d[:, -1] == 1.0).mean() > 0.3  # clamped to [t0, t1]
+    ts = jnp.array([0.0, 0.9, 1.0])  # the middle time jitters past t1
+    d = np.asarray(jax.jit(jax.vmap(lambda k: jit.draw(k, ts)))(keys[:2000]))
+    assert np.all(d <= 1.0) and np.all(np.diff(d, axis=1) > 0) and (d[:, 1] > 0.999).any()
 
 
 def test_steer_prediction_exact():

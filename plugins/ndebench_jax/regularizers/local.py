@@ -12,9 +12,10 @@ in the backward count). Value:
   ``eps(eltype(u))``), ``g7 - g6 = h0 (a_7 - a_6) @ K``.
 
 ``detach_k1`` (default true: the published method) set false differentiates k1 too (one more
-evaluation; a non-reference ablation). With k1 detached the gradient omits declared dependencies (z(t_s), k1, h0), so it
-is not the derivative of R (declared ``detached_gradient``; the conformance kit then checks the
-loss part exactly and R's gradient for being finite and nonzero).
+evaluation; a non-reference ablation). With k1 detached the gradient omits declared
+dependencies (z(t_s), k1, h0), so it is not the derivative of R (declared
+``detached_gradient``; the conformance kit then checks the loss part exactly and R's gradient
+for being finite and nonzero).
 
 Sampling (per-step stream ``fold_in(fold_in(key(seed), step), 2303)``, jax.random):
 
