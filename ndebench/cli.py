@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.progress import Progress
-    from ndebench.runner import plan, run_suite
+    from ndebench.runner import idle_backend_warnings, plan, run_suite
     from ndebench.store import Store
     from ndebench.suite import load_suite
 
@@ -160,6 +160,8 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         executor.close()
+    for line in idle_backend_warnings(summary.idle_backends):
+        print(f"ndebench: {line}", file=sys.stderr)
     if not args.quiet:
         print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
     return summary.exit_code
@@ -207,6 +209,10 @@ def _dry_run(planned: list, out: Path) -> int:  # type: ignore[type-arg]
         + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
         + f"; results dir {out}"
     )
+    from ndebench.runner import idle_backend_warnings, idle_backends
+
+    for line in idle_backend_warnings(idle_backends(planned)):
+        print(f"ndebench: {line}", file=sys.stderr)
     return 0
 
 

@@ -65,14 +65,23 @@ class BackendInfo(ComponentInfo):
     """A backend: a framework plus the devices, modes and model kinds it runs.
 
     ``frameworks`` are distribution names whose versions are recorded with every result and
-    whose importability decides whether the backend is available.
+    whose importability decides whether the backend is available. ``default_mode`` (one of
+    ``modes``) is the mode of this backend's cells in a suite that leaves ``mode`` out.
     """
 
     frameworks: tuple[str, ...] = ()
     modes: tuple[str, ...] = ("eager",)
+    default_mode: str = "eager"
     devices: tuple[str, ...] = ("cpu",)
     model_kinds: tuple[str, ...] = ()
     kind: str = "backend"
+
+    def __post_init__(self) -> None:
+        if self.default_mode not in self.modes:
+            raise ValueError(
+                f"backend {self.name!r}: default_mode {self.default_mode!r} is not one of its "
+                f"modes {list(self.modes)}"
+            )
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ def ndebench_register_backends() -> list[BackendInfo]:
             "around the step; eager: no outer jit (diffeqsolve still compiles itself)",
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
             modes=("compiled",),
+            default_mode="compiled",
             devices=("cpu", "cuda"),
             model_kinds=("node_trajectory",),
         )
