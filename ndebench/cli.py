@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write a report from stored results (runs nothing)")
     report.add_argument("results", help="results directory")
-    report.add_argument("--out", help="report directory (default reports/<suite name>)")
+    report.add_argument(
+        "--out", help="report directory (default RESULTS/report, next to the results)"
+    )
 
     cmp = sub.add_parser("compare", help="flag regressions from results A to results B")
     cmp.add_argument("a", help="baseline results directory")
@@ -220,9 +222,9 @@ def _report(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.report import write_report
 
-    path = write_report(
-        Path(args.results), Path(args.out) if args.out else None, registry=load_registry()
-    )
+    # by default next to the results (never onto committed files under the working directory)
+    out = Path(args.out) if args.out else Path(args.results) / "report"
+    path = write_report(Path(args.results), out, registry=load_registry())
     print(f"report written to {path}")
     return 0
 

@@ -92,6 +92,11 @@ class SolverInfo(ComponentInfo):
 
 @dataclass(frozen=True)
 class AdjointInfo(ComponentInfo):
+    """``reference``: this adjoint is the backend's gradient reference (the discrete adjoint,
+    differentiating the solver's own operations: with float64 and tight tolerances the
+    reference gradient of ``grad_rel_error`` and of the conformance kit)."""
+
+    reference: bool = False
     kind: str = "adjoint"
 
 
@@ -102,8 +107,14 @@ class RegularizerInfo(ComponentInfo):
     ``unsupported_values`` declares parameter values this backend's implementation cannot
     honour: ``{parameter: {value: reason}}``. A cell asking for one is ``unsupported`` with that
     reason before it runs (:mod:`ndebench.capabilities`), so a setting that would not be applied
-    is never recorded as if it had been."""
+    is never recorded as if it had been.
 
+    ``family`` names the method family (e.g. "Local regularization at sampled times (arXiv
+    2303.02262)"), ``baseline`` marks the regularizer every other one is compared with (plain
+    training, R = 0): reports and the harness read these, never the names."""
+
+    family: str = ""
+    baseline: bool = False
     unsupported_values: dict[str, dict[Any, str]] = field(default_factory=dict)
     kind: str = "regularizer"
 

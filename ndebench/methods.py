@@ -21,6 +21,13 @@ from ndebench.components import (
     RegularizerInfo,
 )
 
+#: the method families of the seed papers (``RegularizerInfo.family``)
+HEURISTICS = "Solver heuristics over all steps (ERNODE, SRNODE; arXiv 2105.03918)"
+LOCAL = "Local regularization at sampled times (arXiv 2303.02262)"
+INTEGRALS = "Integral baselines (TayNODE arXiv 2007.04504; RNODE arXiv 2002.02798)"
+RANDOM_END = "Random end time (STEER, arXiv 2006.10711)"
+BASELINE = "Baseline (plain training)"
+
 
 @dataclass(frozen=True)
 class Method:
@@ -29,6 +36,9 @@ class Method:
     requires: frozenset[str] = frozenset()
     provides: frozenset[str] = frozenset()
     notes: str = field(default="", compare=False)
+    family: str = ""
+    #: the baseline every other method is compared with (plain training)
+    baseline: bool = False
 
 
 def _local(kind: str, biased: bool) -> Method:
@@ -61,11 +71,12 @@ def _local(kind: str, biased: bool) -> Method:
         },
         requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
         provides=frozenset({DETACHED_GRADIENT}),
+        family=LOCAL,
     )
 
 
 METHODS: dict[str, Method] = {
-    "none": Method("R = 0: plain training", {"weight": 0.0}),
+    "none": Method("R = 0: plain training", {"weight": 0.0}, family=BASELINE, baseline=True),
     "ernode": Method(
         "ERNODE: agg over accepted steps of EEst_n * h_n (arXiv 2105.03918)",
         {
@@ -77,11 +88,13 @@ METHODS: dict[str, Method] = {
             "detach_dt": True,
         },
         requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
+        family=HEURISTICS,
     ),
     "srnode": Method(
         "SRNODE: max over accepted steps of rho_n / normalizer (arXiv 2105.03918)",
         {"weight": 0.1, "agg": "max", "normalizer": None, "include_t0": True},
         requires=frozenset({STIFFNESS_ESTIMATE, STEP_GRAPH}),
+        family=HEURISTICS,
     ),
     **{
         f"local_{kind}_{'biased' if biased else 'unbiased'}": _local(kind, biased)
@@ -91,12 +104,14 @@ METHODS: dict[str, Method] = {
     "steer": Method(
         "STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
         {"weight": 0.0, "b": 0.5, "mode": "end_time"},
+        family=RANDOM_END,
     ),
     "rnode_kinetic": Method(
         "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798); "
         "the 0.5 is ffjord-rnode's (easy-neural-ode's baseline has none)",
         {"weight": 0.01, "reduce": "mean", "in_error_control": True},
         requires=frozenset({AUGMENTED_STATE}),
+        family=INTEGRALS,
     ),
     "rnode_jacobian": Method(
         "RNODE Jacobian: int mean (e^T J)^2 dt, Hutchinson, augmented state (arXiv 2002.02798)",
@@ -109,11 +124,13 @@ METHODS: dict[str, Method] = {
             "in_error_control": True,
         },
         requires=frozenset({AUGMENTED_STATE}),
+        family=INTEGRALS,
     ),
     "taynode": Method(
         "TayNODE: int mean (d^K z/dt^K)^2 dt, augmented state (arXiv 2007.04504)",
         {"weight": 6e-5, "order": 3, "reduce": "mean", "in_error_control": True},
         requires=frozenset({AUGMENTED_STATE}),
+        family=INTEGRALS,
     ),
 }
 
@@ -161,5 +178,7 @@ def declare(
         defaults=dict(m.defaults),
         requires=m.requires | also_requires,
         provides=m.provides,
+        family=m.family,
+        baseline=m.baseline,
         unsupported_values=dict(unsupported_values or {}),
     )

@@ -139,7 +139,7 @@ def run_suite(
             claimed.append(item.key)
             if item.action == "unsupported":
                 doc = unsupported_document(item.cell, item.key, item.reason, env)
-                _store(store, item.key, doc, summary, progress, hook, item.cell)
+                _store(store, item.key, doc, summary, progress, hook, item.cell, reg)
                 store.release(item.key)
                 claimed.remove(item.key)
                 continue
@@ -156,7 +156,7 @@ def run_suite(
             )
 
         def on_done(job: Job, doc: dict[str, Any]) -> None:
-            _store(store, job.key, doc, summary, progress, hook, job.cell)
+            _store(store, job.key, doc, summary, progress, hook, job.cell, reg)
             store.release(job.key)
             with contextlib.suppress(ValueError):
                 claimed.remove(job.key)
@@ -177,7 +177,12 @@ def _store(
     progress: Progress,
     hook: Any,
     cell: Cell,
+    reg: Registry,
 ) -> None:
+    from ndebench.worker import regularizer_columns
+
+    for column, value in regularizer_columns(reg, cell).items():  # parent-made documents too
+        doc["record"].setdefault(column, value)
     store.write(key, doc)
     record = doc["record"]
     status = Status(record["status"])

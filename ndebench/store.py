@@ -84,12 +84,15 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "grad_memory_mb_trained",
     "rtol_used",
     "atol_used",
+    "regularizer_family",
+    "regularizer_baseline",
 )
 #: columns that hold text (everything else that looks numeric is made numeric, null -> NaN)
 TEXT_COLUMNS = frozenset(
     {"suite", "backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "status",
      "message", "metric_name", "backend_version", "ndebench_version", "hardware", "git_rev",
-     "started_at", "config_hash", "swept", "dtype", "traceback", "x_grad_memory_method"}
+     "started_at", "config_hash", "swept", "dtype", "traceback", "x_grad_memory_method",
+     "regularizer_family"}
 )  # fmt: skip
 CURVE_COLUMNS: tuple[str, ...] = (
     "step",
@@ -315,7 +318,8 @@ def load_results(path: str | Path) -> Any:
     frame = pd.DataFrame(rows)
     for col in columns:
         if col not in frame:
-            frame[col] = pd.NA if col in ("message", "swept") else float("nan")
+            text = col in ("message", "swept", "regularizer_family")
+            frame[col] = pd.NA if text else float("nan")
     rest = [c for c in frame.columns if c not in columns]
     frame = frame[[*columns, *rest]]
     for col in frame.columns:

@@ -61,6 +61,16 @@ def base_record(cell: Cell, key: str, env: dict[str, Any], backend_version: str)
     return rec
 
 
+def regularizer_columns(reg: Registry, cell: Cell) -> dict[str, Any]:
+    """The declared family of the cell's regularizer and whether it is the baseline (plain
+    training), stored with every result so that reports group by declarations, not names."""
+    info = reg.component("regularizer", cell.backend, cell.regularizer)
+    return {
+        "regularizer_family": info.family if info is not None else "",
+        "regularizer_baseline": bool(info.baseline) if info is not None else False,
+    }
+
+
 def make_setup(cell: Cell, reg: Registry) -> CellSetup:
     task = reg.tasks[cell.task](cell.component("task"))
     model = task.model()
@@ -93,6 +103,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
     reg = load_registry()
     version = ", ".join(f"{k} {v}" for k, v in reg.framework_versions(cell.backend).items())
     record = base_record(cell, key, env, version)
+    record.update(regularizer_columns(reg, cell))
     curves: dict[str, list[Any]] = {}
     try:
         reg.manager.hook.ndebench_before_cell_run(cell=cell)  # type: ignore[union-attr]
@@ -155,7 +166,7 @@ def _experiment(
     try:
         for step in range(budget.train_steps):
             batch = task.train_batch(data, step, cell.seed, budget.batch_size)
-            weight = weight_at(weight_spec, step) if cell.regularizer != "none" else 0.0
+            weight = weight_at(weight_spec, step) if not setup.regularizer.baseline else 0.0
             session.sync()
             t0 = time.perf_counter()
             stats = session.train_step(batch, step, weight)
@@ -224,9 +235,9 @@ def _experiment(
     return out
 
 
-#: the reference gradient of ``grad_rel_error``: discrete adjoint, float64, tight tolerances
+#: the reference gradient of ``grad_rel_error``: the backend's declared reference adjoint
+#: (``AdjointInfo.reference``: the discrete adjoint), float64, tight tolerances
 REFERENCE_GRADIENT: dict[str, Any] = {
-    "adjoint": "discrete",
     "dtype": "float64",
     "rtol": 1e-10,
     "atol": 1e-10,
@@ -259,7 +270,8 @@ def gradient_fidelity(
     regularizer ``none``."""
     batch = setup.task.train_batch(data, 0, cell.seed, cell.budget.batch_size)
     nan = float("nan")
-    plain = reg.component("regularizer", cell.backend, "none")
+    baseline = reg.baseline_regularizer(cell.backend)
+    plain = reg.component("regularizer", cell.backend, baseline) if baseline else None
     if plain is None:
         return {f"grad_rel_error{suffix}": nan}
     session = backend.session(
@@ -288,15 +300,15 @@ def gradient_fidelity(
     }
     if not suffix:
         out["x_grad_memory_method"] = method
-    ref_adjoint = reg.component("adjoint", cell.backend, REFERENCE_GRADIENT["adjoint"])
-    if ref_adjoint is None:
+    ref_name = reg.reference_adjoint(cell.backend)
+    if ref_name is None:
         return out
-    ref_params = {k: v for k, v in REFERENCE_GRADIENT.items() if k != "adjoint"}
+    ref_adjoint = reg.component("adjoint", cell.backend, ref_name)
     ref_cell = dataclasses.replace(
         cell,
-        adjoint=str(REFERENCE_GRADIENT["adjoint"]),
-        regularizer="none",
-        params={**cell.params, **ref_params},
+        adjoint=ref_name,
+        regularizer=plain.name,
+        params={**cell.params, **REFERENCE_GRADIENT},
         component_params={
             **cell.component_params,
             # the reference adjoint with its own defaults: the cell's adjoint parameters
