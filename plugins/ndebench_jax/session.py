@@ -48,7 +48,7 @@ class JaxSession(AbstractSession):
         if setup.task.loss != "mse":
             raise UnsupportedCell(f"jax backend has no loss {setup.task.loss!r} for this model")
         if cell.device == "cuda":
-            from ndebench_jax.backend import has_gpu
+            from ndebench_jax.devices import has_gpu
 
             if not has_gpu():
                 raise UnsupportedCell("no CUDA device (jax sees no GPU)")
@@ -109,7 +109,7 @@ class JaxSession(AbstractSession):
             return out.ys, stats, (out.max_steps_hit, out.failed)
 
         # backward NFE not counted (backsolve): reported as -1
-        self._backsolve = not getattr(adjoint, "backward_counted", adjoint.step_graph)
+        self._backsolve = not adjoint.backward_counted
         # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
         # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
         # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
