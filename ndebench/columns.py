@@ -55,6 +55,8 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("dtype", "extension", True),
     Column("lower_is_better", "extension"),
+    Column("regularizer_family", "extension", True),
+    Column("regularizer_baseline", "extension"),
     Column("threads", "extension"),
     *_c(
         "grad_rel_error grad_nfe_forward grad_nfe_backward grad_memory_mb "

@@ -228,8 +228,11 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
     cells: list[Cell] = []
     excluded = 0
     order = [a for a in AXES]
+    mode_given = isinstance(raw.get("matrix"), dict) and "mode" in raw["matrix"]
     for combo in itertools.product(*(axes[a] for a in order)):
         point = dict(zip(order, combo, strict=True))
+        if not mode_given and point["mode"] != _default_mode(registry, point["backend"]):
+            continue  # mode left out: each backend runs its declared default mode only
         local_sweeps = dict(sweeps)
         for (axis, value, key), vals in value_sweeps.items():
             if point[axis] == value:
@@ -268,7 +271,10 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
     for key in REQUIRED_AXES:
         if key not in matrix:
             raise chk.fail(f"matrix.{key}", f"missing; required axes: {', '.join(REQUIRED_AXES)}")
-    axes: dict[str, list[Any]] = {"mode": ["eager"], "device": ["cpu"]}
+    # without a mode axis each backend runs its own declared default mode (torch eager, JAX
+    # compiled): the axis lists those, and expand() keeps each backend's own only
+    defaults = sorted({_default_mode(reg, b) for b in _listed_names(matrix.get("backend"))})
+    axes: dict[str, list[Any]] = {"mode": defaults or ["eager"], "device": ["cpu"]}
     for key, values in matrix.items():
         if isinstance(values, str):
             values = [values]
@@ -302,6 +308,18 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
             if v not in names and all_loaded:
                 raise chk.unknown(f"matrix.{kind}", v, names)
     return axes
+
+
+def _default_mode(reg: Registry, backend: str) -> str:
+    """The declared default mode of ``backend`` (eager where it is not loaded)."""
+    info = reg.backends.get(backend)
+    return info.default_mode if info is not None else "eager"
+
+
+def _listed_names(values: Any) -> list[str]:
+    if isinstance(values, str):
+        return [values]
+    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
 
 
 def _component_default(reg: Registry, axis: str, value: str, key: str) -> Any:

@@ -60,7 +60,7 @@ class JaxSession(AbstractSession):
         forward = FORWARDS[spec.kind](spec)
         loss_of = LOSSES[setup.task.loss]
         if cell.device == "cuda":
-            from ndebench_jax.backend import has_gpu
+            from ndebench_jax.devices import has_gpu
 
             if not has_gpu():
                 raise UnsupportedCell("no CUDA device (jax sees no GPU)")
@@ -152,7 +152,7 @@ class JaxSession(AbstractSession):
             return prediction, stats, (out.max_steps_hit, out.failed)
 
         # backward NFE not counted (backsolve): reported as -1
-        self._backsolve = not getattr(adjoint, "backward_counted", adjoint.step_graph)
+        self._backsolve = not adjoint.backward_counted
         # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
         # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
         # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful

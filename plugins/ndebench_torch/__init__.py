@@ -88,6 +88,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="backpropagation through the solver's operations (memory O(steps))",
             provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            reference=True,
         ),
         AdjointInfo(
             name="backsolve",
@@ -124,6 +125,15 @@ _REGULARIZERS = {
 }
 
 
+#: parameter values this backend cannot honour, with the reason (unsupported before the cell runs)
+_UNSUPPORTED = {
+    "ernode": {"detach_dt": {False: "the torch solvers do not differentiate step sizes"}},
+}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
-    return [declare(name, BACKEND, f"{_P}.{impl}") for name, impl in _REGULARIZERS.items()]
+    return [
+        declare(name, BACKEND, f"{_P}.{impl}", unsupported_values=_UNSUPPORTED.get(name))
+        for name, impl in _REGULARIZERS.items()
+    ]
