@@ -90,6 +90,7 @@ def summarise(
         "peak_memory_mb": device_peak if device_peak is not None else peak_rss_mb(),
         "memory_baseline_mb": baseline,
         "test_metric": prediction.metric,
+        "train_metric": prediction.train_metric,
         "metric_name": setup.task.metric_name,
         "lower_is_better": bool(setup.task.lower_is_better),
         "threads": cell.params.get("threads"),

@@ -92,6 +92,12 @@ class AbstractTask(abc.ABC):
         """The batch prediction is timed and scored on."""
         return data.test
 
+    def train_eval_batch(self, data: TaskData) -> Batch:
+        """A fixed slice of the training set (as large as the test batch) on which the metric
+        is reported as ``train_metric`` (the papers' train accuracy)."""
+        n = min(data.train.size, self.test_batch(data).size)
+        return select(data.train, np.arange(n))
+
     @abc.abstractmethod
     def metric(self, prediction: np.ndarray, batch: Batch) -> float:
         """The test metric of a prediction (named ``metric_name``)."""
