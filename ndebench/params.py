@@ -256,9 +256,12 @@ SUITE_TYPES: dict[str, Param] = {
 
 def cross_problem(params: dict[str, Any]) -> tuple[str, str] | None:
     """A violated relation between a cell's global parameters: (key, complaint) or None."""
-    lo, safety, hi = params.get("factor_min"), params.get("safety"), params.get("factor_max")
-    if _is_number(lo) and _is_number(safety) and lo > safety:
+    values: list[Any] = [params.get(k) for k in ("factor_min", "safety", "factor_max")]
+    if not all(_is_number(v) for v in values):
+        return None
+    lo, safety, hi = (float(v) for v in values)
+    if lo > safety:
         return "factor_min", f"{lo!r} must be <= safety ({safety!r})"
-    if _is_number(lo) and _is_number(hi) and lo >= hi:
+    if lo >= hi:
         return "factor_min", f"{lo!r} must be < factor_max ({hi!r})"
     return None
