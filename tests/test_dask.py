@@ -109,7 +109,7 @@ def test_worker_killed_mid_run_is_replaced_and_the_run_finishes(tmp_path: Path, 
     assert df.status.iloc[0] in ("timeout", "crashed")
 
 
-def test_cluster_without_workers_marks_cells_instead_of_hanging(tmp_path: Path, toy_env, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_no_worker_left_marks_cells_instead_of_hanging(tmp_path: Path, toy_env, capsys) -> None:  # type: ignore[no-untyped-def]
     """A lone worker without a nanny dies for good: after the grace period the pending cells
     are recorded crashed with a message, and the run returns."""
     from ndebench.executors.dask import DaskExecutor
