@@ -9,7 +9,8 @@ Measured side by side in one run:
 3. *isolated*: ``ndebench run`` semantics with one child process per cell (LocalExecutor,
    1 worker): adds process start, imports and the result pipe, the fixed per-cell cost;
 4. *2 workers vs 1* on the same cells (throughput ratio);
-5. *dask LocalCluster* (2 workers) on the same cells, per-cell overhead vs local.
+5. *dask LocalCluster* (default, 2 daemonic worker processes) on the same cells, per-cell
+   overhead vs local with 2 workers.
 
 Default cells use the toy backend of the tests (numpy; no framework import) for the fixed
 costs and, with ``--backend torch``, realistic spiral cells of the PyTorch backend.
@@ -116,7 +117,6 @@ def isolated(cs: list[Cell], workers: int, env: dict[str, Any]) -> float:
 
 def dask_cluster(cs: list[Cell], env: dict[str, Any]) -> float | None:
     try:
-        import dask
         import distributed
     except ImportError:
         return None
@@ -124,12 +124,10 @@ def dask_cluster(cs: list[Cell], env: dict[str, Any]) -> float | None:
 
     reg = load_registry()
     jobs = [Job(cell=c, key=cell_key(c, reg, env), timeout_s=600, env=env) for c in cs]
-    with (
-        dask.config.set({"distributed.worker.daemon": False}),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=None
-        ) as cluster,
-    ):
+    # a default cluster: daemonic worker processes (cells start as `python -m ndebench.cellproc`)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         ex = DaskExecutor(cluster.scheduler_address)
         docs: list[dict[str, Any]] = []
         t0 = time.perf_counter()

@@ -52,6 +52,8 @@ class AbstractTask(abc.ABC):
     lower_is_better: ClassVar[bool] = True
     #: parameters and their defaults; a suite may set these under [params.task.<name>]
     defaults: ClassVar[dict[str, Any]] = {}
+    #: allowed values of parameters (:mod:`ndebench.params`); others are inferred from defaults
+    param_types: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         merged = dict(self.defaults)
