@@ -86,14 +86,14 @@ class Claims:
                     path.unlink()
                 continue
             try:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(text)
-                    fh.flush()
+                _write_all(fd, text.encode())
             except BaseException:
                 # never leave an empty claim behind (e.g. a full disk)
                 with contextlib.suppress(OSError):
                     path.unlink()
                 raise
+            finally:
+                os.close(fd)
             with self._lock:
                 self.held.add(key)
             self._start_heartbeat()
@@ -155,6 +155,11 @@ class Claims:
             self._thread.join(5)
         for key in list(self.held):
             self.release(key)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _alive(pid: int, started: Any) -> bool:

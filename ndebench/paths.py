@@ -16,12 +16,16 @@ _SAFE = re.compile(r"[\w.-]{1,100}")
 _UNSAFE_CHAR = re.compile(r"[^\w.+-]")
 
 
+#: what a suite name may be, in words
+NAME_ALLOWED = "1 to 100 letters (any script), digits, '-', '_' or '.', not starting with '.'"
+
+
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a suite name (a single path component), or None."""
     if not _SAFE.fullmatch(name) or any(unicodedata.category(c)[0] == "C" for c in name):
-        return "may contain only letters, digits, '-', '_', '.' (at most 100 characters)"
+        return "a character that is not a letter, digit, '-', '_' or '.', or an empty name"
     if name.startswith("."):
-        return "must not start with '.' ('.' and '..' are not directory names)"
+        return "'.', '..' and names starting with '.' are not safe directory names"
     return None
 
 

@@ -120,11 +120,13 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
             raise chk.unknown(f"suite.{key}", key, list(SUITE_KEYS))
         _check_value(chk, f"suite.{key}", value, decl.SUITE_TYPES[key])
     name = suite.get("name")
-    if not name or not isinstance(name, str):
-        raise chk.fail("suite.name", "missing (a non-empty string)")
+    if not isinstance(name, str):
+        raise chk.fail("suite.name", f"missing; allowed: {paths.NAME_ALLOWED}")
     bad_name = paths.name_problem(name)
     if bad_name:
-        raise chk.fail("suite.name", f"{name!r} {bad_name}")
+        raise chk.fail(
+            "suite.name", f"{name!r} is not allowed ({bad_name}); allowed: {paths.NAME_ALLOWED}"
+        )
     seeds = suite.get("seeds", [0])
     if len(set(seeds)) != len(seeds):
         twice = sorted({s for s in seeds if seeds.count(s) > 1})
@@ -339,7 +341,9 @@ def _check_list_or_value(
         if not value:
             raise chk.fail(where, "an empty list sweeps nothing")
         if len({repr(v) for v in value}) != len(value):
-            raise chk.fail(where, f"{value!r} sweeps a value twice")
+            raise chk.fail(
+                where, f"{value!r} sweeps a value twice; the values of a sweep must differ"
+            )
         for v in value:
             _check_value(chk, where, v, param)
     else:
