@@ -26,6 +26,7 @@ or on SLURM/PBS with dask-jobqueue (``SLURMCluster(...).scale(jobs=N)``), then
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Any
@@ -108,7 +109,7 @@ class DaskExecutor(AbstractExecutor):
     def _document(future: Any, job: Job) -> dict[str, Any]:
         try:
             doc: dict[str, Any] = future.result()
-        except Exception as exc:  # the worker itself failed (e.g. it died too often)
+        except (Exception, asyncio.CancelledError) as exc:  # the worker failed, or died too often
             doc = fault_document(
                 job, Status.CRASHED, f"dask worker error: {type(exc).__name__}: {exc}", 0.0
             )
