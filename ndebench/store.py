@@ -250,9 +250,10 @@ def _read_doc(path: Path) -> dict[str, Any]:
         raise ValueError("not an ndebench result document")
     if doc.get("schema") != SCHEMA:
         raise ValueError(f"schema {doc.get('schema')!r} is not {SCHEMA}")
-    for key, kind in (("record", dict), ("cell", dict)):
-        if not isinstance(doc[key], kind) or not doc[key]:
-            raise ValueError(f"{key!r} is not a non-empty object")
+    if not isinstance(doc["record"], dict) or not doc["record"]:
+        raise ValueError("'record' is not a non-empty object")
+    if not isinstance(doc["cell"], dict):
+        raise ValueError("'cell' is not an object")
     for key, kinds in (("curves", (dict, type(None))), ("previous", (list,))):
         if key in doc and not isinstance(doc[key], kinds):
             raise ValueError(f"{key!r} is a {type(doc[key]).__name__}")
@@ -341,12 +342,12 @@ def read_documents(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     docs, problems = [], []
     for file, doc, reason in store.documents():
         if doc is None:
-            problems.append(f"{file}: skipped, unreadable result file ({reason})")
+            problems.append(terminal_text(f"{file}: skipped, unreadable result file ({reason})"))
             warnings.warn(problems[-1], stacklevel=2)
         else:
             docs.append(doc)
     for problem in mixtures(docs):
-        problems.append(f"{path}: {problem}")
+        problems.append(terminal_text(f"{path}: {problem}"))
         warnings.warn(problems[-1], stacklevel=2)
     return docs, problems
 
