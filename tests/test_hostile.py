@@ -554,3 +554,31 @@ def test_escape_sequences_from_stored_data_never_reach_the_terminal(
     captured = capsys.readouterr()
     assert "\x1b" not in captured.out and "\x07" not in captured.out
     assert "\x1b" not in captured.err
+
+
+def test_every_parameter_is_declared_and_its_default_allowed() -> None:
+    """Core's globals, the regularizer catalogue, the built-in tasks and every registered
+    component: each parameter has a declaration, and each default satisfies it."""
+    from ndebench.methods import METHODS, types
+    from ndebench.params import GLOBAL_TYPES, Param, infer
+    from ndebench.plugins import load_registry
+    from ndebench.suite import GLOBAL_DEFAULTS
+
+    def allowed(param: Param, default: Any) -> bool:
+        return default is None or param.accepts(default)  # None: "not set" (auto)
+
+    assert set(GLOBAL_TYPES) == set(GLOBAL_DEFAULTS)
+    assert all(allowed(GLOBAL_TYPES[k], v) for k, v in GLOBAL_DEFAULTS.items())
+    for name, method in METHODS.items():
+        declared = types(name)
+        assert set(declared) == set(method.defaults), name
+        assert all(allowed(declared[k], v) for k, v in method.defaults.items()), name
+    reg = load_registry()
+    for cls in reg.tasks.values():
+        for key, value in cls.defaults.items():
+            assert allowed(cls.param_types.get(key) or infer(value), value), (cls.name, key)
+    for kind in ("solver", "adjoint", "regularizer"):
+        for info in reg.table(kind).values():
+            for key, value in info.defaults.items():
+                param = info.param_types.get(key) or infer(value)
+                assert allowed(param, value), (kind, info.backend, info.name, key)
