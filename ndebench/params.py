@@ -240,6 +240,7 @@ GLOBAL_TYPES: dict[str, Param] = {
     "optimizer": Choice(("adam",)),
     "threads": Int(lo=0, hi=256),
     "grad_fidelity": Bool(),
+    "eval_every": Int(lo=0),
 }
 
 #: the keys of [suite]

@@ -36,6 +36,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "threads": 0,
     "grad_fidelity": True,
+    "eval_every": 0,
 }
 
 
