@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ndebench.errors import InputError
+from ndebench.paths import terminal_text
 
 
 def _positive_int(text: str) -> int:
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_argument("--slurm-gpus-per-cell", type=int, default=0)
     slurm.add_argument("--slurm-cpus-per-cell", type=_positive_int, default=1)
     slurm.add_argument("--slurm-array-parallelism", type=_positive_int, default=16)
+    run.add_argument(
+        "--ignore-claims",
+        action="store_true",
+        help="run cells even if another run claims them (only when no other run is using "
+        "the directory; claims otherwise expire 2 min after their run stops)",
+    )
     run.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument(
@@ -114,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return doctor()
     except InputError as exc:
-        print(f"ndebench: error: {exc}", file=sys.stderr)
+        print(f"ndebench: error: {terminal_text(exc)}".replace("\n", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
@@ -145,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         store = Store(out)
         return _dry_run(plan(suite, store, reg, args.resume, args.retry_failed), out)
-    store = Store(out, create=True)
+    store = Store(out, create=True, ignore_claims=args.ignore_claims)
     store.save_suite(suite.name, Path(args.suite).read_text())
     executor = _executor(args, out)
     progress = Progress(quiet=args.quiet)
@@ -164,6 +171,8 @@ def _run(args: argparse.Namespace) -> int:
         executor.close()
     for line in idle_backend_warnings(summary.idle_backends):
         print(f"ndebench: {line}", file=sys.stderr)
+    for line in summary.lines():
+        print(f"ndebench: {terminal_text(line)}", file=sys.stderr)
     if not args.quiet:
         print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
     return summary.exit_code
@@ -224,8 +233,14 @@ def _report(args: argparse.Namespace) -> int:
 
     # by default next to the results (never onto committed files under the working directory)
     out = Path(args.out) if args.out else Path(args.results) / "report"
-    path = write_report(Path(args.results), out, registry=load_registry())
-    print(f"report written to {path}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    try:
+        path = write_report(Path(args.results), out, registry=load_registry())
+    except OSError as exc:
+        where = exc.filename or out or "the report directory"
+        raise InputError(f"{where}: cannot write the report ({exc.strerror or exc})") from None
+    print(f"report written to {terminal_text(path)}")
     return 0
 
 
@@ -237,8 +252,12 @@ def _compare(args: argparse.Namespace) -> int:
             raise InputError(f"{path}: no such results directory")
     if not 0 < args.alpha < 1:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
+    if not 0 <= args.threshold < float("inf"):
+        raise InputError(
+            f"--threshold {args.threshold}: must be a finite relative change >= 0 (e.g. 0.05)"
+        )
     changes = compare(Path(args.a), Path(args.b), args.alpha, args.threshold)
-    print(format_changes(changes, only_flagged=not args.all))
+    print(terminal_text(format_changes(changes, only_flagged=not args.all)))
     return 1 if any(c.verdict == "regression" for c in changes) else 0
 
 

@@ -59,6 +59,9 @@ class ComponentInfo:
     provides: frozenset[str] = frozenset()
     requires: frozenset[str] = frozenset()
     plugin: str = ""
+    #: allowed values of parameters in ``defaults`` (:mod:`ndebench.params`); a parameter
+    #: left out gets a declaration inferred from its default
+    param_types: dict[str, Any] = field(default_factory=dict)
 
     kind: str = "component"
 

@@ -156,7 +156,8 @@ def test_retry_failed(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyp
     )
     out = tmp_path / "res"
     assert cli("run", str(path), "--out", str(out)) == 1
-    assert cli("run", str(path), "--out", str(out), "--resume") == 0  # nothing to do
+    # nothing to run, but the stored failure still decides the exit code
+    assert cli("run", str(path), "--out", str(out), "--resume") == 1
     assert cli("run", str(path), "--out", str(out), "--resume", "--retry-failed") == 1
     df = ndebench.load_results(out)
     assert df.set_index("regularizer").attempts.to_dict() == {"none": 1, "fault": 2}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import io
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,7 +70,11 @@ def suite_name(df: pd.DataFrame) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-") or "report"
+    """One safe directory name per suite name (never '.', '..' or a separator; distinct names
+    never share a directory)."""
+    from ndebench.paths import component
+
+    return component(text)
 
 
 def build_sections(

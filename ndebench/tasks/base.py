@@ -60,6 +60,8 @@ class AbstractTask(abc.ABC):
     lower_is_better: ClassVar[bool] = True
     #: parameters and their defaults; a suite may set these under [params.task.<name>]
     defaults: ClassVar[dict[str, Any]] = {}
+    #: allowed values of parameters (:mod:`ndebench.params`); others are inferred from defaults
+    param_types: ClassVar[dict[str, Any]] = {}
     #: capability words a backend/solver/adjoint must provide (see ndebench.components)
     requires: ClassVar[frozenset[str]] = frozenset()
 

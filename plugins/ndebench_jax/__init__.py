@@ -25,6 +25,7 @@ from ndebench.components import (
     SolverInfo,
 )
 from ndebench.methods import declare
+from ndebench.params import Choice, Int, OneOf
 
 BACKEND = "jax"
 _P = "ndebench_jax"
@@ -84,6 +85,10 @@ def ndebench_register_solvers() -> list[SolverInfo]:
     return out
 
 
+#: the interpolating adjoint's checkpoints: the forward dense output or a grid of N points
+CHECKPOINTS = OneOf((Choice(("steps",)), Int(lo=1, hi=10**6)))
+
+
 @hookimpl
 def ndebench_register_adjoints() -> list[AdjointInfo]:
     return [
@@ -109,6 +114,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             description="continuous adjoint of [a, g] only, reading z(t) from the forward "
             "solve's dense output (or a Hermite grid: checkpoints=N); jax.custom_vjp",
             defaults={"checkpoints": "steps"},
+            param_types={"checkpoints": CHECKPOINTS},
             provides=frozenset({AUGMENTED_STATE}),
         ),
     ]

@@ -24,6 +24,7 @@ from ndebench.components import (
     SolverInfo,
 )
 from ndebench.methods import declare
+from ndebench.params import Choice, Int, OneOf
 
 BACKEND = "torch"
 _P = "ndebench_torch"
@@ -79,6 +80,10 @@ def ndebench_register_solvers() -> list[SolverInfo]:
     ]
 
 
+#: the interpolating adjoint's checkpoints: the forward dense output or a grid of N points
+CHECKPOINTS = OneOf((Choice(("steps",)), Int(lo=1, hi=10**6)))
+
+
 @hookimpl
 def ndebench_register_adjoints() -> list[AdjointInfo]:
     return [
@@ -104,6 +109,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.interpolating:InterpolatingAdjoint",
             description="continuous adjoint reading z(t) from the forward solve's dense output",
             defaults={"checkpoints": "steps"},
+            param_types={"checkpoints": CHECKPOINTS},
             provides=frozenset({AUGMENTED_STATE}),
         ),
     ]
