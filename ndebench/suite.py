@@ -175,8 +175,11 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
     cells: list[Cell] = []
     excluded = 0
     order = [a for a in AXES]
+    mode_given = isinstance(raw.get("matrix"), dict) and "mode" in raw["matrix"]
     for combo in itertools.product(*(axes[a] for a in order)):
         point = dict(zip(order, combo, strict=True))
+        if not mode_given and point["mode"] != _default_mode(registry, point["backend"]):
+            continue  # mode left out: each backend runs its declared default mode only
         local_sweeps = dict(sweeps)
         for (axis, value, key), vals in value_sweeps.items():
             if point[axis] == value:
@@ -236,7 +239,10 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
     for key in REQUIRED_AXES:
         if key not in matrix:
             raise chk.fail(f"matrix.{key}", f"missing; required axes: {', '.join(REQUIRED_AXES)}")
-    axes: dict[str, list[Any]] = {"mode": ["eager"], "device": ["cpu"]}
+    # without a mode axis each backend runs its own declared default mode (torch eager, JAX
+    # compiled): the axis lists those, and expand() keeps each backend's own only
+    defaults = sorted({_default_mode(reg, b) for b in _listed_names(matrix.get("backend"))})
+    axes: dict[str, list[Any]] = {"mode": defaults or ["eager"], "device": ["cpu"]}
     for key, values in matrix.items():
         if isinstance(values, str):
             values = [values]
@@ -272,6 +278,24 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
     return axes
 
 
+def _task_global(reg: Registry, task: str, key: str) -> bool:
+    """Whether ``key`` in ``[params.task.<task>]`` is a global parameter (not the task's)."""
+    cls = reg.tasks.get(task)
+    return key in GLOBAL_DEFAULTS and (cls is None or key not in cls.defaults)
+
+
+def _default_mode(reg: Registry, backend: str) -> str:
+    """The declared default mode of ``backend`` (eager where it is not loaded)."""
+    info = reg.backends.get(backend)
+    return info.default_mode if info is not None else "eager"
+
+
+def _listed_names(values: Any) -> list[str]:
+    if isinstance(values, str):
+        return [values]
+    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+
+
 def _component_default(reg: Registry, axis: str, value: str, key: str) -> Any:
     if axis == "task":
         cls = reg.tasks.get(value)
@@ -286,8 +310,10 @@ def _component_default(reg: Registry, axis: str, value: str, key: str) -> Any:
 def _component_keys(reg: Registry, axis: str, value: str) -> list[str] | None:
     """Allowed parameter keys of one axis value, or None if unknown (plugin not loaded)."""
     if axis == "task":
+        # a task's table may also set global parameters for that task's cells (a paper suite
+        # trains MNIST and PhysioNet with different optimizers, budgets and tolerances)
         cls = reg.tasks.get(value)
-        return sorted(cls.defaults) if cls else None
+        return sorted({*cls.defaults, *GLOBAL_DEFAULTS}) if cls else None
     if axis in ("solver", "adjoint", "regularizer"):
         keys: set[str] = set()
         found = False
@@ -318,6 +344,18 @@ def _params(
                 for pkey, pval in table.items():
                     if allowed is not None and pkey not in allowed:
                         raise chk.unknown(f"{where}.{pkey}", pkey, allowed)
+                    if key == "task" and _task_global(reg, axis_value, pkey):
+                        if isinstance(pval, list) and not isinstance(GLOBAL_DEFAULTS[pkey], list):
+                            raise chk.fail(
+                                f"{where}.{pkey}",
+                                "a global parameter set for one task cannot be a sweep; "
+                                "sweep it in [params]",
+                            )
+                        gparam = decl.GLOBAL_TYPES[pkey]
+                        _check_list_or_value(
+                            chk, f"{where}.{pkey}", pval, GLOBAL_DEFAULTS[pkey], gparam
+                        )
+                        continue
                     default = (
                         GLOBAL_DEFAULTS.get(pkey)
                         if key in ("backend", "mode", "device")
@@ -375,6 +413,8 @@ def _make_cell(
     params.update(fixed)
     for axis in ("backend", "mode", "device"):
         params.update(per_value.get((axis, point[axis]), {}))
+    task_table = per_value.get(("task", point["task"]), {})
+    params.update({k: v for k, v in task_table.items() if _task_global(reg, point["task"], k)})
     component_params: dict[str, dict[str, Any]] = {}
     for axis in ("task", "solver", "adjoint", "regularizer"):
         value = point[axis]
@@ -388,6 +428,8 @@ def _make_cell(
         for k, v in table.items():
             if k in swept_values and isinstance(v, list):
                 continue
+            if axis == "task" and _task_global(reg, value, k):
+                continue  # a global parameter of this task's cells (in params)
             merged[k] = v
         component_params[axis] = merged
     for key, value in swept_values.items():

@@ -243,3 +243,32 @@ def test_mode_left_out_runs_each_backend_in_its_default_mode(tmp_path: Path) -> 
         write(tmp_path, text.replace("[matrix]", '[matrix]\nmode = ["eager"]')), reg
     )
     assert {c.mode for c in explicit.cells} == {"eager"} and len(explicit.cells) == 8
+
+
+def test_task_tables_may_set_global_parameters_for_their_cells(tmp_path) -> None:
+    """A paper suite trains each task with its own optimizer, budget and tolerances."""
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[suite]\nname = "t"\nseeds = [0]\n[matrix]\nbackend = ["torch"]\n'
+        'task = ["spiral", "digits"]\nsolver = ["tsit5"]\nadjoint = ["discrete"]\n'
+        'regularizer = ["none"]\n[params]\nlearning_rate = 0.01\n'
+        '[params.task.digits]\nlearning_rate = 0.03\noptimizer = "adamax"\nlatent = 8\n'
+        'lr_schedule = {kind = "inverse_decay", gamma = 1e-5}\n'
+    )
+    cells = {c.task: c for c in load_suite(path, load_registry()).cells}
+    assert cells["spiral"].params["learning_rate"] == 0.01
+    assert cells["spiral"].params["optimizer"] == "adam"
+    digits = cells["digits"]
+    assert digits.params["learning_rate"] == 0.03 and digits.params["optimizer"] == "adamax"
+    assert digits.params["lr_schedule"]["gamma"] == 1e-5
+    assert digits.component("task")["latent"] == 8 and "optimizer" not in digits.component("task")
+    path.write_text(path.read_text().replace('optimizer = "adamax"', 'optimizer = "adamw"'))
+    import pytest
+
+    from ndebench.errors import InputError
+
+    with pytest.raises(InputError, match=r"params\.task\.digits\.optimizer"):
+        load_suite(path, load_registry())
