@@ -278,6 +278,22 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
     return axes
 
 
+#: ``[params.task.<task>.weight]``: regularization weights for that task's cells, by regularizer
+#: (a weight depends on the loss's scale: an ELBO is thousands, a cross-entropy about 1)
+TASK_WEIGHTS = "weight"
+
+
+def _check_task_weights(chk: _Check, where: str, value: Any, regularizers: list[Any]) -> None:
+    if not isinstance(value, dict):
+        raise chk.fail(where, "must be a table: regularizer name = weight")
+    for name, weight in value.items():
+        if name not in regularizers:
+            raise chk.unknown(f"{where}.{name}", name, regularizers)
+        complaint = decl.problem(decl.Weight(), weight)
+        if complaint:
+            raise chk.fail(f"{where}.{name}", complaint)
+
+
 def _task_global(reg: Registry, task: str, key: str) -> bool:
     """Whether ``key`` in ``[params.task.<task>]`` is a global parameter (not the task's)."""
     cls = reg.tasks.get(task)
@@ -313,7 +329,7 @@ def _component_keys(reg: Registry, axis: str, value: str) -> list[str] | None:
         # a task's table may also set global parameters for that task's cells (a paper suite
         # trains MNIST and PhysioNet with different optimizers, budgets and tolerances)
         cls = reg.tasks.get(value)
-        return sorted({*cls.defaults, *GLOBAL_DEFAULTS}) if cls else None
+        return sorted({*cls.defaults, *GLOBAL_DEFAULTS, TASK_WEIGHTS}) if cls else None
     if axis in ("solver", "adjoint", "regularizer"):
         keys: set[str] = set()
         found = False
@@ -344,6 +360,9 @@ def _params(
                 for pkey, pval in table.items():
                     if allowed is not None and pkey not in allowed:
                         raise chk.unknown(f"{where}.{pkey}", pkey, allowed)
+                    if key == "task" and pkey == TASK_WEIGHTS:
+                        _check_task_weights(chk, f"{where}.{pkey}", pval, axes["regularizer"])
+                        continue
                     if key == "task" and _task_global(reg, axis_value, pkey):
                         if isinstance(pval, list) and not isinstance(GLOBAL_DEFAULTS[pkey], list):
                             raise chk.fail(
@@ -428,10 +447,13 @@ def _make_cell(
         for k, v in table.items():
             if k in swept_values and isinstance(v, list):
                 continue
-            if axis == "task" and _task_global(reg, value, k):
+            if axis == "task" and (k == TASK_WEIGHTS or _task_global(reg, value, k)):
                 continue  # a global parameter of this task's cells (in params)
             merged[k] = v
         component_params[axis] = merged
+    task_weights = task_table.get(TASK_WEIGHTS, {})
+    if point["regularizer"] in task_weights:
+        component_params["regularizer"]["weight"] = task_weights[point["regularizer"]]
     for key, value in swept_values.items():
         placed = False
         for axis in ("task", "solver", "adjoint", "regularizer"):

@@ -272,3 +272,29 @@ def test_task_tables_may_set_global_parameters_for_their_cells(tmp_path) -> None
 
     with pytest.raises(InputError, match=r"params\.task\.digits\.optimizer"):
         load_suite(path, load_registry())
+
+
+def test_task_tables_set_regularizer_weights_per_task(tmp_path) -> None:
+    import pytest
+
+    from ndebench.errors import InputError
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    text = (
+        '[suite]\nname = "t"\nseeds = [0]\n[matrix]\nbackend = ["torch"]\n'
+        'task = ["spiral", "digits"]\nsolver = ["tsit5"]\nadjoint = ["discrete"]\n'
+        'regularizer = ["none", "ernode"]\n[params.regularizer.ernode]\nweight = 0.5\n'
+        "[params.task.digits.weight]\nernode = 0.01\n"
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    cells = {(c.task, c.regularizer): c for c in load_suite(path, load_registry()).cells}
+    assert cells[("spiral", "ernode")].component("regularizer")["weight"] == 0.5
+    assert cells[("digits", "ernode")].component("regularizer")["weight"] == 0.01
+    path.write_text(text.replace("ernode = 0.01", "ernode = -1.0"))
+    with pytest.raises(InputError, match=r"params\.task\.digits\.weight\.ernode"):
+        load_suite(path, load_registry())
+    path.write_text(text.replace("ernode = 0.01", "srnode = 0.01"))
+    with pytest.raises(InputError, match="srnode"):
+        load_suite(path, load_registry())
