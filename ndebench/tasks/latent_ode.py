@@ -3,14 +3,15 @@
 Each series mixes ``n_waves`` sinusoids of its own: frequencies ~ U(freq_min, freq_max) (cycles
 per unit time), phases ~ U(0, 2 pi); variable d is ``sum_k W[d, k] sin(2 pi f_k t + phi_k)``
 with one mixing matrix W ~ N(0, 1/n_waves) per dataset, plus N(0, noise^2) observation noise.
-A series is observed at a random subset of the ``n_points`` fine grid on [0, t_end] (each point
-with probability ``p_time``, at least 3), each variable there with probability ``p_var`` (at
-least one per time point), so times and masks differ per series and per variable.
+A series is observed at a random subset of ``round(p_time n_points)`` (at least 3) of the
+``n_points`` fine grid on [0, t_end], each variable there with probability ``p_var`` (at least
+one per time point), so times and masks differ per series and per variable while every batch
+has one shape (one compilation under jit whatever the seed).
 
 The first ``n_train`` series train (reconstruction of all observed entries); of the
 ``n_test`` test series a fraction ``holdout`` of the observed entries is held out: the encoder
 reads the others and the metric is the MSE on the held-out ones (interpolation). All series
-are padded to the dataset's longest (fixed shapes). Sizes (``latent``, ``rec_hidden``,
+have the same number of time points. Sizes (``latent``, ``rec_hidden``,
 ``gen_hidden``...) are those of :mod:`ndebench.tasks.series`, CPU-sized by default.
 """
 
@@ -26,7 +27,7 @@ from ndebench.tasks.series import SERIES_DEFAULTS, AbstractSeriesTask, series_ba
 
 
 def sample_series(p: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(times (N, T), values (N, T, D), observed mask (N, T, D)), padded to the longest."""
+    """(times (N, T), values (N, T, D), observed mask (N, T, D))."""
     rng = np.random.default_rng([int(seed), 19070, 3907])
     n = int(p["n_train"]) + int(p["n_test"])
     d, k, n_points = int(p["n_features"]), int(p["n_waves"]), int(p["n_points"])
@@ -36,13 +37,8 @@ def sample_series(p: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray,
     mix = rng.normal(0.0, 1.0 / np.sqrt(k), size=(d, k))
     freq = rng.uniform(float(p["freq_min"]), float(p["freq_max"]), size=(n, k))
     phase = rng.uniform(0.0, 2 * np.pi, size=(n, k))
-    chosen = []
-    for _ in range(n):
-        keep = np.flatnonzero(rng.uniform(size=n_points) < float(p["p_time"]))
-        if len(keep) < 3:
-            keep = np.sort(rng.choice(n_points, size=3, replace=False))
-        chosen.append(keep)
-    width = max(len(c) for c in chosen)
+    width = min(n_points, max(3, round(float(p["p_time"]) * n_points)))
+    chosen = [np.sort(rng.choice(n_points, size=width, replace=False)) for _ in range(n)]
     times = np.zeros((n, width))
     values = np.zeros((n, width, d))
     mask = np.zeros((n, width, d))
