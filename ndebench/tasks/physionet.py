@@ -59,7 +59,9 @@ class Physionet(AbstractSeriesTask):
             return f"task physionet: {key} = {str(root)!r} is not a directory; put {wanted} there"
         empty = [f"{s}/" for s in sets if not any((root / s).glob("*.txt"))]
         if empty:
-            return f"task physionet: put {', '.join(empty)} (<RecordID>.txt files) in {root} ({key})"
+            return (
+                f"task physionet: put {', '.join(empty)} (<RecordID>.txt files) in {root} ({key})"
+            )
         return None
 
     def model(self) -> ModelSpec:

@@ -92,7 +92,8 @@ def noise(seed: int, step: int, shape: tuple[int, ...]) -> np.ndarray:
 
 def kl_weight(step: int, warmup: float, rate: float) -> float:
     """max(0, 1 - rate^(step - warmup)) (PAPERS.md section 1)."""
-    return max(0.0, 1.0 - float(rate) ** (float(step) - float(warmup)))
+    decay: float = float(rate) ** (float(step) - float(warmup))
+    return max(0.0, 1.0 - decay)
 
 
 def series_model(n_features: int, p: dict[str, Any]) -> ModelSpec:

@@ -47,4 +47,8 @@ def gaussian_elbo(
 
 Loss = Callable[..., torch.Tensor]
 
-LOSSES: dict[str, Loss] = {"mse": mse, "cross_entropy": cross_entropy, "gaussian_elbo": gaussian_elbo}
+LOSSES: dict[str, Loss] = {
+    "mse": mse,
+    "cross_entropy": cross_entropy,
+    "gaussian_elbo": gaussian_elbo,
+}

@@ -101,7 +101,9 @@ def test_elbo_losses_agree_and_ignore_masked_entries(step):
     t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
     out = ModelOutput(t(pred), None, {"mu": t(mu), "logvar": t(logvar)})  # type: ignore[arg-type]
     batch = TorchBatch(t(pred), t(targets), [], t(mask))
-    assert float(value) == pytest.approx(elbo_torch(out, batch, step, obs_std=0.1).item(), rel=1e-12)
+    assert float(value) == pytest.approx(
+        elbo_torch(out, batch, step, obs_std=0.1).item(), rel=1e-12
+    )
     other = np.where(mask == 0, 1e3, targets)
     value2, grad2 = jax.value_and_grad(lj)(jnp.asarray(pred), jnp.asarray(other))
     assert float(value2) == float(value)

@@ -91,7 +91,7 @@ def two_series() -> tuple[Batch, Batch, Batch]:
 
 
 def test_per_sample_time_grids_match_solving_each_alone() -> None:
-    setup, s = session(tol=1e-9)
+    _, s = session(tol=1e-9)
     both, a, b = two_series()
     joint, _ = s.predict(both)
     assert joint.shape == (2, 4, 3)

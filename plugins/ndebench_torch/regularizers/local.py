@@ -16,8 +16,8 @@ Sampling of t_s (one per training solve, seeded by (seed, step) through ``begin`
   ``include_t0``), by reservoir sampling in a step observer (keep the k-th eligible start with
   probability 1/k; O(1) memory); with ``sample_from = "saveat"`` uniform over the solve's
   output times except t1 (and t0 unless ``include_t0``), as the reference does when the task
-  passes save points (it samples ``sol.t``, which then holds only those). A solve with no eligible start (one step) falls back to t0,
-  counted in ``record()["fallback_t0"]``.
+  passes save points (it samples ``sol.t``, which then holds only those). A solve with no
+  eligible start (one step) falls back to t0, counted in ``record()["fallback_t0"]``.
 
 ``detach_k1`` (default true, the reference code: k1 comes from the integrator's
 construction) may be set false to differentiate k1 too (one more evaluation): with k1 detached
