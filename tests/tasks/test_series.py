@@ -117,3 +117,24 @@ def test_physionet_split_normalization_and_padding(tmp_path: Path) -> None:
     assert np.all(tr.targets[tr.mask == 0] == 0.0)
     np.testing.assert_array_equal(te.mask, te.inputs[..., 37:])  # reconstruction by default
     assert task.data(5).train.targets.shape == tr.targets.shape  # split independent of seed
+
+
+def test_capability_matrix_marks_physionet_without_data_unsupported(tmp_path: Path) -> None:
+    from ndebench.capabilities import unsupported_reason
+    from ndebench.plugins import load_registry
+    from ndebench.spec import Cell
+
+    registry = load_registry()
+
+    def cell(task: str, params: dict) -> Cell:
+        return Cell(
+            suite="t", backend="torch", mode="eager", device="cpu", task=task, solver="tsit5",
+            adjoint="discrete", regularizer="none", seed=0, params={},
+            component_params={"task": params},
+        )  # fmt: skip
+
+    reason = unsupported_reason(registry, cell("physionet", {"data_dir": str(tmp_path / "x")}))
+    assert reason is not None and "[params.task.physionet] data_dir" in reason
+    root = write_physionet(tmp_path / "data")
+    assert unsupported_reason(registry, cell("physionet", {"data_dir": str(root)})) is None
+    assert unsupported_reason(registry, cell("latent_ode", {})) is None
