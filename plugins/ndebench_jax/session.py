@@ -80,7 +80,20 @@ class JaxSession(AbstractSession):
             ctrl = replace(ctrl, max_steps=int(setup.solver_params["max_steps"]))
         train = reg.make_train(field, solver, ctrl, adjoint)
         pred_solve = make_solve(field, solver, ctrl, adjoint, None)
-        self.optimizer = optax.adam(setup.learning_rate)
+        makers = {
+            "adam": optax.adam,
+            "adamax": optax.adamax,
+            "sgd": optax.sgd,
+            "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
+        }
+        if setup.optimizer not in makers:
+            raise UnsupportedCell(f"jax backend has no optimizer {setup.optimizer!r}")
+        # the rate is a hyperparameter in the optimizer state: set per step from core's
+        # schedule (ndebench.schedules.lr_at), so both backends use identical rates
+        self.optimizer = optax.inject_hyperparams(makers[setup.optimizer])(
+            learning_rate=setup.learning_rate
+        )
+        self._setup = setup
         # committed like the step outputs, so the second step does not recompile
         self.opt_state = jax.device_put(self.optimizer.init(self.params), device)
         self._last: Any = self.params
@@ -223,6 +236,15 @@ class JaxSession(AbstractSession):
 
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
         self._nfe = None
+        if self._setup.lr_schedule != "constant":
+            import jax
+
+            from ndebench.schedules import lr_at
+
+            lr = lr_at(self._setup.lr_schedule, self._setup.learning_rate, step)
+            hyper = self.opt_state.hyperparams
+            value = self._jnp.asarray(lr, hyper["learning_rate"].dtype)
+            hyper["learning_rate"] = jax.device_put(value, self.device)
         params, opt_state, stats, flags, grads = self._run(
             self._step, self.params, self.opt_state, *self._inputs(batch, step, weight)
         )

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
+from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench.tasks.series import noise
@@ -24,7 +25,12 @@ from ndebench_torch.solvers.step_info import Solution
 from ndebench_torch.vector_field import CountedField
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+OPTIMIZERS: dict[str, Any] = {
+    "adam": torch.optim.Adam,
+    "adamax": torch.optim.Adamax,
+    "sgd": torch.optim.SGD,
+    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+}
 
 
 def _need(table: dict[str, Any], key: str, what: str) -> Any:
@@ -118,6 +124,10 @@ class TorchSession(AbstractSession):
         total, loss_value, reg_value, sol, nfe_forward = self._objective(batch, step, weight)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        if self.setup.lr_schedule != "constant":
+            lr = lr_at(self.setup.lr_schedule, self.setup.learning_rate, step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         self.optimizer.step()
         return StepStats(
             loss=loss_value,
