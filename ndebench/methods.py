@@ -84,7 +84,7 @@ def _local(kind: str, biased: bool) -> Method:
             "step_solver": "tsit5",
             "detach_k1": True,
             **extra,
-            **({"include_t0": False} if biased else {}),
+            **({"include_t0": False, "sample_from": "steps"} if biased else {}),
         },
         requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
         provides=frozenset({DETACHED_GRADIENT}),

@@ -70,6 +70,11 @@ class AbstractTask(abc.ABC):
         merged.update(params or {})
         self.params = merged
 
+    def loss_params(self) -> dict[str, float]:
+        """Keyword parameters of the task's loss (e.g. the ELBO's observation noise and KL
+        warm-up), passed by the backends to their implementation of ``loss``."""
+        return {}
+
     def unavailable(self) -> str | None:
         """Why this task's data cannot be read on this machine (missing files: which to put
         where), or None. Cheap: existence checks only, no parsing."""

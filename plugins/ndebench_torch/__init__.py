@@ -15,6 +15,7 @@ from ndebench.components import (
     CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    PER_SAMPLE_TIMES,
     RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
@@ -44,8 +45,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             preload=("torch", "torch._dynamo"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier"),
-            provides=frozenset({CONV, RECURRENT}),
+            model_kinds=("node_trajectory", "node_classifier", "latent_ode"),
+            provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )
     ]
 
