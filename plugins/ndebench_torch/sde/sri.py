@@ -73,6 +73,7 @@ class AbstractSRI:
             bm = f.brownian(t0, t1, y0)
         rtol, atol, q = ctrl.rtol, ctrl.atol, tab.error_order
         t, y = t0, y0
+        snap = 1e-12 * (t1 - t0)
         k1 = f(t0, y0)
         g1 = None if g is None else g(t0, y0)
         fixed = None if ctrl.fixed_step is None else float(ctrl.fixed_step)
@@ -94,7 +95,7 @@ class AbstractSRI:
                 raise Diverged(
                     f"{tab.name}: max_steps={ctrl.max_steps} reached at t={t:.6g} of [{t0}, {t1}]"
                 )
-            hit = t + h >= ts[j]
+            hit = t + h >= ts[j] - snap  # no sliver step left by rounding (chi ~ 1/sqrt(h))
             hs = ts[j] - t if hit else h
             dw = i10 = None
             if bm is not None:
