@@ -90,9 +90,8 @@ def test_ernode_srnode_gradients_match_finite_differences(reg_cls, solver, extra
 def test_srnode_on_sosri2_uses_its_normalizer() -> None:
     reg = StiffnessRegularizer(SOSRI2, agg="max", normalizer=None, include_t0=True)
     assert reg.normalizer == 10.6 and reg.t0_entry(0.1) == pytest.approx(1 / 10.6)
-    assert (
-        StiffnessRegularizer(SOSRI, agg="max", normalizer=None, include_t0=True).normalizer == 1.0
-    )
+    sosri = StiffnessRegularizer(SOSRI, agg="max", normalizer=None, include_t0=True)
+    assert sosri.normalizer == 1.0
 
 
 @pytest.mark.parametrize("reg_cls", [LocalErrorRegularizer, LocalStiffnessRegularizer])
