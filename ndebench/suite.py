@@ -42,6 +42,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "threads": 0,
     "grad_fidelity": True,
+    "eval_every": 0,
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
     "dtype": ("float32", "float64"),

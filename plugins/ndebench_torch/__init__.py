@@ -13,10 +13,12 @@ from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     ADAPTIVE,
     AUGMENTED_STATE,
+    CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
     ITO,
     NOISE_DIAGONAL,
+    RECURRENT,
     SDE,
     SDE_GRADIENT,
     STEP_GRAPH,
@@ -43,7 +45,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             frameworks=("torch",),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory",),
+            model_kinds=("node_trajectory", "node_classifier"),
+            provides=frozenset({CONV, RECURRENT}),
         )
     ]
 
