@@ -35,9 +35,8 @@ DENSE_OUTPUT = "dense_output"
 #: (arXiv 2303.02262), so finite differences of R cannot match its gradient
 DETACHED_GRADIENT = "detached_gradient"
 
-# --- Stochastic differential equations (tasks require, solvers provide)
-#: the solver integrates SDEs dz = f(t, z) dt + g(t, z) dW (a task with an SDE block requires it)
-SDE = "sde"
+# --- Stochastic differential equations (``SDE``, below, is the word tasks require and SDE
+# solvers provide: they integrate dz = f(t, z) dt + g(t, z) dW)
 #: noise types: diagonal noise (g(t, z) has z's shape and multiplies dW elementwise)
 NOISE_DIAGONAL = "noise_diagonal"
 #: the SDE is read in Itô's (resp. Stratonovich's) sense by this solver
