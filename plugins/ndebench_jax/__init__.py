@@ -12,11 +12,16 @@ from __future__ import annotations
 from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
+    ADAPTIVE,
     AUGMENTED_STATE,
     CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    ITO,
+    NOISE_DIAGONAL,
     RECURRENT,
+    SDE,
+    SDE_GRADIENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -78,6 +83,21 @@ def ndebench_register_solvers() -> list[SolverInfo]:
                 provides=frozenset({DENSE_OUTPUT}),
             )
         )
+    from ndebench_jax.sde.solvers import SPECS  # data only (no jax import)
+
+    for spec in SPECS.values():
+        out.append(
+            SolverInfo(
+                name=spec.name,
+                backend=BACKEND,
+                impl=f"{_P}.sde.solve:{spec.impl}",
+                description=spec.description + "; VirtualBrownianTree path",
+                provides=frozenset({SDE, NOISE_DIAGONAL, ITO})
+                | ({ADAPTIVE} if spec.adapt else set()),
+                requires=frozenset({SDE_GRADIENT}),
+                adaptive=spec.adapt is not None,
+            )
+        )
     return out
 
 
@@ -89,7 +109,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             backend=BACKEND,
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="diffrax RecursiveCheckpointAdjoint: reverse mode through the solver",
-            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE, SDE_GRADIENT}),
         ),
         AdjointInfo(
             name="backsolve",
