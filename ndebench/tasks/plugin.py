@@ -12,6 +12,8 @@ def ndebench_register_tasks() -> list[type[AbstractTask]]:
     from ndebench.tasks.digits import Digits
     from ndebench.tasks.linear import Linear
     from ndebench.tasks.mnist import Mnist
+    from ndebench.tasks.sde_digits import SDEDigits
+    from ndebench.tasks.sde_mnist import SDEMnist
     from ndebench.tasks.spiral import Spiral
 
-    return [Spiral, Linear, Digits, Mnist, Cifar10]
+    return [Spiral, Linear, Digits, Mnist, Cifar10, SDEDigits, SDEMnist]

@@ -45,7 +45,7 @@ def ndebench_register_backends() -> list[BackendInfo]:
             frameworks=("torch",),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier"),
+            model_kinds=("node_trajectory", "node_classifier", "sde_classifier"),
             provides=frozenset({CONV, RECURRENT}),
         )
     ]
