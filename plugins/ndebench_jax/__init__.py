@@ -47,7 +47,7 @@ def ndebench_register_backends() -> list[BackendInfo]:
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
             modes=("compiled",),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier"),
+            model_kinds=("node_trajectory", "node_classifier", "sde_classifier"),
             provides=frozenset({CONV, RECURRENT}),
         )
     ]

@@ -115,9 +115,10 @@ def make_sde_solve(
 
 
 class DiffraxSDESolver:
-    """The registered impl of ``diffrax_<name>`` SDE solvers: the solver's name and
-    parameters; :func:`make_sde_solve` builds the solve. The JAX sessions run ODE models
-    only so far, so a cell reaching them with an SDE solver is unsupported here."""
+    """The registered impl of ``diffrax_<name>`` SDE solvers. ``sde_classifier`` cells build
+    their solve with :func:`make_sde_solve` (:mod:`ndebench_jax.sde.session`); the ODE
+    session never runs an SDE solver (the capability matrix refuses SDE solvers on ODE tasks),
+    so reaching this constructor is unsupported."""
 
     def __init__(self, name: str, **params: Any) -> None:
         unknown = set(params) - {"max_steps"}
@@ -125,8 +126,8 @@ class DiffraxSDESolver:
             raise ValueError(f"solver {name!r}: unknown parameters {sorted(unknown)}")
         self.name, self.params, self.spec = name, params, SPECS[name]
         raise UnsupportedCell(
-            f"jax backend: {name} is an SDE solver and the JAX sessions build ODE models only "
-            "(no sde_classifier kind yet); use it through ndebench_jax.sde.solve.make_sde_solve"
+            f"jax backend: {name} is an SDE solver: it runs sde_classifier cells only "
+            "(through ndebench_jax.sde.solve.make_sde_solve)"
         )
 
 
