@@ -3,12 +3,15 @@
 ``weight`` enters the jitted step as a traced array and ``step`` not at all, so neither
 retriggers compilation; the first call compiles (the runner times it separately). ``float64``
 turns on ``jax_enable_x64`` (process-global) before any array is made. A persistent XLA
-compilation cache is used when the cell parameter ``jax_cache_dir`` or the environment variable
-``NDEBENCH_JAX_CACHE_DIR`` names a directory (warm compiles; report cold and warm separately).
-Executables with host callbacks are not cached, and equinox's runtime checks inside diffrax are
-host callbacks, so with a cache the session sets ``EQX_ON_ERROR=nan`` (before equinox is
-imported; a failed check then gives NaN, reported as diverged). Measured on the spiral ERNODE
-cell: first-step compile 6.5 s cold, 2.8 s warm (the rest is tracing).
+compilation cache is on by default: the worker names one per results directory
+(``NDEBENCH_COMPILE_CACHE_DIR``, see :mod:`ndebench.compile_cache`); the cell parameter
+``jax_cache_dir`` or the environment variable ``NDEBENCH_JAX_CACHE_DIR`` override it.
+Caveat: executables with host callbacks are not cached, and equinox's runtime checks inside
+diffrax are host callbacks, so with a cache (i.e. by default) the session sets
+``EQX_ON_ERROR=nan`` (before equinox is imported): a failed check (e.g. diffrax's max_steps)
+then gives NaN instead of an error message, reported as diverged; ``compile_cache = false``
+restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 s cold,
+2.8 s warm (the rest is tracing).
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from ndebench.tasks.base import Batch
 
 class JaxSession(AbstractSession):
     def __init__(self, setup: CellSetup) -> None:
-        cache = setup.cell.params.get("jax_cache_dir") or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
+        cache = (
+            setup.cell.params.get("jax_cache_dir")
+            or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
+            or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
+        )
         if cache:
             os.environ.setdefault("EQX_ON_ERROR", "nan")  # effective if equinox is not loaded yet
         import jax
@@ -53,7 +60,7 @@ class JaxSession(AbstractSession):
         forward = FORWARDS[spec.kind](spec)
         loss_of = LOSSES[setup.task.loss]
         if cell.device == "cuda":
-            from ndebench_jax.backend import has_gpu
+            from ndebench_jax.devices import has_gpu
 
             if not has_gpu():
                 raise UnsupportedCell("no CUDA device (jax sees no GPU)")
@@ -75,7 +82,20 @@ class JaxSession(AbstractSession):
             ctrl = replace(ctrl, max_steps=int(setup.solver_params["max_steps"]))
         train = reg.make_train(field, solver, ctrl, adjoint)
         pred_solve = make_solve(field, solver, ctrl, adjoint, None)
-        self.optimizer = optax.adam(setup.learning_rate)
+        makers = {
+            "adam": optax.adam,
+            "adamax": optax.adamax,
+            "sgd": optax.sgd,
+            "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
+        }
+        if setup.optimizer not in makers:
+            raise UnsupportedCell(f"jax backend has no optimizer {setup.optimizer!r}")
+        # the rate is a hyperparameter in the optimizer state: set per step from core's
+        # schedule (ndebench.schedules.lr_at), so both backends use identical rates
+        self.optimizer = optax.inject_hyperparams(makers[setup.optimizer])(
+            learning_rate=setup.learning_rate
+        )
+        self._setup = setup
         # committed like the step outputs, so the second step does not recompile
         self.opt_state = jax.device_put(self.optimizer.init(self.params), device)
         self._last: Any = self.params
@@ -132,7 +152,7 @@ class JaxSession(AbstractSession):
             return prediction, stats, (out.max_steps_hit, out.failed)
 
         # backward NFE not counted (backsolve): reported as -1
-        self._backsolve = not getattr(adjoint, "backward_counted", adjoint.step_graph)
+        self._backsolve = not adjoint.backward_counted
         # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
         # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
         # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
@@ -194,6 +214,15 @@ class JaxSession(AbstractSession):
 
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
         self._nfe = None
+        if self._setup.lr_schedule != "constant":
+            import jax
+
+            from ndebench.schedules import lr_at
+
+            lr = lr_at(self._setup.lr_schedule, self._setup.learning_rate, step)
+            hyper = self.opt_state.hyperparams
+            value = self._jnp.asarray(lr, hyper["learning_rate"].dtype)
+            hyper["learning_rate"] = jax.device_put(value, self.device)
         params, opt_state, stats, flags, grads = self._run(
             self._step, self.params, self.opt_state, *self._inputs(batch, step, weight)
         )

@@ -43,6 +43,9 @@ def ndebench_register_backends() -> list[BackendInfo]:
             impl=f"{_P}.backend:TorchBackend",
             description="PyTorch, own adaptive RK solvers; eager or torch.compile",
             frameworks=("torch",),
+            # torch.optim's constructors import torch._dynamo: with torch, most of a cell's
+            # fixed cost; neither starts a thread at import
+            preload=("torch", "torch._dynamo"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
             model_kinds=("node_trajectory", "node_classifier", "sde_classifier"),
@@ -121,6 +124,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="backpropagation through the solver's operations (memory O(steps))",
             provides=frozenset({STEP_GRAPH, AUGMENTED_STATE, SDE_GRADIENT}),
+            reference=True,
         ),
         AdjointInfo(
             name="backsolve",
@@ -157,6 +161,15 @@ _REGULARIZERS = {
 }
 
 
+#: parameter values this backend cannot honour, with the reason (unsupported before the cell runs)
+_UNSUPPORTED = {
+    "ernode": {"detach_dt": {False: "the torch solvers do not differentiate step sizes"}},
+}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
-    return [declare(name, BACKEND, f"{_P}.{impl}") for name, impl in _REGULARIZERS.items()]
+    return [
+        declare(name, BACKEND, f"{_P}.{impl}", unsupported_values=_UNSUPPORTED.get(name))
+        for name, impl in _REGULARIZERS.items()
+    ]

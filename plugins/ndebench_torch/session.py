@@ -10,10 +10,11 @@ import numpy as np
 import torch
 
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
+from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench_torch.adjoints.base import AbstractAdjoint
-from ndebench_torch.compile import compile_module, is_compile_error
+from ndebench_torch.compile import compile_module, inductor_cache_dir, is_compile_error
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
@@ -24,7 +25,12 @@ from ndebench_torch.solvers.step_info import Solution
 from ndebench_torch.vector_field import CountedField
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+OPTIMIZERS: dict[str, Any] = {
+    "adam": torch.optim.Adam,
+    "adamax": torch.optim.Adamax,
+    "sgd": torch.optim.SGD,
+    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+}
 
 
 def _need(table: dict[str, Any], key: str, what: str) -> Any:
@@ -125,6 +131,10 @@ class TorchSession(AbstractSession):
         total, loss_value, reg_value, sol, nfe_forward = self._objective(batch, step, weight)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        if self.setup.lr_schedule != "constant":
+            lr = lr_at(self.setup.lr_schedule, self.setup.learning_rate, step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         self.optimizer.step()
         return StepStats(
             loss=loss_value,
@@ -197,4 +207,5 @@ class TorchSession(AbstractSession):
             "regularizer_record": self.regularizer.record(),
             "dtype": self.setup.dtype,
             "threads": torch.get_num_threads(),
+            "compile_cache": inductor_cache_dir() if self.compiled else None,
         }
