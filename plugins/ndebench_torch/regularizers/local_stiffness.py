@@ -40,8 +40,9 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
         """SDE: ``rms(k4 - k3) / (rms(H03 - H02) + eps) / normalizer`` of the fresh SRI step."""
         if tab.stiffness_stages is None:
             raise UnsupportedCell(f"{self.name}: {tab.name} has no stiffness stage pair")
-        eps, norm = float(self.params["eps"]), float(self.params["normalizer"])
-        return stiffness(tab, st, h, eps=eps) / norm
+        eps = self.params["eps"]
+        eps = torch.finfo(st.y1.dtype).eps if eps is None else float(eps)  # eps(eltype(u))
+        return stiffness(tab, st, h, eps=eps) / float(self.params["normalizer"])
 
 
 class LocalStiffnessBiasedRegularizer(LocalStiffnessRegularizer):
