@@ -90,8 +90,10 @@ def _local(kind: str, biased: bool) -> Method:
         provides=frozenset({DETACHED_GRADIENT}),
         family=LOCAL,
         types={
-            "step_solver": Choice(("tsit5",)),
+            # the fresh step: Tsit5 on ODEs; an SRI method on SDEs (arXiv 2303.02262's SOSRI)
+            "step_solver": Choice(("tsit5", "sriw1", "sosri", "sosri2")),
             "detach_k1": BOOL,
+            "sample_from": Choice(("steps", "saveat")),
             "eps": POSITIVE,
             "normalizer": POSITIVE,
             "include_t0": BOOL,
@@ -131,7 +133,7 @@ METHODS: dict[str, Method] = {
         "STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
         {"weight": 0.0, "b": 0.5, "mode": "end_time"},
         family=RANDOM_END,
-        types={"b": POSITIVE, "mode": Choice(("end_time", "jitter_times"))},
+        types={"b": POSITIVE, "mode": Choice(("end_time", "jitter_times", "series"))},
     ),
     "rnode_kinetic": Method(
         "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798); "

@@ -14,6 +14,8 @@ def ndebench_register_tasks() -> list[type[AbstractTask]]:
     from ndebench.tasks.linear import Linear
     from ndebench.tasks.mnist import Mnist
     from ndebench.tasks.physionet import Physionet
+    from ndebench.tasks.sde_digits import SDEDigits
+    from ndebench.tasks.sde_mnist import SDEMnist
     from ndebench.tasks.spiral import Spiral
 
-    return [Spiral, Linear, Digits, Mnist, Cifar10, LatentOde, Physionet]
+    return [Spiral, Linear, Digits, Mnist, Cifar10, LatentOde, Physionet, SDEDigits, SDEMnist]

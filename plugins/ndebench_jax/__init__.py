@@ -12,12 +12,17 @@ from __future__ import annotations
 from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
+    ADAPTIVE,
     AUGMENTED_STATE,
     CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    ITO,
+    NOISE_DIAGONAL,
     PER_SAMPLE_TIMES,
     RECURRENT,
+    SDE,
+    SDE_GRADIENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -47,7 +52,7 @@ def ndebench_register_backends() -> list[BackendInfo]:
             modes=("compiled",),
             default_mode="compiled",
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier", "latent_ode"),
+            model_kinds=("node_trajectory", "node_classifier", "latent_ode", "sde_classifier"),
             provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )
     ]
@@ -83,6 +88,21 @@ def ndebench_register_solvers() -> list[SolverInfo]:
                 provides=frozenset({DENSE_OUTPUT}),
             )
         )
+    from ndebench_jax.sde.solvers import SPECS  # data only (no jax import)
+
+    for spec in SPECS.values():
+        out.append(
+            SolverInfo(
+                name=spec.name,
+                backend=BACKEND,
+                impl=f"{_P}.sde.solve:{spec.impl}",
+                description=spec.description + "; VirtualBrownianTree path",
+                provides=frozenset({SDE, NOISE_DIAGONAL, ITO})
+                | ({ADAPTIVE} if spec.adapt else set()),
+                requires=frozenset({SDE_GRADIENT}),
+                adaptive=spec.adapt is not None,
+            )
+        )
     return out
 
 
@@ -98,7 +118,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             backend=BACKEND,
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="diffrax RecursiveCheckpointAdjoint: reverse mode through the solver",
-            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE, SDE_GRADIENT}),
             reference=True,
         ),
         AdjointInfo(

@@ -113,8 +113,28 @@ def latent_ode(parts: nn.ModuleDict, batch: TorchBatch, solve: Solve) -> ModelOu
     return ModelOutput(parts["decoder"](zs), sol, {"mu": mu, "logvar": logvar})
 
 
+def sde_classifier(
+    parts: nn.ModuleDict, batch: TorchBatch, solve: Solve, n_samples: int = 1
+) -> ModelOutput:
+    """``sde_classifier``: encoder -> z0 -> SDE block over [t0, t1] -> head. With
+    ``n_samples > 1`` (prediction) the batch is replicated ``n_samples`` times in one joint
+    solve (independent paths per replica, one step-size sequence) and the logits are
+    averaged over the replicas."""
+    x = batch.inputs
+    z0 = parts["encoder"](x) if "encoder" in parts else x
+    z0 = z0.reshape(z0.shape[0], -1)
+    if n_samples > 1:
+        z0 = z0.repeat(n_samples, 1)
+    sol = solve(z0, [batch.times[0], batch.times[-1]])
+    logits = parts["head"](sol.ys[-1])
+    if n_samples > 1:
+        logits = logits.view(n_samples, -1, logits.shape[-1]).mean(0)
+    return ModelOutput(logits, sol)
+
+
 FORWARDS: dict[str, Forward] = {
     "node_trajectory": trajectory,
     "node_classifier": classifier,
     "latent_ode": latent_ode,
+    "sde_classifier": sde_classifier,
 }

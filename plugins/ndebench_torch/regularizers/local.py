@@ -42,14 +42,16 @@ import torch
 
 from ndebench.backend import UnsupportedCell
 from ndebench.controller import StepSizeController
-from ndebench.tableaus import TSIT5, Tableau
+from ndebench.tableaus import SOSRI, SRI_TABLEAUS, TSIT5, SRITableau, Tableau
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.regularizers.base import AbstractRegularizer
+from ndebench_torch.sde.fresh_step import fresh_sri_step
+from ndebench_torch.sde.step import SRIStep
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.runge_kutta import Field
 from ndebench_torch.solvers.step_info import Solution, StepInfo
 
-STEP_SOLVERS = {"tsit5": TSIT5}
+STEP_SOLVERS: dict[str, Tableau | SRITableau] = {"tsit5": TSIT5, **SRI_TABLEAUS}
 #: biased t_s from the accepted step starts or from the output (save) times
 SAMPLE_FROM = ("steps", "saveat")
 
@@ -162,10 +164,32 @@ class AbstractLocalRegularizer(AbstractRegularizer):
                 sol.ys = torch.cat([sol.ys[:i], sol.ys[i + 1 :]])
         ctrl = getattr(solver, "controller", None) or StepSizeController()
         self.t_s, self.z_s = t_s, z_s
+        if getattr(f, "diffusion", None) is not None:
+            return self._sde_fresh_step(sol, f, t_s, z_s, ctrl, ts[-1])
+        if not isinstance(self.step_tableau, Tableau):
+            raise UnsupportedCell(f"{self.name}: step_solver {self.step_tableau.name} is for SDEs")
         self.h0, ks, gs = fresh_step(f, t_s, z_s, ctrl.rtol, ctrl.atol, ts[-1], self.step_tableau,
                                      bool(self.params["detach_k1"]))  # fmt: skip
         self.r = self.local_value(self.h0, ks, gs, ctrl.rtol, ctrl.atol)
         return sol
+
+    def _sde_fresh_step(
+        self, sol: Solution, f: Field, t_s: float, z_s: torch.Tensor,
+        ctrl: StepSizeController, t1: float,
+    ) -> Solution:  # fmt: skip
+        """SDE: one fresh SRI step (SOSRI unless ``step_solver`` names an SRI method) on a
+        fresh increment from this step's seeded stream (:mod:`ndebench_torch.sde.fresh_step`)."""
+        tab = self.step_tableau if isinstance(self.step_tableau, SRITableau) else SOSRI
+        self.sde_step_solver = tab.name
+        gen = torch.Generator(device=z_s.device).manual_seed(int(self.rng.integers(2**62)))
+        self.h0, st = fresh_sri_step(f, t_s, z_s, ctrl.rtol, ctrl.atol, t1, tab, gen)
+        self.r = self.sde_value(tab, self.h0, st, ctrl.rtol, ctrl.atol)
+        return sol
+
+    def sde_value(
+        self, tab: SRITableau, h: float, st: SRIStep, rtol: float, atol: float
+    ) -> torch.Tensor:
+        raise NotImplementedError
 
     def local_value(
         self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
@@ -176,4 +200,7 @@ class AbstractLocalRegularizer(AbstractRegularizer):
         return self.r
 
     def record(self) -> dict[str, Any]:
-        return {**self.params, "fallback_t0": self.fallbacks}
+        out = {**self.params, "fallback_t0": self.fallbacks}
+        if hasattr(self, "sde_step_solver"):
+            out["step_solver_used"] = self.sde_step_solver
+        return out
