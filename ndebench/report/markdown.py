@@ -14,10 +14,16 @@ if TYPE_CHECKING:
     from ndebench.report.sections import ReportSection
 
 
+#: characters that could start markup, a link, an image or raw HTML in CommonMark/GFM
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
 def md_escape(text: object) -> str:
-    """A value made safe for one markdown table cell (pipes escaped, one line)."""
+    """Any text made inert in markdown (one line): HTML characters as entities, markdown
+    punctuation backslash-escaped, so no tag, link, image or emphasis can form."""
     value = re.sub(r"\s*\n\s*", " / ", str(text).strip())
-    return value.replace("|", "\\|")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", value)
 
 
 def md_table(frame: pd.DataFrame) -> str:
