@@ -2,8 +2,8 @@
 
 The table is exactly :func:`ndebench.store.load_results` (one row per cell). Parquet keeps
 every column's dtype (pandas metadata in the file). CSV is text: next to it goes
-``FILE.dtypes.json`` with each column's dtype, which :func:`read_export` applies, so a CSV
-read back through it equals the parquet one.
+``FILE.dtypes.json`` with each column's dtype, which :func:`read_export` applies to the
+numeric columns (text comes back as the CSV reader gives it: an empty message as missing).
 """
 
 from __future__ import annotations
@@ -64,5 +64,6 @@ def read_export(path: str | Path) -> Any:
     if not sidecar.is_file():
         return pd.read_csv(path)
     dtypes: dict[str, str] = json.loads(sidecar.read_text())
-    # object columns (text, booleans with gaps) are left to the CSV reader
-    return pd.read_csv(path, dtype={c: t for c, t in dtypes.items() if t != "object"})
+    # text and object columns (booleans with gaps) are left to the CSV reader
+    kept = {c: t for c, t in dtypes.items() if t not in ("object", "str", "string")}
+    return pd.read_csv(path, dtype=kept)
