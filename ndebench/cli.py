@@ -74,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write a report from stored results (runs nothing)")
     report.add_argument("results", help="results directory")
-    report.add_argument("--out", help="report directory (default reports/<suite name>)")
+    report.add_argument("--out", help="report directory (default RESULTS/report)")
+    report.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.05,
+        help="the summary's test-metric tolerance relative to the baseline (default 0.05)",
+    )
 
     cmp = sub.add_parser("compare", help="a verdict per configuration from results A to results B")
     cmp.add_argument("a", help="baseline results directory")
@@ -226,8 +232,13 @@ def _report(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.report import write_report
 
+    if not 0 <= args.tolerance < 10:
+        raise InputError(f"--tolerance {args.tolerance}: must be in [0, 10)")
     path = write_report(
-        Path(args.results), Path(args.out) if args.out else None, registry=load_registry()
+        Path(args.results),
+        Path(args.out) if args.out else None,
+        registry=load_registry(),
+        tolerance=args.tolerance,
     )
     print(f"report written to {path}")
     return 0

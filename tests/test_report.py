@@ -60,9 +60,9 @@ def cell_row(
         "git_rev": "dd59962",
         "started_at": f"2026-11-24T10:{seed:02d}:{RTOLS.index(rtol) * 10:02d}+00:00",
         "config_hash": h,
+        "train_steps": 50,
     }
     numeric = {
-        "train_steps": 50,
         "train_time_s": 5.0,
         "train_step_time_s": 0.01,
         "train_nfe_forward": 80.0,
@@ -373,7 +373,9 @@ def test_write_report_default_out_dir(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "results").mkdir()
     with pytest.warns(UserWarning, match="unreadable"):
         index = write_report(tmp_path / "results")
-    assert index.resolve() == (tmp_path / "reports" / "synthetic" / "index.html").resolve()
+    # next to the results, never onto a committed reports/ directory
+    assert index.resolve() == (tmp_path / "results" / "report" / "index.html").resolve()
+    assert not (tmp_path / "reports").exists()
     md = (index.parent / "report.md").read_text()
     assert "## Report warnings" in md and "bad.json: skipped, unreadable result file" in md
 
@@ -477,7 +479,7 @@ def test_regularizer_only_sweep_shares_the_none_baseline() -> None:
 def test_summary_lists_each_backend_once_with_its_version() -> None:
     """Unsupported cells are refused before they run and carry no backend_version; the
     summary must not list their backend a second time without the version."""
-    from ndebench.report.sections import summary_section
+    from ndebench.report.sections import run_section as summary_section
 
     df = make_results()
     df.loc[df["status"] == "unsupported", "backend_version"] = ""
