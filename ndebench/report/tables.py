@@ -190,6 +190,7 @@ def _add_ratios(
     keys = [k for k in keys if k == "task" or not baseline[k].isna().all()]
     means = [f"{m}_mean" for m in metrics]
     ref = baseline[[*keys, *means]].rename(columns={c: f"{c}__base" for c in means})
+    out, ref = _align(out, ref, keys)
     merged = out.merge(ref, on=keys, how="left")
     for m in metrics:
         merged[f"{m}_ratio"] = _safe_ratio(merged[f"{m}_mean"], merged[f"{m}_mean__base"])
@@ -203,24 +204,33 @@ def _add_ratios(
     if "seed" in ok.columns and metrics:
         ref_cells = ok[ok["_base"] == 1][[*pair_keys, *metrics]]
         ref_cells = ref_cells.groupby(pair_keys, dropna=False, sort=False).mean().reset_index()
-        cells = ok[[*gkeys, "seed", *metrics]].merge(
-            ref_cells, on=pair_keys, how="inner", suffixes=("", "__base")
-        )
+        left, ref_cells = _align(ok[[*gkeys, "seed", *metrics]], ref_cells, pair_keys)
+        cells = left.merge(ref_cells, on=pair_keys, how="inner", suffixes=("", "__base"))
         for m in metrics:
             cells[f"{m}_paired_ratio"] = _safe_ratio(cells[m], cells[f"{m}__base"])
         has_pairs = len(cells) > 0
     if has_pairs:
         paired_cols = [f"{m}_paired_ratio" for m in metrics]
         paired = cells.groupby(gkeys, dropna=False, sort=False)[paired_cols].mean().reset_index()
-        for k in gkeys:  # a key that is all-missing here but boolean there: merge as objects
-            if paired[k].dtype != merged[k].dtype:
-                paired[k] = paired[k].astype(object)
-                merged[k] = merged[k].astype(object)
+        merged, paired = _align(merged, paired, gkeys)
         merged = merged.merge(paired, on=gkeys, how="left")
     else:  # no seed finished on both sides (an empty frame's key dtypes would not merge)
         for m in metrics:
             merged[f"{m}_paired_ratio"] = math.nan
     return merged
+
+
+def _align(
+    left: pd.DataFrame, right: pd.DataFrame, keys: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Key columns whose dtypes differ (all-missing here, boolean or text there) as objects
+    on both sides, so they merge."""
+    left, right = left.copy(), right.copy()
+    for k in keys:
+        if left[k].dtype != right[k].dtype:
+            left[k] = left[k].astype(object)
+            right[k] = right[k].astype(object)
+    return left, right
 
 
 def _safe_ratio(num: pd.Series, den: pd.Series) -> pd.Series:
