@@ -56,35 +56,41 @@ def backends_section(df: pd.DataFrame) -> ReportSection | None:
         return None
     means, keys, pairs = found
     cols = [c for c in PAIR_METRICS if c in means.columns]
-    rows = []
-    for key, group in means.groupby(keys, dropna=False, sort=False):
-        if group["pair"].nunique() < 2:
-            continue
-        by = group.set_index("pair")
-        row = {k: str(v) for k, v in zip(keys, key, strict=True)}
-        for pair in pairs:
-            for c in cols:
-                value = by[c].get(pair) if pair in by.index else None
-                missing = value is None or pd.isna(value)
-                row[f"{pair} {PAIR_METRICS[c]}"] = fmt_num(
-                    float("nan") if missing else value * SCALE.get(c, 1.0)
-                )
-        present = [p for p in pairs if p in by.index]
-        den = present[0]
-        for num in present[1:]:
-            for c in RATIO_METRICS:
-                if c in by.columns:
-                    a, b = by.at[num, c], by.at[den, c]
-                    label = f"{num} ÷ {den} {PAIR_METRICS[c].split(' (')[0]}"
-                    row[label] = fmt_ratio(a / b if b else float("nan"))
-        rows.append(row)
-    if not rows:
+    wide = means.pivot_table(index=keys, columns="pair", values=cols, aggfunc="first", dropna=False)
+    present = wide[cols[0]].notna() if cols else None
+    if present is None:
         return None
-    table = pd.DataFrame(rows).fillna("—")
+    wide = wide[(present.sum(axis=1) >= 2).to_numpy()]
+    if wide.empty:
+        return None
+    table = wide.index.to_frame(index=False).astype(str)
+    for pair in pairs:
+        for c in cols:
+            values = wide[(c, pair)] if (c, pair) in wide.columns else pd.Series(float("nan"))
+            table[f"{pair} {PAIR_METRICS[c]}"] = [
+                fmt_num(v * SCALE.get(c, 1.0)) for v in values.to_numpy(float)
+            ]
+    first = wide[cols[0]].notna().to_numpy().argmax(axis=1)  # first pair that finished
+    for c in RATIO_METRICS:
+        if c not in cols:
+            continue
+        values = wide[c].reindex(columns=pairs).to_numpy(float)
+        den = values[range(len(values)), first]
+        for j, num in enumerate(pairs):
+            ratio = values[:, j] / den
+            if (first == j).all() or pd.isna(ratio).all():
+                continue
+            label = f"{num} ÷ first pair {PAIR_METRICS[c].split(' (')[0]}"
+            table[label] = [
+                "—" if f == j else fmt_ratio(r) for f, r in zip(first, ratio, strict=True)
+            ]
+    rows = table
+    table = rows.fillna("—")
     note = (
         "Seed means of the same experiment (same data, initial weights, controller and clock) "
-        "on each backend/mode; ratios are of seed means, each pair divided by the first pair "
-        "of the row that finished. Compile time is in the per-cell results (compile_time_s)."
+        f"on each backend/mode; ratios are of seed means, each pair divided by the first pair "
+        f"of the row that finished (in the order {', '.join(pairs)}). Compile time is in the "
+        "per-cell results (compile_time_s)."
     )
     return ReportSection(
         "Backends and modes side by side",

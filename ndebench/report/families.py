@@ -2,8 +2,8 @@
 
 Each regularizer plugin declares its method family; results carry it in the
 ``regularizer_family`` column. When a suite holds regularizers of two or more families, the
-per-task table gets long: these sections repeat it family by family (the same numbers, see
-:mod:`ndebench.report.tables`). Results without the column form a single family (no
+per-task table gets long: these sections repeat its compact form family by family (the same
+numbers, see :mod:`ndebench.report.tables`). Results without the column form a single family (no
 sections).
 """
 
@@ -27,5 +27,5 @@ def family_sections(agg: pd.DataFrame) -> list[ReportSection]:
     out = []
     for family in families:
         part = agg[(agg["family"].astype(str) == family) | agg["is_baseline"].astype(bool)]
-        out += table_sections(part, title_prefix=f"{family} — ")
+        out += table_sections(part, title_prefix=f"{family} — ", full_table=False)
     return out

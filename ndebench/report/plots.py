@@ -38,6 +38,9 @@ PROFILE_METRICS = {
     "predict_nfe": "predict NFE",
 }
 PROFILE_MAX_LINES = 12
+WORK_PRECISION_MAX_LINES = 12
+#: above this many points a scatter is embedded as pixels in the SVG (size and speed)
+RASTERIZE_ABOVE = 2000
 
 
 def add_comparison_figures(
@@ -110,7 +113,7 @@ def _pareto_figure(
                 ax.scatter(
                     g["predict_time_s"] * scale, g["test_metric"], s=22, alpha=0.45,
                     color=colors.get(str(reg), "k"), marker=markers.get(str(b), "o"),
-                    edgecolors="none",
+                    edgecolors="none", rasterized=len(ok) > RASTERIZE_ABOVE,
                 )  # fmt: skip
             label, lower = metric_label(tdata)
             _draw_front(ax, agg[agg["task"].astype(str) == task], scale, lower, colors)
@@ -179,6 +182,10 @@ def _work_precision_figure(
     tasks = sorted(rows["task"].astype(str).unique())
     labels = configuration_labels(rows, df.drop(columns=tol, errors="ignore"))
     rows = rows.assign(_line=labels.values)
+    # a readable number of lines: the configurations with the lowest median prediction NFE
+    cost = rows.groupby("_line")["predict_nfe_mean"].median().sort_values()
+    n_lines = len(cost)
+    rows = rows[rows["_line"].isin(cost.index[:WORK_PRECISION_MAX_LINES])]
     unit, scale = time_unit(rows["predict_time_s_mean"])
     with mpl.rc_context(STYLE):
         fig, axes = grid(2 * len(tasks), width=4.6, height=3.6)
@@ -214,6 +221,11 @@ def _work_precision_figure(
         "values, left panels against prediction NFE, right panels against prediction time "
         "(log scale). Lines closer to the best-metric, low-cost corner are more efficient."
     )
+    if n_lines > WORK_PRECISION_MAX_LINES:
+        caption += (
+            f" The {WORK_PRECISION_MAX_LINES} of {n_lines} configurations with the lowest "
+            "median prediction NFE are drawn; every value is in the tables."
+        )
     return FigureFile("work_precision", title, caption, png, svg)
 
 

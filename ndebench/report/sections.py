@@ -162,9 +162,12 @@ RATIO_NOTE = (
 )
 
 
-def table_sections(agg: pd.DataFrame, title_prefix: str = "") -> list[ReportSection]:
+def table_sections(
+    agg: pd.DataFrame, title_prefix: str = "", full_table: bool = True
+) -> list[ReportSection]:
     """One section per task: the compact table (:data:`ndebench.report.tables.COMPACT`
-    metrics) and, one click away, the full table of every metric."""
+    metrics) and, one click away (unless ``full_table`` is false), the full table of every
+    metric."""
     from ndebench.report.html import esc, html_table
     from ndebench.report.markdown import md_shared, md_table
     from ndebench.report.tables import display_table
@@ -172,7 +175,7 @@ def table_sections(agg: pd.DataFrame, title_prefix: str = "") -> list[ReportSect
     sections = []
     for task in sorted(agg["task"].astype(str).unique()):
         compact, shared = display_table(agg, task, compact=True)
-        full, _ = display_table(agg, task)
+        full = display_table(agg, task)[0] if full_table else compact
         rows = agg[agg["task"].astype(str) == task]
         classes = ["baseline" if b else "" for b in rows["is_baseline"]]
         md = "\n\n".join(p for p in (RATIO_NOTE, md_shared(shared), md_table(compact)) if p)

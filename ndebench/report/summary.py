@@ -110,9 +110,9 @@ def answer_section(
                 "configuration": label,
                 "seeds": str(int(r["n_ok"])),
                 f"predict time ({unit})": fmt_num(r.get("predict_time_s_mean") * scale),
-                "× baseline": fmt_ratio(r.get("predict_time_s_ratio")),
+                "predict time × baseline": fmt_ratio(r.get("predict_time_s_ratio")),
                 "train step time (ms)": fmt_num(r.get("train_step_time_s_mean", math.nan) * 1e3),
-                "× baseline ": fmt_ratio(r.get("train_step_time_s_ratio")),
+                "train step × baseline": fmt_ratio(r.get("train_step_time_s_ratio")),
                 "predict NFE × baseline": fmt_ratio(r.get("predict_nfe_ratio", math.nan)),
                 f"test {name} (baseline)": f"{fmt_num(r['test_metric_mean'])} "
                 f"({fmt_num(r['test_metric_base'])})",
@@ -125,11 +125,15 @@ def answer_section(
         f"Per task, the fastest configuration whose mean test metric is within "
         f"{tolerance:.0%} of its baseline's (same configuration, baseline regularizer at its "
         f"default parameters; better counts as within). Ratios are seed means over the "
-        f"baseline's; *eligible* counts configurations within tolerance of all. Direction of "
+        f"baseline's; 'eligible' counts configurations within tolerance of all. Direction of "
         f"the test metric: {'; '.join(sources)}."
     )
     md = "\n".join(f"- {md_escape(b)}" for b in bullets)
     md += f"\n\n{md_escape(note)}\n\n{md_table(table)}"
-    html = "<ul class='answer'>" + "".join(f"<li>{esc(b)}</li>" for b in bullets) + "</ul>"
+    items = []
+    for b in bullets:
+        task, _, rest = b.partition(": ")
+        items.append(f"<li><strong>{esc(task)}</strong>: {esc(rest)}</li>")
+    html = "<ul class='answer'>" + "".join(items) + "</ul>"
     html += f"<p class='muted'>{esc(note)}</p>{html_table(table)}"
     return ReportSection(title, md, html)
