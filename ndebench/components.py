@@ -36,6 +36,17 @@ DENSE_OUTPUT = "dense_output"
 DETACHED_GRADIENT = "detached_gradient"
 
 
+# --- Words a task requires (AbstractTask.requires) and a backend provides.
+#: convolution and normalization layers (Conv2d, BatchNorm, GroupNorm)
+CONV = "conv"
+#: recurrent cells (GRUCell)
+RECURRENT = "recurrent"
+#: per-sample irregular time grids (Batch.times of shape (B, T)) with observation masks
+PER_SAMPLE_TIMES = "per_sample_times"
+#: stochastic differential equations (drift and diffusion, Brownian paths)
+SDE = "sde"
+
+
 @dataclass(frozen=True)
 class ComponentInfo:
     """What every registered component declares."""

@@ -101,6 +101,8 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "steps_accepted",
     "steps_rejected",
     "step_time_s",
+    "eval_nfe",
+    "eval_metric",
 )
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import ndebench
 from ndebench.backend import AbstractBackend, CellSetup, Diverged, UnsupportedCell
 from ndebench.controller import StepSizeController
+from ndebench.data.errors import DataUnavailable
 from ndebench.init import init_params
 from ndebench.memory import PeakGrowth, peak_rss_mb, rss_mb
 from ndebench.plugins import Registry, load_registry
@@ -80,6 +81,7 @@ def make_setup(cell: Cell, reg: Registry) -> CellSetup:
         dtype=str(params.get("dtype", "float32")),
         optimizer=str(params.get("optimizer", "adam")),
         learning_rate=float(params.get("learning_rate", 0.01)),
+        lr_schedule=params.get("lr_schedule", "constant"),
     )
 
 
@@ -101,7 +103,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
         record["message"] = ""
     except Diverged as exc:
         record.update(status=Status.DIVERGED.value, message=f"diverged: {exc}")
-    except UnsupportedCell as exc:
+    except (UnsupportedCell, DataUnavailable) as exc:
         record.update(status=Status.UNSUPPORTED.value, message=str(exc))
     except MemoryError as exc:
         record.update(status=Status.OOM.value, message=f"MemoryError: {exc}")
@@ -150,8 +152,12 @@ def _experiment(
         "steps_rejected",
         "step_time_s",
     )
-    for name in ("step", *names):
+    for name in ("step", *names, "eval_nfe", "eval_metric"):
         curves[name] = []
+    # prediction NFE and test metric over training (the papers' per-epoch curve), every
+    # ``eval_every`` steps and after the last, outside the timed region; 0 turns it off
+    eval_every = int(cell.params.get("eval_every", 0) or 0)
+    test = task.test_batch(data)
     try:
         for step in range(budget.train_steps):
             batch = task.train_batch(data, step, cell.seed, budget.batch_size)
@@ -178,7 +184,14 @@ def _experiment(
             curves["step"].append(step)
             for name, value in zip(names, values, strict=True):
                 curves[name].append(value)
-        test = task.test_batch(data)
+            last = step == budget.train_steps - 1
+            if eval_every and (step % eval_every == 0 or last):
+                pred, ps = session.predict(test)
+                curves["eval_nfe"].append(ps.nfe)
+                curves["eval_metric"].append(task.metric(np.asarray(pred), test))
+            else:
+                curves["eval_nfe"].append(float("nan"))
+                curves["eval_metric"].append(float("nan"))
         session.sync()
         t0 = time.perf_counter()
         prediction, pstats = session.predict(test)  # warm-up (compiles in compiled mode)
@@ -368,6 +381,7 @@ def _summarise(
         "memory_baseline_mb": baseline,
         "test_metric": float(metric),
         "metric_name": metric_name,
+        "lower_is_better": bool(setup.task.lower_is_better),
         "threads": cell.params.get("threads"),
         "rtol_used": setup.controller.rtol,
         "atol_used": setup.controller.atol,

@@ -13,8 +13,10 @@ from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
+    CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -40,7 +42,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
             modes=("compiled",),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory",),
+            model_kinds=("node_trajectory", "node_classifier"),
+            provides=frozenset({CONV, RECURRENT}),
         )
     ]
 

@@ -12,8 +12,10 @@ from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
+    CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -38,7 +40,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             frameworks=("torch",),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory",),
+            model_kinds=("node_trajectory", "node_classifier"),
+            provides=frozenset({CONV, RECURRENT}),
         )
     ]
 
