@@ -11,7 +11,7 @@ which ``s`` is within a factor ``tau`` of the best.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,11 +68,11 @@ def performance_ratios(agg: pd.DataFrame, df: pd.DataFrame, metric: str) -> pd.D
     return ratios
 
 
-def performance_profile(ratios: pd.DataFrame, taus: Sequence[float]) -> pd.DataFrame:
+def performance_profile(ratios: pd.DataFrame, taus: Iterable[float]) -> pd.DataFrame:
     """``rho[configuration, tau]``: the fraction of tasks with ratio <= tau."""
     if ratios.empty:
         return pd.DataFrame()
     r = ratios.to_numpy(float)  # tasks x configurations
-    t = np.asarray(taus, float)
+    t = np.asarray(list(taus), float)
     rho = (r[:, :, None] <= t[None, None, :] * (1 + 1e-12)).mean(axis=0)
     return pd.DataFrame(rho, index=ratios.columns, columns=list(t))

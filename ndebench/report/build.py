@@ -22,7 +22,8 @@ from ndebench.report import sections as sec
 from ndebench.report.backends import backends_section
 from ndebench.report.extensions import plugin_sections, warnings_section
 from ndebench.report.families import family_sections
-from ndebench.report.figures import FigureSet, make_figures
+from ndebench.report.figurekit import FigureSet
+from ndebench.report.figures import make_figures
 from ndebench.report.files import write_bytes_atomic, write_text_atomic
 from ndebench.report.html import render_html
 from ndebench.report.markdown import render_markdown

@@ -131,7 +131,7 @@ def _markdown() -> Any:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-    md.validateLink = _validate_link
+    md.validateLink = _validate_link  # type: ignore[method-assign]
     return md
 
 

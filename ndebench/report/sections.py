@@ -16,7 +16,7 @@ from ndebench.report.model import ReportSection
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ndebench.report.figures import FigureSet
+    from ndebench.report.figurekit import FigureSet
 
 __all__ = ["ReportSection"]
 
