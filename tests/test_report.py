@@ -557,11 +557,14 @@ def test_real_run_report_opens_with_the_answer_and_the_pareto_figure(
     assert first == "Summary"
     summary = md.split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert "fastest prediction time" in summary and "fastest train step time" in summary
-    assert "within 5% of its baseline" in summary and "guessed from the metric name" in summary
+    assert "within 5% of its baseline" in summary
+    df = ndebench.load_results(res)
+    declared = "lower_is_better" in df.columns and df["lower_is_better"].notna().all()
+    source = "declared by the task" if declared else "guessed from the metric name"
+    assert f"Direction of the test metric: {source}" in summary
     assert (rep / "figures" / "predict_time_vs_metric.png").read_bytes()[:8] == PNG_MAGIC
     assert "Pareto front" in md
     # the ratios the report states equal the ones computed by hand from the stored results
-    df = ndebench.load_results(res)
     agg = aggregate(df)
     for rtol in (1e-3, 1e-5):
         cells = df[np.isclose(df["rtol"], rtol)]
