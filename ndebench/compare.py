@@ -277,8 +277,10 @@ def compare_frames(
     a, b = a.assign(_key=ka.values), b.assign(_key=kb.values)
     swept = sorted(set(_swept(a)) | set(_swept(b)))
     cells: list[CellComparison] = []
-    for key in sorted(set(a["_key"]) | set(b["_key"])):
-        ga, gb = a[a["_key"] == key], b[b["_key"] == key]
+    groups_a, groups_b = dict(tuple(a.groupby("_key"))), dict(tuple(b.groupby("_key")))
+    for key in sorted(set(groups_a) | set(groups_b)):
+        ga = groups_a.get(key, a.iloc[:0])
+        gb = groups_b.get(key, b.iloc[:0])
         label = _label((ga if len(ga) else gb).iloc[0], swept)
         sa, sb = _status_text(ga), _status_text(gb)
         if ga.empty or gb.empty:

@@ -251,25 +251,38 @@ def _profile_figure(
     if not panels:
         return None
     n_tasks = panels[0][2].shape[0]
+    names = sorted({c for _, _, r in panels for c in r.columns})
+    cmap = mpl.colormaps["tab20"]
+    color = {c: cmap(i % 20) for i, c in enumerate(names)}  # one color per configuration
     with mpl.rc_context(STYLE):
         fig, axes = grid(len(panels), width=4.8, height=3.6)
+        legend: dict[str, Line2D] = {}
         for ax, (_metric, label, ratios) in zip(axes, panels, strict=True):
             finite = ratios.to_numpy()[np.isfinite(ratios.to_numpy())]
             top = max(2.0, float(finite.max()) * 1.1)
             taus = np.unique(np.concatenate([[1.0], np.sort(finite), [top]]))
             rho = performance_profile(ratios, taus)
             area = rho.mean(axis=1).sort_values(ascending=False)
-            shown = list(area.index[:PROFILE_MAX_LINES])
-            cmap = mpl.colormaps["tab20"]
-            for i, cfg in enumerate(shown):
-                ax.step(taus, rho.loc[cfg], where="post", lw=1.4, color=cmap(i % 20), label=cfg)
+            for cfg in area.index[:PROFILE_MAX_LINES]:
+                (line,) = ax.step(
+                    taus, rho.loc[cfg], where="post", lw=1.4, color=color[cfg], label=cfg
+                )
+                legend.setdefault(str(cfg), line)
             ax.set_xscale("log")
+            plain = mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+            ax.xaxis.set_major_formatter(plain)
+            ax.xaxis.set_minor_formatter(plain)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("τ (within a factor τ of the best)")
             ax.set_ylabel("fraction of tasks")
             ax.set_title(label)
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside right center", fontsize=7, title="configuration")
+        fig.legend(
+            list(legend.values()),
+            list(legend),
+            loc="outside right center",
+            fontsize=7,
+            title="configuration",
+        )
         title = f"Performance profiles over {n_tasks} tasks (Dolan–Moré)"
         fig.suptitle(title)
         png, svg = save(fig, fig_dir, "performance_profile")
