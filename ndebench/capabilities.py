@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ndebench.components import RegularizerInfo
 from ndebench.plugins import Registry
 from ndebench.spec import Cell
 
@@ -49,6 +50,10 @@ def unsupported_reason(reg: Registry, cell: Cell) -> str | None:
             f"regularizer {regularizer.name!r} requires {', '.join(missing)}, which neither "
             f"solver {solver.name!r} nor adjoint {adjoint.name!r} provides"
         )
+    if isinstance(regularizer, RegularizerInfo):
+        bad = regularizer.unsupported_value_reason(cell.component("regularizer"))
+        if bad:
+            return bad
     for required_by, info in (("solver", solver), ("adjoint", adjoint)):
         lack = sorted(info.requires - solver.provides - adjoint.provides)
         if lack:

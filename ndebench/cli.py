@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ndebench.errors import InputError
+from ndebench.paths import terminal_text
 
 
 def _positive_int(text: str) -> int:
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_argument("--slurm-gpus-per-cell", type=int, default=0)
     slurm.add_argument("--slurm-cpus-per-cell", type=_positive_int, default=1)
     slurm.add_argument("--slurm-array-parallelism", type=_positive_int, default=16)
+    run.add_argument(
+        "--ignore-claims",
+        action="store_true",
+        help="run cells even if another run claims them (only when no other run is using "
+        "the directory; claims otherwise expire 2 min after their run stops)",
+    )
     run.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument(
@@ -74,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write a report from stored results (runs nothing)")
     report.add_argument("results", help="results directory")
-    report.add_argument("--out", help="report directory (default RESULTS/report)")
+    report.add_argument(
+        "--out", help="report directory (default RESULTS/report, next to the results)"
+    )
     report.add_argument(
         "--tolerance",
         type=float,
@@ -130,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return doctor()
     except InputError as exc:
-        print(f"ndebench: error: {exc}", file=sys.stderr)
+        print(f"ndebench: error: {terminal_text(exc)}".replace("\n", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
@@ -145,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.progress import Progress
-    from ndebench.runner import plan, run_suite
+    from ndebench.runner import idle_backend_warnings, plan, run_suite
     from ndebench.store import Store
     from ndebench.suite import load_suite
 
@@ -161,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         store = Store(out)
         return _dry_run(plan(suite, store, reg, args.resume, args.retry_failed), out)
-    store = Store(out, create=True)
+    store = Store(out, create=True, ignore_claims=args.ignore_claims)
     store.save_suite(suite.name, Path(args.suite).read_text())
     executor = _executor(args, out)
     progress = Progress(quiet=args.quiet)
@@ -178,6 +187,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         executor.close()
+    for line in idle_backend_warnings(summary.idle_backends):
+        print(f"ndebench: {line}", file=sys.stderr)
+    for line in summary.lines():
+        print(f"ndebench: {terminal_text(line)}", file=sys.stderr)
     if not args.quiet:
         print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
     return summary.exit_code
@@ -225,6 +238,10 @@ def _dry_run(planned: list, out: Path) -> int:  # type: ignore[type-arg]
         + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
         + f"; results dir {out}"
     )
+    from ndebench.runner import idle_backend_warnings, idle_backends
+
+    for line in idle_backend_warnings(idle_backends(planned)):
+        print(f"ndebench: {line}", file=sys.stderr)
     return 0
 
 
@@ -234,13 +251,18 @@ def _report(args: argparse.Namespace) -> int:
 
     if not 0 <= args.tolerance < 10:
         raise InputError(f"--tolerance {args.tolerance}: must be in [0, 10)")
-    path = write_report(
-        Path(args.results),
-        Path(args.out) if args.out else None,
-        registry=load_registry(),
-        tolerance=args.tolerance,
-    )
-    print(f"report written to {path}")
+    # by default next to the results (never onto committed files under the working directory)
+    out = Path(args.out) if args.out else Path(args.results) / "report"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    try:
+        path = write_report(
+            Path(args.results), out, registry=load_registry(), tolerance=args.tolerance
+        )
+    except OSError as exc:
+        where = exc.filename or out or "the report directory"
+        raise InputError(f"{where}: cannot write the report ({exc.strerror or exc})") from None
+    print(f"report written to {terminal_text(path)}")
     return 0
 
 
@@ -274,7 +296,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
     result = compare(Path(args.a), Path(args.b), args.alpha, _thresholds(args.threshold))
     text = format_markdown(result, show_all=args.all)
-    print(text, end="")
+    print(terminal_text(text), end="")
     if args.out:
         from ndebench.report.files import write_text_atomic
 
@@ -286,11 +308,12 @@ def _export(args: argparse.Namespace) -> int:
     from ndebench.export import export_results
 
     path = export_results(Path(args.results), Path(args.out), args.format)
-    print(f"results written to {path}")
+    print(f"results written to {terminal_text(path)}")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
+    from ndebench.components import RegularizerInfo
     from ndebench.plugins import load_registry
 
     reg = load_registry(strict=args.strict_plugins)
@@ -321,6 +344,9 @@ def _list(args: argparse.Namespace) -> int:
                     facts.append(
                         "params " + ", ".join(f"{k}={v!r}" for k, v in item.defaults.items())
                     )
+                if isinstance(item, RegularizerInfo):
+                    for key, bad in item.unsupported_values.items():
+                        facts += [f"unsupported {key}={v!r}: {why}" for v, why in bad.items()]
                 for fact in facts:
                     print(f"    {'':<{width}}{fact}")
     print("\ntasks:")

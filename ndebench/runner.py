@@ -28,18 +28,47 @@ class PlannedCell:
     key: str
     action: str  # "run" | "stored" | "unsupported" | "claimed"
     reason: str = ""
+    stored_status: str = ""  # the stored record's status (action "stored")
 
 
 @dataclass
 class RunSummary:
+    """What the run did. The exit code reflects every cell of the suite in the directory:
+    the cells run now and the stored cells ``--resume`` skipped."""
+
     counts: Counter[str] = field(default_factory=Counter)
+    stored: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
     claimed_elsewhere: int = 0
+    #: backends of the suite none of whose cells can run here, with one of the reasons
+    idle_backends: dict[str, str] = field(default_factory=dict)
+    #: (cell label, holder) of every cell skipped because another run holds its claim
+    claimed: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        bad = sum(n for s, n in self.counts.items() if s not in (Status.OK, Status.UNSUPPORTED))
+        good = (Status.OK.value, Status.UNSUPPORTED.value)
+        statuses = [*self.counts.items(), *self.stored.items()]
+        bad = sum(n for s, n in statuses if getattr(s, "value", s) not in good)
         return 1 if bad else 0
+
+    def lines(self) -> list[str]:
+        """What the user must read after the run (stored failures, claimed cells)."""
+        out = []
+        faults = {s: n for s, n in self.stored.items() if s not in ("ok", "unsupported")}
+        if faults:
+            listed = ", ".join(f"{n} {s}" for s, n in sorted(faults.items()))
+            out.append(
+                f"stored cells that did not finish ok (skipped by --resume): {listed}; "
+                "re-run them with --retry-failed"
+            )
+        if self.claimed:
+            out.append(
+                f"{len(self.claimed)} cell(s) skipped: claimed by another run "
+                "(--ignore-claims runs them anyway):"
+            )
+            out += [f"  {label} [{holder}]" for label, holder in self.claimed]
+        return out
 
 
 def cell_key(cell: Cell, reg: Registry, env: dict[str, Any]) -> str:
@@ -67,13 +96,31 @@ def plan(
         # an `unsupported` record is skipped only while the cell is still unsupported: a plugin
         # that has since gained the capability runs it
         if key in done and (done[key] != Status.UNSUPPORTED.value or reason):
-            out.append(PlannedCell(cell, key, "stored"))
+            out.append(PlannedCell(cell, key, "stored", reason or "", stored_status=done[key]))
             continue
         if reason:
             out.append(PlannedCell(cell, key, "unsupported", reason))
         else:
             out.append(PlannedCell(cell, key, "run"))
     return out
+
+
+def idle_backends(planned: list[PlannedCell]) -> dict[str, str]:
+    """The backends of ``planned`` none of whose cells can run (each cell unsupported), each
+    with the first reason: a whole backend silently dropping out of a comparison must be
+    said loudly."""
+    reasons: dict[str, list[str]] = {}
+    for item in planned:
+        reasons.setdefault(item.cell.backend, []).append(item.reason)
+    return {b: rs[0] for b, rs in reasons.items() if all(rs)}
+
+
+def idle_backend_warnings(idle: dict[str, str]) -> list[str]:
+    return [
+        f"WARNING: backend {b!r} has no runnable cell in this suite; every cell is "
+        f"unsupported, e.g.: {why}"
+        for b, why in sorted(idle.items())
+    ]
 
 
 def unsupported_document(cell: Cell, key: str, reason: str, env: dict[str, Any]) -> dict[str, Any]:
@@ -97,9 +144,11 @@ def run_suite(
 ) -> RunSummary:
     """Run the suite. ``threads`` is the intra-op thread count of cells that leave the
     ``threads`` parameter at 0 (auto): the CLI passes cores // workers."""
-    env = {**hardware.environment(), "threads": threads}
+    # results_dir: where cells keep their compile caches and shared fidelity references
+    env = {**hardware.environment(), "threads": threads, "results_dir": str(store.root)}
     summary = RunSummary()
     planned = plan(suite, store, reg, resume, retry_failed)
+    summary.idle_backends = idle_backends(planned)
     progress = progress or Progress(quiet=True)
     hook = reg.manager.hook if reg.manager else None
     jobs: list[Job] = []
@@ -109,16 +158,21 @@ def run_suite(
         for item in planned:
             if item.action == "stored":
                 summary.skipped += 1
+                summary.stored[item.stored_status] += 1
                 progress.skip(item.cell)
                 continue
             if not store.claim(item.key):
+                holder = store.holder(item.key)
                 summary.claimed_elsewhere += 1
+                summary.claimed.append(
+                    (item.cell.label(), holder.describe() if holder else "released since")
+                )
                 progress.skip(item.cell, "claimed by another run")
                 continue
             claimed.append(item.key)
             if item.action == "unsupported":
                 doc = unsupported_document(item.cell, item.key, item.reason, env)
-                _store(store, item.key, doc, summary, progress, hook, item.cell)
+                _store(store, item.key, doc, summary, progress, hook, item.cell, reg)
                 store.release(item.key)
                 claimed.remove(item.key)
                 continue
@@ -135,7 +189,7 @@ def run_suite(
             )
 
         def on_done(job: Job, doc: dict[str, Any]) -> None:
-            _store(store, job.key, doc, summary, progress, hook, job.cell)
+            _store(store, job.key, doc, summary, progress, hook, job.cell, reg)
             store.release(job.key)
             with contextlib.suppress(ValueError):
                 claimed.remove(job.key)
@@ -144,6 +198,7 @@ def run_suite(
     finally:
         for key in claimed:
             store.release(key)
+        store.close()
         progress.stop()
     return summary
 
@@ -156,7 +211,12 @@ def _store(
     progress: Progress,
     hook: Any,
     cell: Cell,
+    reg: Registry,
 ) -> None:
+    from ndebench.record import regularizer_columns
+
+    for column, value in regularizer_columns(reg, cell).items():  # parent-made documents too
+        doc["record"].setdefault(column, value)
     store.write(key, doc)
     record = doc["record"]
     status = Status(record["status"])

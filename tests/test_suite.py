@@ -218,3 +218,83 @@ rtol = {rtols!r}
     assert len(suite.cells) == len(seeds) * 2 * len(regs) * per
     keys = {(c.adjoint, c.regularizer, c.seed, c.params["rtol"]) for c in suite.cells}
     assert len(keys) == len(suite.cells)
+
+
+def test_mode_left_out_runs_each_backend_in_its_default_mode(tmp_path: Path) -> None:
+    """torch declares eager and JAX compiled as default: a suite naming both backends and no
+    mode gets runnable cells on both (JAX has no eager mode), and the cell records the mode."""
+    from ndebench.capabilities import unsupported_reason
+
+    reg = load_registry()
+    assert reg.backends["torch"].default_mode == "eager"
+    assert reg.backends["jax"].default_mode == "compiled"
+    text = GOOD.replace('backend = ["toy"]', 'backend = ["torch", "jax"]').replace(
+        'solver = ["euler"]', 'solver = ["tsit5"]'
+    )
+    suite = load_suite(write(tmp_path, text), reg)
+    modes = {(c.backend, c.mode) for c in suite.cells}
+    assert modes == {("torch", "eager"), ("jax", "compiled")}
+    assert len(suite.cells) == 8
+    for cell in suite.cells:
+        if reg.backend_unavailable(cell.backend) is None:
+            assert unsupported_reason(reg, cell) is None, cell.label()
+    # an explicit mode axis is taken as given (JAX eager cells are then unsupported)
+    explicit = load_suite(
+        write(tmp_path, text.replace("[matrix]", '[matrix]\nmode = ["eager"]')), reg
+    )
+    assert {c.mode for c in explicit.cells} == {"eager"} and len(explicit.cells) == 8
+
+
+def test_task_tables_may_set_global_parameters_for_their_cells(tmp_path) -> None:
+    """A paper suite trains each task with its own optimizer, budget and tolerances."""
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[suite]\nname = "t"\nseeds = [0]\n[matrix]\nbackend = ["torch"]\n'
+        'task = ["spiral", "digits"]\nsolver = ["tsit5"]\nadjoint = ["discrete"]\n'
+        'regularizer = ["none"]\n[params]\nlearning_rate = 0.01\n'
+        '[params.task.digits]\nlearning_rate = 0.03\noptimizer = "adamax"\nlatent = 8\n'
+        'lr_schedule = {kind = "inverse_decay", gamma = 1e-5}\n'
+    )
+    cells = {c.task: c for c in load_suite(path, load_registry()).cells}
+    assert cells["spiral"].params["learning_rate"] == 0.01
+    assert cells["spiral"].params["optimizer"] == "adam"
+    digits = cells["digits"]
+    assert digits.params["learning_rate"] == 0.03 and digits.params["optimizer"] == "adamax"
+    assert digits.params["lr_schedule"]["gamma"] == 1e-5
+    assert digits.component("task")["latent"] == 8 and "optimizer" not in digits.component("task")
+    path.write_text(path.read_text().replace('optimizer = "adamax"', 'optimizer = "adamw"'))
+    import pytest
+
+    from ndebench.errors import InputError
+
+    with pytest.raises(InputError, match=r"params\.task\.digits\.optimizer"):
+        load_suite(path, load_registry())
+
+
+def test_task_tables_set_regularizer_weights_per_task(tmp_path) -> None:
+    import pytest
+
+    from ndebench.errors import InputError
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    text = (
+        '[suite]\nname = "t"\nseeds = [0]\n[matrix]\nbackend = ["torch"]\n'
+        'task = ["spiral", "digits"]\nsolver = ["tsit5"]\nadjoint = ["discrete"]\n'
+        'regularizer = ["none", "ernode"]\n[params.regularizer.ernode]\nweight = 0.5\n'
+        "[params.task.digits.weight]\nernode = 0.01\n"
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    cells = {(c.task, c.regularizer): c for c in load_suite(path, load_registry()).cells}
+    assert cells[("spiral", "ernode")].component("regularizer")["weight"] == 0.5
+    assert cells[("digits", "ernode")].component("regularizer")["weight"] == 0.01
+    path.write_text(text.replace("ernode = 0.01", "ernode = -1.0"))
+    with pytest.raises(InputError, match=r"params\.task\.digits\.weight\.ernode"):
+        load_suite(path, load_registry())
+    path.write_text(text.replace("ernode = 0.01", "srnode = 0.01"))
+    with pytest.raises(InputError, match="srnode"):
+        load_suite(path, load_registry())

@@ -83,6 +83,14 @@ def suite_name(df: pd.DataFrame) -> str:
     return "+".join(names) or "report"
 
 
+def _slug(text: str) -> str:
+    """One safe directory name per suite name (never '.', '..' or a separator; distinct names
+    never share a directory)."""
+    from ndebench.paths import component
+
+    return component(text)
+
+
 def build_sections(
     df: pd.DataFrame,
     curves: pd.DataFrame | None,

@@ -60,6 +60,8 @@ class AbstractTask(abc.ABC):
     lower_is_better: ClassVar[bool] = True
     #: parameters and their defaults; a suite may set these under [params.task.<name>]
     defaults: ClassVar[dict[str, Any]] = {}
+    #: allowed values of parameters (:mod:`ndebench.params`); others are inferred from defaults
+    param_types: ClassVar[dict[str, Any]] = {}
     #: capability words a backend/solver/adjoint must provide (see ndebench.components)
     requires: ClassVar[frozenset[str]] = frozenset()
 
@@ -67,6 +69,11 @@ class AbstractTask(abc.ABC):
         merged = dict(self.defaults)
         merged.update(params or {})
         self.params = merged
+
+    def loss_params(self) -> dict[str, float]:
+        """Keyword parameters of the task's loss (e.g. the ELBO's observation noise and KL
+        warm-up), passed by the backends to their implementation of ``loss``."""
+        return {}
 
     def unavailable(self) -> str | None:
         """Why this task's data cannot be read on this machine (missing files: which to put
@@ -91,6 +98,12 @@ class AbstractTask(abc.ABC):
     def test_batch(self, data: TaskData) -> Batch:
         """The batch prediction is timed and scored on."""
         return data.test
+
+    def train_eval_batch(self, data: TaskData) -> Batch:
+        """A fixed slice of the training set (as large as the test batch) on which the metric
+        is reported as ``train_metric`` (the papers' train accuracy)."""
+        n = min(data.train.size, self.test_batch(data).size)
+        return select(data.train, np.arange(n))
 
     @abc.abstractmethod
     def metric(self, prediction: np.ndarray, batch: Batch) -> float:

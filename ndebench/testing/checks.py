@@ -193,7 +193,8 @@ def _flat(grads: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
 
 def check_regularizer_gradient(ctx: _Context) -> None:
     reg, backend, name = ctx.reg, ctx.case.backend, ctx.case.component
-    combo = _first_combo(reg, backend, adjoint="discrete", regularizer=name) or _first_combo(
+    ref_adjoint = reg.reference_adjoint(backend) or ""
+    combo = _first_combo(reg, backend, adjoint=ref_adjoint, regularizer=name) or _first_combo(
         reg, backend, regularizer=name
     )
     if combo is None:
@@ -257,9 +258,12 @@ def check_regularizer_gradient(ctx: _Context) -> None:
 
 def _linear_grad(ctx: _Context, adjoint: str, tol: float) -> dict[str, np.ndarray]:
     backend = ctx.case.backend
-    combo = _first_combo(ctx.reg, backend, adjoint=adjoint, regularizer="none")
+    baseline = ctx.reg.baseline_regularizer(backend)
+    if baseline is None:
+        raise ctx.fail("the backend declares no baseline regularizer (RegularizerInfo.baseline)")
+    combo = _first_combo(ctx.reg, backend, adjoint=adjoint, regularizer=baseline)
     if combo is None:
-        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer 'none'")
+        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer {baseline!r}")
     task_params = {"n_train": 8, "n_test": 4, "n_times": 4}
     cell = _cell(ctx.reg, backend, *combo, task="linear", task_params=task_params,
                  rtol=tol, atol=tol)  # fmt: skip
@@ -272,11 +276,14 @@ def _linear_grad(ctx: _Context, adjoint: str, tol: float) -> dict[str, np.ndarra
 
 def check_adjoint_gradient(ctx: _Context) -> None:
     tol = 1e-6
+    reference = ctx.reg.reference_adjoint(ctx.case.backend)
+    if reference is None:
+        raise ctx.fail("the backend declares no reference adjoint (AdjointInfo.reference)")
     got = _linear_grad(ctx, ctx.case.component, tol)["vector_field.0.weight"]
-    ref = _linear_grad(ctx, "discrete", 1e-10)["vector_field.0.weight"]
+    ref = _linear_grad(ctx, reference, 1e-10)["vector_field.0.weight"]
     err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
     if not err <= 1e3 * tol:
-        raise ctx.fail(f"relative gradient error {err:.3g} vs the discrete adjoint at 1e-10 "
+        raise ctx.fail(f"relative gradient error {err:.3g} vs the {reference} adjoint at 1e-10 "
                        f"exceeds {1e3 * tol:.3g} at rtol=atol={tol:g}")  # fmt: skip
 
 

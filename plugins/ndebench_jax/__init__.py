@@ -16,6 +16,7 @@ from ndebench.components import (
     CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    PER_SAMPLE_TIMES,
     RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
@@ -25,6 +26,7 @@ from ndebench.components import (
     SolverInfo,
 )
 from ndebench.methods import declare
+from ndebench.params import Choice, Int, OneOf
 
 BACKEND = "jax"
 _P = "ndebench_jax"
@@ -40,10 +42,13 @@ def ndebench_register_backends() -> list[BackendInfo]:
             description="JAX + diffrax (solvers wrapped to expose estimates); compiled: jax.jit "
             "around the step; eager: no outer jit (diffeqsolve still compiles itself)",
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
+            # not equinox/diffrax: the session sets EQX_ON_ERROR before equinox is imported
+            preload=("jax",),
             modes=("compiled",),
+            default_mode="compiled",
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier"),
-            provides=frozenset({CONV, RECURRENT}),
+            model_kinds=("node_trajectory", "node_classifier", "latent_ode"),
+            provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )
     ]
 
@@ -81,6 +86,10 @@ def ndebench_register_solvers() -> list[SolverInfo]:
     return out
 
 
+#: the interpolating adjoint's checkpoints: the forward dense output or a grid of N points
+CHECKPOINTS = OneOf((Choice(("steps",)), Int(lo=1, hi=10**6)))
+
+
 @hookimpl
 def ndebench_register_adjoints() -> list[AdjointInfo]:
     return [
@@ -90,6 +99,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="diffrax RecursiveCheckpointAdjoint: reverse mode through the solver",
             provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            reference=True,
         ),
         AdjointInfo(
             name="backsolve",
@@ -105,6 +115,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             description="continuous adjoint of [a, g] only, reading z(t) from the forward "
             "solve's dense output (or a Hermite grid: checkpoints=N); jax.custom_vjp",
             defaults={"checkpoints": "steps"},
+            param_types={"checkpoints": CHECKPOINTS},
             provides=frozenset({AUGMENTED_STATE}),
         ),
     ]
@@ -127,11 +138,26 @@ _REGULARIZERS = {
 #: extra requirements beyond :mod:`ndebench.methods` (none: the biased samplers' reservoir
 #: rides in the wrapped solver's state, or under backsolve in the controller's state)
 _ALSO: dict[str, frozenset[str]] = {}
+#: parameter values this backend cannot honour, with the reason (unsupported before the cell runs)
+_UNSUPPORTED = {
+    "ernode": {
+        "detach_dt": {
+            False: "diffrax's step sizes carry no gradient (the controller's factor and the "
+            "initial step are stop_gradient-ed), so it would not be applied"
+        }
+    },
+}
 
 
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
-        declare(name, BACKEND, f"{_P}.{impl}", also_requires=_ALSO.get(name, frozenset()))
+        declare(
+            name,
+            BACKEND,
+            f"{_P}.{impl}",
+            also_requires=_ALSO.get(name, frozenset()),
+            unsupported_values=_UNSUPPORTED.get(name),
+        )
         for name, impl in _REGULARIZERS.items()
     ]

@@ -15,6 +15,7 @@ from ndebench.components import (
     CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    PER_SAMPLE_TIMES,
     RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
@@ -24,6 +25,7 @@ from ndebench.components import (
     SolverInfo,
 )
 from ndebench.methods import declare
+from ndebench.params import Choice, Int, OneOf
 
 BACKEND = "torch"
 _P = "ndebench_torch"
@@ -38,10 +40,13 @@ def ndebench_register_backends() -> list[BackendInfo]:
             impl=f"{_P}.backend:TorchBackend",
             description="PyTorch, own adaptive RK solvers; eager or torch.compile",
             frameworks=("torch",),
+            # torch.optim's constructors import torch._dynamo: with torch, most of a cell's
+            # fixed cost; neither starts a thread at import
+            preload=("torch", "torch._dynamo"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier"),
-            provides=frozenset({CONV, RECURRENT}),
+            model_kinds=("node_trajectory", "node_classifier", "latent_ode"),
+            provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )
     ]
 
@@ -76,6 +81,10 @@ def ndebench_register_solvers() -> list[SolverInfo]:
     ]
 
 
+#: the interpolating adjoint's checkpoints: the forward dense output or a grid of N points
+CHECKPOINTS = OneOf((Choice(("steps",)), Int(lo=1, hi=10**6)))
+
+
 @hookimpl
 def ndebench_register_adjoints() -> list[AdjointInfo]:
     return [
@@ -85,6 +94,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="backpropagation through the solver's operations (memory O(steps))",
             provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            reference=True,
         ),
         AdjointInfo(
             name="backsolve",
@@ -100,6 +110,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.interpolating:InterpolatingAdjoint",
             description="continuous adjoint reading z(t) from the forward solve's dense output",
             defaults={"checkpoints": "steps"},
+            param_types={"checkpoints": CHECKPOINTS},
             provides=frozenset({AUGMENTED_STATE}),
         ),
     ]
@@ -121,6 +132,15 @@ _REGULARIZERS = {
 }
 
 
+#: parameter values this backend cannot honour, with the reason (unsupported before the cell runs)
+_UNSUPPORTED = {
+    "ernode": {"detach_dt": {False: "the torch solvers do not differentiate step sizes"}},
+}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
-    return [declare(name, BACKEND, f"{_P}.{impl}") for name, impl in _REGULARIZERS.items()]
+    return [
+        declare(name, BACKEND, f"{_P}.{impl}", unsupported_values=_UNSUPPORTED.get(name))
+        for name, impl in _REGULARIZERS.items()
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -12,8 +13,9 @@ from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCe
 from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
+from ndebench.tasks.series import noise
 from ndebench_torch.adjoints.base import AbstractAdjoint
-from ndebench_torch.compile import compile_module, is_compile_error
+from ndebench_torch.compile import compile_module, inductor_cache_dir, is_compile_error
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
@@ -48,7 +50,12 @@ class TorchSession(AbstractSession):
         if threads:  # None or 0: leave torch's global thread count alone
             torch.set_num_threads(int(threads))
         self.forward = _need(FORWARDS, setup.model.kind, "model kind")
-        self.loss_fn = _need(LOSSES, setup.task.loss, "loss")
+        self.loss_fn = functools.partial(
+            _need(LOSSES, setup.task.loss, "loss"), **setup.task.loss_params()
+        )
+        self.latent = setup.model.state_dim if setup.model.kind == "latent_ode" else 0
+        self.save_points: list[int] = []  # save points of each training solve
+        self.test_extras: dict[str, Any] = {}
         self.parts = build_parts(setup.model, setup.init_params, self.dtype, self.device)
         vf = self.parts["vector_field"]
         # only the ODE block's parameters are the solver's: an encoder's or head's zero
@@ -87,6 +94,11 @@ class TorchSession(AbstractSession):
     def _objective(self, batch: Batch, step: int, weight: float) -> tuple[Any, ...]:
         """(loss + weight R, loss, R, solution, forward NFE) of one training solve."""
         tb = self._batch(batch)
+        if self.latent:  # reparameterization eps of this step, as every backend draws it
+            eps = noise(self.setup.cell.seed, step, (batch.size, self.latent))
+            tb.noise = torch.as_tensor(eps, dtype=self.dtype, device=self.device)
+        if np.ndim(batch.times) == 2:
+            self.save_points.append(len(tb.times))
         reg = self.regularizer
         reg.begin(step, self.setup.cell.seed)
         self.field.reset()
@@ -162,6 +174,9 @@ class TorchSession(AbstractSession):
         out = self.forward(self.parts, tb, solve)
         sol = out.solution
         pred = out.prediction.detach().to("cpu", torch.float64).numpy()
+        if self.latent:  # the plain negative ELBO at z0 = mu, and the solve's save points
+            elbo = self.loss_fn(out, tb, 0, kl_w=1.0).item()
+            self.test_extras = {"test_neg_elbo": elbo, "save_points_predict": len(tb.times)}
         return pred, PredictStats(self.field.nfe_forward, sol.n_accepted, sol.n_rejected)
 
     def sync(self) -> None:
@@ -180,8 +195,14 @@ class TorchSession(AbstractSession):
         return None
 
     def extra_metrics(self) -> dict[str, Any]:
+        series = {}
+        if self.save_points:
+            series["save_points_train_mean"] = float(np.mean(self.save_points))
         return {
+            **series,
+            **self.test_extras,
             "regularizer_record": self.regularizer.record(),
             "dtype": self.setup.dtype,
             "threads": torch.get_num_threads(),
+            "compile_cache": inductor_cache_dir() if self.compiled else None,
         }

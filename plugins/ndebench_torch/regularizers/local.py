@@ -6,7 +6,8 @@ k2..k7 with gradient (8 counted evaluations in all). The value is
 
 - error: ``R = rms(u~ / (atol + rtol max(|z_s|, |z_new|))) * h0``;
 - stiffness: ``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` (0 if the denominator
-  is 0), ``g7 - g6`` formed as ``h0 (a_7 - a_6) @ K`` as in SRNODE.
+  is 0; ``eps`` defaults to the machine epsilon of the state's dtype, the reference's
+  ``eps(eltype(u))``), ``g7 - g6`` formed as ``h0 (a_7 - a_6) @ K`` as in SRNODE.
 
 Sampling of t_s (one per training solve, seeded by (seed, step) through ``begin``):
 
@@ -14,11 +15,14 @@ Sampling of t_s (one per training solve, seeded by (seed, step) through ``begin`
   no extra step) and removed from its prediction;
 - biased: uniform over the accepted step starts except t1 (and except t0 unless
   ``include_t0``), by reservoir sampling in a step observer (keep the k-th eligible start with
-  probability 1/k; O(1) memory). A solve with no eligible start (one step) falls back to t0,
-  counted in ``record()["fallback_t0"]``.
+  probability 1/k; O(1) memory); with ``sample_from = "saveat"`` uniform over the solve's
+  output times except t1 (and t0 unless ``include_t0``), as the reference does when the task
+  passes save points (it samples ``sol.t``, which then holds only those). A solve with no
+  eligible start (one step) falls back to t0, counted in ``record()["fallback_t0"]``.
 
-``detach_k1`` (default true, the reference code: k1 comes from the integrator's
-construction) may be set false to differentiate k1 too (one more evaluation): with k1 detached
+``detach_k1`` (default true: the published method, k1 comes from the integrator's
+construction) may be set false to differentiate k1 too (one more evaluation; a non-reference
+ablation): with k1 detached
 the stiffness quotient's gradient is not that of a difference quotient (k7 - k6 and g7 - g6
 lose their O(h) cancellation in the derivative), and it is far larger.
 h0 is clipped to ``t1 - t_s`` (the fresh integrator runs on [t_s, t1]); tolerances are those of
@@ -46,6 +50,8 @@ from ndebench_torch.solvers.runge_kutta import Field
 from ndebench_torch.solvers.step_info import Solution, StepInfo
 
 STEP_SOLVERS = {"tsit5": TSIT5}
+#: biased t_s from the accepted step starts or from the output (save) times
+SAMPLE_FROM = ("steps", "saveat")
 
 
 def fresh_step(
@@ -93,6 +99,11 @@ class AbstractLocalRegularizer(AbstractRegularizer):
                 f"{self.name}: step_solver={name!r} is not one of {sorted(STEP_SOLVERS)}"
             )
         self.step_tableau = STEP_SOLVERS[name]
+        if self.params.get("sample_from", "steps") not in SAMPLE_FROM:
+            raise UnsupportedCell(
+                f"{self.name}: sample_from={self.params['sample_from']!r} is not one of "
+                f"{SAMPLE_FROM}"
+            )
         self.r = torch.zeros(())
         self.t_s = float("nan")
         self.z_s: torch.Tensor | None = None
@@ -124,7 +135,16 @@ class AbstractLocalRegularizer(AbstractRegularizer):
     ) -> Solution:
         ts = [float(t) for t in ts]
         self._t0, self._t1 = ts[0], ts[-1]
-        if self.biased:
+        if self.biased and self.params["sample_from"] == "saveat":
+            sol = adjoint.solve(solver, f, y0, ts, params=params, observers=())
+            first = 0 if self.params["include_t0"] else 1
+            eligible = [i for i in range(first, len(ts)) if ts[i] < ts[-1]]
+            if not eligible:
+                self.fallbacks += 1
+                eligible = [0]
+            i = eligible[int(self.rng.integers(len(eligible)))]
+            t_s, z_s = ts[i], sol.ys[i].detach()
+        elif self.biased:
             sol = adjoint.solve(solver, f, y0, ts, params=params, observers=[self])
             if self._kept is None:
                 self.fallbacks += 1

@@ -6,8 +6,13 @@ R = 0. Each training solve (seeded by (seed, step) through ``begin``) changes it
   ``t1 - t0``; a larger ``b`` is clamped to ``(1 - 1e-6)(t1 - t0)``. With several output times
   t1' must stay above the previous one: a draw below is clamped just above it.
 - ``mode = "jitter_times"``: every time but the first moves by ``U(-dt_i/2, dt_i/2)``,
-  ``dt_i = t_i - t_{i-1}``; the times are then clamped to ``[t0, t1 + b]`` and kept strictly
-  increasing.
+  ``dt_i = t_i - t_{i-1}``; the times are then clamped to ``[t0, t1]`` as the reference
+  (RegNeuralDE.jl's time-series baseline clamps to [0, 1]) and kept strictly increasing (a
+  time pushed past t1 by that is moved just below the next one instead).
+
+- ``mode = "series"`` (time series, PAPERS.md section 6): the same jitter of every time but
+  the first, clamped to ``[t0, t1]`` and sorted (a jittered time may pass its neighbour; a
+  repeated time, dt = 0, stays put), ``b`` unused.
 
 Clamps are counted in ``record()``. Prediction (evaluation) solves use the exact times, and the
 training loss compares the solution at the drawn times with the targets at the exact ones.
@@ -28,7 +33,7 @@ from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.solvers.runge_kutta import Field
 from ndebench_torch.solvers.step_info import Solution
 
-MODES = ("end_time", "jitter_times")
+MODES = ("end_time", "jitter_times", "series")
 
 
 class SteerRegularizer(AbstractRegularizer):
@@ -49,6 +54,11 @@ class SteerRegularizer(AbstractRegularizer):
         """The training times for one solve (one draw of the per-step random stream)."""
         t = np.asarray(ts, dtype=np.float64)
         t0, t1 = float(t[0]), float(t[-1])
+        if self.params["mode"] == "series":
+            dt = np.diff(t)
+            new = t.copy()
+            new[1:] = t[1:] + dt * (self.rng.uniform(size=dt.shape) - 0.5)
+            return [float(x) for x in np.sort(np.clip(new, t0, t1))]
         b = float(self.params["b"])
         if b >= t1 - t0:
             b = (1.0 - 1e-6) * (t1 - t0)
@@ -60,11 +70,17 @@ class SteerRegularizer(AbstractRegularizer):
             dt = np.diff(t)
             new = t.copy()
             new[1:] = t[1:] + dt * (self.rng.uniform(size=dt.shape) - 0.5)
-            new = np.clip(new, t0, t1 + b)
+            new = np.clip(new, t0, t1)
         for i in range(1, len(new)):  # strictly increasing
             if not new[i] > new[i - 1]:
                 new[i] = np.nextafter(new[i - 1], np.inf) + 1e-9 * max(1.0, abs(new[i - 1]))
                 self.clamped_times += 1
+        if self.params["mode"] == "jitter_times" and new[-1] > t1:  # within [t0, t1]
+            new[-1] = t1
+            for i in range(len(new) - 2, 0, -1):
+                if new[i] < new[i + 1]:
+                    break
+                new[i] = np.nextafter(new[i + 1], -np.inf) - 1e-9 * max(1.0, abs(new[i + 1]))
         return [float(x) for x in new]
 
     def solve(
