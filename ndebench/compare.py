@@ -69,6 +69,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "test_metric": 0.05,
 }
 EXTRA_PARAMS = ("train_steps", "dtype")
+CONFIG_ID_MATCH = "config_id (the full configuration: every parameter but the seed)"
 HIGHER_IS_BETTER_NAMES = frozenset({"accuracy", "acc"})
 BOOTSTRAP = 4000
 
@@ -220,7 +221,7 @@ def config_keys(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.Series, pd.Series,
     if {"config_id"} <= set(a.columns) & set(b.columns) and (
         a["config_id"].notna().all() and b["config_id"].notna().all()
     ):
-        return a["config_id"].astype(str), b["config_id"].astype(str), "config_id"
+        return a["config_id"].astype(str), b["config_id"].astype(str), CONFIG_ID_MATCH
     params = [*KEY_AXES, *sorted(set(_swept(a)) | set(_swept(b))), *EXTRA_PARAMS]
 
     def keys(df: pd.DataFrame) -> pd.Series:
