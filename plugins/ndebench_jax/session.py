@@ -250,6 +250,10 @@ class JaxSession(AbstractSession):
         return {
             "nfe_counting": "field wrapper: stage counts in state (fwd), custom_vjp probe (bwd)",
             "nfe_backward_counted": not self._backsolve,
+            # what nfe_backward counts (ndebench_jax.counting): evaluations whose outputs get
+            # a nonzero cotangent, as in the torch backend
+            "nfe_backward_includes_rejected": False,
+            "nfe_backward_includes_forward_vjps": False,
             "compile_cache": self.compile_cache,
             "diffrax_initial_step_note": "diffrax_* start at dt0=0.01 (diffrax 0.7 WrapTerm)",
         }

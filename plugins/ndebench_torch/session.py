@@ -49,6 +49,7 @@ class TorchSession(AbstractSession):
         module = compile_module(vf, cell.device) if self.compiled else vf
         self.field = CountedField(module, time_input=bool(vf.time_input))
         self._nfe_forward = 0
+        self._forward_vjps = 0
         self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
@@ -94,6 +95,8 @@ class TorchSession(AbstractSession):
         if not math.isfinite(loss_value) or not math.isfinite(reg_value):
             raise Diverged(f"non-finite loss {loss_value} / reg {reg_value} at step {step}")
         self._nfe_forward = self.field.nfe_forward  # before a continuous adjoint's backward
+        # VJPs already taken in the forward pass (rnode_jacobian's e^T J) are not backward NFE
+        self._forward_vjps = self.field.nfe_backward
         return total, loss_value, reg_value, sol, self.field.nfe_forward
 
     def _train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
@@ -105,7 +108,7 @@ class TorchSession(AbstractSession):
             loss=loss_value,
             reg_value=reg_value,
             nfe_forward=nfe_forward,
-            nfe_backward=self.field.nfe_backward,
+            nfe_backward=self.field.nfe_backward - self._forward_vjps,
             steps_accepted=sol.n_accepted,
             steps_rejected=sol.n_rejected,
         )
@@ -155,7 +158,7 @@ class TorchSession(AbstractSession):
         """(forward, backward) NFE of the last train step or loss_and_grad (the wrapper's); the
         forward count is read before the backward pass, whose own field calls (continuous
         adjoints) are backward NFE."""
-        return self._nfe_forward, self.field.nfe_backward
+        return self._nfe_forward, self.field.nfe_backward - self._forward_vjps
 
     def device_peak_memory_mb(self) -> float | None:
         if self.device.type == "cuda":
@@ -167,4 +170,9 @@ class TorchSession(AbstractSession):
             "regularizer_record": self.regularizer.record(),
             "dtype": self.setup.dtype,
             "threads": torch.get_num_threads(),
+            # what nfe_backward counts (ndebench_torch.vector_field): evaluations whose outputs
+            # receive a gradient in the backward pass; rejected attempts are not in the graph,
+            # and VJPs a regularizer takes in the forward pass (rnode_jacobian) are left out
+            "nfe_backward_includes_rejected": False,
+            "nfe_backward_includes_forward_vjps": False,
         }
