@@ -207,10 +207,8 @@ def _experiment(
             raise Diverged(f"test {task.metric_name} is {metric}")
         device_peak = session.device_peak_memory_mb()
         extra = session.extra_metrics()
-        try:  # optional in a backend: without it there is no fidelity at trained weights
-            trained: dict[str, np.ndarray] | None = session.parameters()
-        except NotImplementedError:
-            trained = None
+        # optional in a backend: without it there is no fidelity at trained weights
+        trained = session.parameters() if "parameters" in session.provides else None
     finally:
         session.close()
     out = _summarise(
@@ -277,17 +275,18 @@ def gradient_fidelity(
     session = backend.session(
         dataclasses.replace(setup, regularizer=plain, regularizer_params={"weight": 0.0})
     )
-    try:
-        if params is not None:
-            session.set_parameters(params)
-        # warm-up: a jitted gradient's first call compiles it (XLA: ~250 MB of compiler
-        # memory on the spiral), and a first torch call allocates lazily; the measured call
-        # is the second, the steady-state cost of one gradient
-        session.loss_and_grad(batch, 0.0, 0)
-        with PeakGrowth() as memory:
-            _, _, grad = session.loss_and_grad(batch, 0.0, 0)
-    except NotImplementedError:
+    needs = {"loss_and_grad"} | ({"set_parameters"} if params is not None else set())
+    if not needs <= session.provides:  # optional session methods, declared
+        session.close()
         return {f"grad_rel_error{suffix}": nan}
+    if params is not None:
+        session.set_parameters(params)
+    # warm-up: a jitted gradient's first call compiles it (XLA: ~250 MB of compiler
+    # memory on the spiral), and a first torch call allocates lazily; the measured call
+    # is the second, the steady-state cost of one gradient
+    session.loss_and_grad(batch, 0.0, 0)
+    with PeakGrowth() as memory:
+        _, _, grad = session.loss_and_grad(batch, 0.0, 0)
     nfe = session.last_nfe()
     own = session.gradient_memory_mb(batch)
     session.close()

@@ -148,10 +148,9 @@ def check_solver_reference(ctx: _Context) -> None:
             out: np.ndarray = y @ a.T
             return out
 
-        try:
-            ys, _ = ctx.backend.reference_solve(solver, dict(solver.defaults), ctrl, field, y0, ts)
-        except NotImplementedError:
-            raise ctx.fail("the backend does not implement reference_solve") from None
+        if "reference_solve" not in ctx.backend.provides:
+            raise ctx.fail("the backend does not declare reference_solve (provides)")
+        ys, _ = ctx.backend.reference_solve(solver, dict(solver.defaults), ctrl, field, y0, ts)
         exact = expm_apply(a, y0, ts)
         err = float(np.max(np.abs(np.asarray(ys) - exact)))
         bound = 1e3 * REFERENCE_TOL * float(np.max(np.abs(exact)))
@@ -170,13 +169,12 @@ def check_nfe_count(ctx: _Context) -> None:
         out: np.ndarray = y @ a.T
         return out
 
-    try:
-        _, stats = ctx.backend.reference_solve(
-            solver, dict(solver.defaults), StepSizeController(rtol=1e-5, atol=1e-5), field,
-            np.array([[1.0, 0.0]]), np.linspace(0.0, 3.0, 4),
-        )  # fmt: skip
-    except NotImplementedError:
-        raise ctx.fail("the backend does not implement reference_solve") from None
+    if "reference_solve" not in ctx.backend.provides:
+        raise ctx.fail("the backend does not declare reference_solve (provides)")
+    _, stats = ctx.backend.reference_solve(
+        solver, dict(solver.defaults), StepSizeController(rtol=1e-5, atol=1e-5), field,
+        np.array([[1.0, 0.0]]), np.linspace(0.0, 3.0, 4),
+    )  # fmt: skip
     if stats.nfe != calls:
         raise ctx.fail(f"reported NFE {stats.nfe} but the vector field was called {calls} times")
     if stats.steps_accepted <= 0:
@@ -199,13 +197,12 @@ def check_regularizer_gradient(ctx: _Context) -> None:
     session = ctx.session(cell)
     setup = make_setup(cell, reg)
     batch = setup.task.train_batch(setup.task.data(0), 0, 0, 8)
-    try:
-        loss0, r0, g0 = session.loss_and_grad(batch, 0.0, 0)
-        loss1, r1, g1 = session.loss_and_grad(batch, 1.0, 0)
-        theta = session.parameters()
-    except NotImplementedError as exc:
-        what = exc or "loss_and_grad/parameters"
-        raise ctx.fail(f"the session does not implement {what}") from None
+    missing = sorted({"loss_and_grad", "parameters", "set_parameters"} - session.provides)
+    if missing:
+        raise ctx.fail(f"the session does not declare {', '.join(missing)} (provides)")
+    loss0, r0, g0 = session.loss_and_grad(batch, 0.0, 0)
+    loss1, r1, g1 = session.loss_and_grad(batch, 1.0, 0)
+    theta = session.parameters()
     keys = sorted(theta)
     if not all(np.isfinite(x) for x in (loss0, r0, loss1, r1)):
         raise ctx.fail(f"non-finite loss/R: {loss0}, {r0}, {loss1}, {r1}")

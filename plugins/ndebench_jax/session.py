@@ -14,7 +14,7 @@ cell: first-step compile 6.5 s cold, 2.8 s warm (the rest is tracing).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from ndebench.tasks.base import Batch
 
 
 class JaxSession(AbstractSession):
+    provides: ClassVar[frozenset[str]] = frozenset(
+        {"parameters", "set_parameters", "loss_and_grad"}
+    )
+
     def __init__(self, setup: CellSetup) -> None:
         cache = setup.cell.params.get("jax_cache_dir") or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
         if cache:

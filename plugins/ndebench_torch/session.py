@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -32,6 +32,10 @@ def _need(table: dict[str, Any], key: str, what: str) -> Any:
 
 
 class TorchSession(AbstractSession):
+    provides: ClassVar[frozenset[str]] = frozenset(
+        {"parameters", "set_parameters", "loss_and_grad"}
+    )
+
     def __init__(self, setup: CellSetup) -> None:
         cell = setup.cell
         self.setup = setup
