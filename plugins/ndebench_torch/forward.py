@@ -17,7 +17,7 @@ from torch import nn
 
 from ndebench.backend import UnsupportedCell
 from ndebench.tasks.base import Batch
-from ndebench_torch.solvers.step_info import Solution
+from ndebench_torch.solvers.base import Solution
 
 Solve = Callable[[torch.Tensor, list[float]], Solution]
 

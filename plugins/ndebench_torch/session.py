@@ -17,8 +17,7 @@ from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import build_parts, core_parameters, load_params
 from ndebench_torch.regularizers.base import AbstractRegularizer
-from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
-from ndebench_torch.solvers.step_info import Solution
+from ndebench_torch.solvers.base import AbstractSolver, Solution
 from ndebench_torch.vector_field import CountedField
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -54,10 +53,10 @@ class TorchSession(AbstractSession):
         self.field = CountedField(module, time_input=bool(vf.time_input))
         self._nfe_forward = 0
         self._forward_vjps = 0
-        self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
+        self.solver: AbstractSolver = setup.solver.load()(setup.controller, **solver_params)
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
-            getattr(self.solver, "tableau", None), **setup.regularizer_params
+            self.solver.tableau, **setup.regularizer_params
         )
         opt_cls = _need(OPTIMIZERS, setup.optimizer, "optimizer")
         self.params = list(self.parts.parameters())

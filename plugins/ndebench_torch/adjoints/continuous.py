@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from ndebench_torch.adjoints.base import AbstractAdjoint
+from ndebench_torch.solvers.base import Solution, StepObserver
 from ndebench_torch.solvers.runge_kutta import Field
-from ndebench_torch.solvers.step_info import Solution, StepObserver
 
 
 def vjp_field(

@@ -43,9 +43,9 @@ from ndebench.controller import StepSizeController
 from ndebench.tableaus import TSIT5, Tableau
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.regularizers.base import AbstractRegularizer
+from ndebench_torch.solvers.base import Solution, StepInfo
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.runge_kutta import Field
-from ndebench_torch.solvers.step_info import Solution, StepInfo
 
 STEP_SOLVERS = {"tsit5": TSIT5}
 
@@ -142,7 +142,7 @@ class AbstractLocalRegularizer(AbstractRegularizer):
             z_s = sol.ys[i].detach()
             if new:
                 sol.ys = torch.cat([sol.ys[:i], sol.ys[i + 1 :]])
-        ctrl = getattr(solver, "controller", None) or StepSizeController()
+        ctrl = solver.controller if solver is not None else StepSizeController()
         self.t_s, self.z_s = t_s, z_s
         self.h0, ks, gs = fresh_step(f, t_s, z_s, ctrl.rtol, ctrl.atol, ts[-1], self.step_tableau,
                                      bool(self.params["detach_k1"]))  # fmt: skip
