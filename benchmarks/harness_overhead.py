@@ -14,7 +14,9 @@ Measured side by side in one run:
 Default cells use the toy backend of the tests (numpy; no framework import) for the fixed
 costs and, with ``--backend torch``, realistic spiral cells of the PyTorch backend.
 
-    python benchmarks/harness_overhead.py [--backend torch] [--cells 8] [--out FILE]
+    python benchmarks/harness_overhead.py [--backend torch] [--cells 8] [--out FILE] [--quick]
+
+(``--quick``: 2 cells of 5 steps, no dask: a smoke run, not a measurement)
 """
 
 from __future__ import annotations
@@ -139,13 +141,16 @@ def dask_cluster(cs: list[Cell], env: dict[str, Any]) -> float | None:
     return elapsed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backend", default="toy")
     ap.add_argument("--cells", type=int, default=8)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--out", default=None)
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="2 cells, 5 steps, no dask")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.cells, args.steps = 2, 5
     steps = args.steps or (200 if args.backend == "toy" else 60)
     env = hardware.environment()
     cs = cells(args.backend, args.cells, steps)
@@ -154,7 +159,7 @@ def main() -> None:
     ip = [in_process(c, env) for c in cs]
     one = isolated(cs, 1, env)
     two = isolated(cs, 2, env)
-    dk = dask_cluster(cs, env)
+    dk = None if args.quick else dask_cluster(cs, env)
     n = len(cs)
     res = {
         "backend": args.backend,

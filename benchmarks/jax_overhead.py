@@ -10,7 +10,9 @@ Rows:
   ``none``/``ernode``/``srnode``, and a bare diffrax train step as reference;
 - trace (``jax.jit(...).lower``) and XLA compile (``.compile()``) times of each function.
 
-    python benchmarks/jax_overhead.py [--repeats 200] [--scale 3] [--out FILE]
+    python benchmarks/jax_overhead.py [--repeats 200] [--scale 3] [--out FILE] [--quick]
+
+(``--quick``: 2 repeats, regularizer ``none`` only: a smoke run, not a measurement)
 
 (default ``--out reports/bench/jax_overhead.json``).
 """
@@ -64,14 +66,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--scale", type=float, default=3.0, help="multiply core's initial weights")
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench" / "jax_overhead.json"))
+    ap.add_argument("--quick", action="store_true", help="2 repeats, regularizer none only")
     args = ap.parse_args(argv)
+    regularizers = ("none",) if args.quick else ("none", "ernode", "srnode")
+    if args.quick:
+        args.repeats = 2
 
     import dataclasses
 
     import diffrax as dfx
     import jax
     import jax.numpy as jnp
-    import numpy as np
     import optax
     from ndebench_jax.adjoints.discrete import DiscreteAdjoint
     from ndebench_jax.model import load_params, mlp_apply
@@ -108,10 +113,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
 
     # --- forward solves
+    estimators = {
+        "none": None,
+        "ernode": ErrorEstimateRegularizer(),
+        "srnode": StiffnessRegularizer(),
+    }
     wrapped = {
-        "none": make_solve(field, Tsit5(), ctrl, DiscreteAdjoint(), None),
-        "ernode": make_solve(field, Tsit5(), ctrl, DiscreteAdjoint(), ErrorEstimateRegularizer()),
-        "srnode": make_solve(field, Tsit5(), ctrl, DiscreteAdjoint(), StiffnessRegularizer()),
+        name: make_solve(field, Tsit5(), ctrl, DiscreteAdjoint(), estimators[name])
+        for name in regularizers
     }
     dt0 = float(jax.jit(wrapped["none"])(p, zero, z0, ts).dt0)
     pid = dfx.PIDController(
@@ -161,13 +170,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     calls.append((fn, (p, state, bz0, ts, btg)))
     rows.append(dict(kind="train", variant="bare diffrax Tsit5 + adam", trace_s=trace,
                      compile_s=comp))  # fmt: skip
-    for name in ("none", "ernode", "srnode"):
+    for name in regularizers:
         s = reg.backends["jax"].load()().session(setup_for(name))
-        a = s._arrays(batch)
-        targets = np.asarray(batch.targets, np.float32)
-        w = np.float32(0.01)
-        trace, comp, fn = aot(s._step, s.params, s.opt_state, *a, targets, w)
-        calls.append((fn, (s.params, s.opt_state, *a, targets, w)))
+        # the session's own step inputs: z0, ts, targets, weight, step
+        inputs = s._inputs(batch, 0, 0.01)
+        trace, comp, fn = aot(s._step, s.params, s.opt_state, *inputs)
+        calls.append((fn, (s.params, s.opt_state, *inputs)))
         t = time.perf_counter()
         first = s.train_step(batch, 0, 0.01)  # the runner's first step: trace + compile + run
         first_s = time.perf_counter() - t

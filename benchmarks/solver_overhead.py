@@ -6,7 +6,9 @@ steps), 11 output times, rtol = atol = 1e-6; no-grad forward solves (prediction)
 solve + backward (training: discrete adjoint / torchdiffeq's backprop through the solver).
 Solvers run round-robin in one process; times are medians over repeats.
 
-    python benchmarks/solver_overhead.py [--out reports/bench/solver_overhead.json]
+    python benchmarks/solver_overhead.py [--out reports/bench/solver_overhead.json] [--quick]
+
+(``--quick``: batch 16, t in [0, 5], 2 repeats: a smoke run, not a measurement)
 """
 
 from __future__ import annotations
@@ -157,7 +159,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny problem, 2 repeats")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.batch, args.t_end, args.repeats = 16, 5.0, 2
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     result = measure(args.batch, args.t_end, args.tol, args.repeats)

@@ -36,6 +36,17 @@ DENSE_OUTPUT = "dense_output"
 DETACHED_GRADIENT = "detached_gradient"
 
 
+# --- Words a task requires (AbstractTask.requires) and a backend provides.
+#: convolution and normalization layers (Conv2d, BatchNorm, GroupNorm)
+CONV = "conv"
+#: recurrent cells (GRUCell)
+RECURRENT = "recurrent"
+#: per-sample irregular time grids (Batch.times of shape (B, T)) with observation masks
+PER_SAMPLE_TIMES = "per_sample_times"
+#: stochastic differential equations (drift and diffusion, Brownian paths)
+SDE = "sde"
+
+
 @dataclass(frozen=True)
 class ComponentInfo:
     """What every registered component declares."""
@@ -67,9 +78,13 @@ class BackendInfo(ComponentInfo):
     ``frameworks`` are distribution names whose versions are recorded with every result and
     whose importability decides whether the backend is available. ``default_mode`` (one of
     ``modes``) is the mode of this backend's cells in a suite that leaves ``mode`` out.
+    ``preload`` are modules every cell of the backend imports and that start no threads when
+    imported: the local executor imports them once in its fork server, so cells fork with
+    them loaded (:mod:`ndebench.executors.preload`).
     """
 
     frameworks: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
     modes: tuple[str, ...] = ("eager",)
     default_mode: str = "eager"
     devices: tuple[str, ...] = ("cpu",)

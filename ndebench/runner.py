@@ -117,7 +117,8 @@ def run_suite(
 ) -> RunSummary:
     """Run the suite. ``threads`` is the intra-op thread count of cells that leave the
     ``threads`` parameter at 0 (auto): the CLI passes cores // workers."""
-    env = {**hardware.environment(), "threads": threads}
+    # results_dir: where cells keep their compile caches and shared fidelity references
+    env = {**hardware.environment(), "threads": threads, "results_dir": str(store.root)}
     summary = RunSummary()
     planned = plan(suite, store, reg, resume, retry_failed)
     summary.idle_backends = idle_backends(planned)
@@ -179,7 +180,7 @@ def _store(
     cell: Cell,
     reg: Registry,
 ) -> None:
-    from ndebench.worker import regularizer_columns
+    from ndebench.record import regularizer_columns
 
     for column, value in regularizer_columns(reg, cell).items():  # parent-made documents too
         doc["record"].setdefault(column, value)

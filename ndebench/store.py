@@ -27,84 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ndebench.columns import CURVE_COLUMNS as CURVE_COLUMNS
+from ndebench.columns import EXTRA_COLUMNS as EXTRA_COLUMNS
+from ndebench.columns import RESULT_COLUMNS as RESULT_COLUMNS
+from ndebench.columns import TEXT_COLUMNS as TEXT_COLUMNS
 from ndebench.errors import InputError
 from ndebench.spec import AXES, Status
 
 SCHEMA = 1
-
-#: the result columns of DESIGN.md "Results", in order (extensions follow them)
-RESULT_COLUMNS: tuple[str, ...] = (
-    "suite",
-    *AXES,
-    "status",
-    "message",
-    "train_steps",
-    "train_time_s",
-    "train_step_time_s",
-    "train_nfe_forward",
-    "train_nfe_backward",
-    "train_steps_accepted",
-    "train_steps_rejected",
-    "final_loss",
-    "final_reg_value",
-    "predict_time_s",
-    "predict_nfe",
-    "predict_steps_accepted",
-    "predict_steps_rejected",
-    "compile_time_s",
-    "peak_memory_mb",
-    "test_metric",
-    "metric_name",
-    "backend_version",
-    "ndebench_version",
-    "hardware",
-    "git_rev",
-    "started_at",
-    "config_hash",
-)
-#: extension columns (documented in the README): never renames of the contract's
-EXTRA_COLUMNS: tuple[str, ...] = (
-    "attempts",
-    "swept",
-    "warmup_time_s",
-    "first_step_time_s",
-    "train_step_time_std_s",
-    "predict_time_std_s",
-    "memory_baseline_mb",
-    "wall_time_s",
-    "dtype",
-    "threads",
-    "grad_rel_error",
-    "grad_nfe_forward",
-    "grad_nfe_backward",
-    "grad_memory_mb",
-    "grad_rel_error_trained",
-    "grad_nfe_forward_trained",
-    "grad_nfe_backward_trained",
-    "grad_memory_mb_trained",
-    "rtol_used",
-    "atol_used",
-    "regularizer_family",
-    "regularizer_baseline",
-)
-#: columns that hold text (everything else that looks numeric is made numeric, null -> NaN)
-TEXT_COLUMNS = frozenset(
-    {"suite", "backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "status",
-     "message", "metric_name", "backend_version", "ndebench_version", "hardware", "git_rev",
-     "started_at", "config_hash", "swept", "dtype", "traceback", "x_grad_memory_method",
-     "regularizer_family"}
-)  # fmt: skip
-CURVE_COLUMNS: tuple[str, ...] = (
-    "step",
-    "loss",
-    "reg_value",
-    "weight",
-    "nfe_forward",
-    "nfe_backward",
-    "steps_accepted",
-    "steps_rejected",
-    "step_time_s",
-)
 
 
 class Store:
@@ -318,8 +248,7 @@ def load_results(path: str | Path) -> Any:
     frame = pd.DataFrame(rows)
     for col in columns:
         if col not in frame:
-            text = col in ("message", "swept", "regularizer_family")
-            frame[col] = pd.NA if text else float("nan")
+            frame[col] = pd.NA if col in ("message", "swept") else float("nan")
     rest = [c for c in frame.columns if c not in columns]
     frame = frame[[*columns, *rest]]
     for col in frame.columns:

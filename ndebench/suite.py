@@ -40,12 +40,16 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     **{k: getattr(StepSizeController(), k) for k in StepSizeController.__dataclass_fields__},
     "dtype": "float32",
     "optimizer": "adam",
+    "lr_schedule": "constant",
     "threads": 0,
     "grad_fidelity": True,
+    "eval_every": 0,
+    "compile_cache": True,
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
     "dtype": ("float32", "float64"),
-    "optimizer": ("adam",),
+    # Adam, AdaMax, plain SGD, SGD with momentum 0.9 (Flux's Momentum(lr, 0.9))
+    "optimizer": ("adam", "adamax", "sgd", "momentum"),
 }
 POSITIVE = (
     "train_steps",
@@ -133,6 +137,12 @@ def _check_value(chk: _Check, key: str, name: str, value: Any, default: Any) -> 
     if name == "weight":
         try:
             schedules.validate(value)
+        except schedules.ScheduleError as exc:
+            raise chk.fail(key, str(exc)) from None
+        return
+    if name == "lr_schedule":
+        try:
+            schedules.validate_lr_schedule(value)
         except schedules.ScheduleError as exc:
             raise chk.fail(key, str(exc)) from None
         return

@@ -118,3 +118,31 @@ def test_fidelity_of_every_adjoint(tmp_path: Path, backend_name: str) -> None:
         setup = worker.make_setup(cell, reg)
         res = worker.gradient_fidelity(cell, reg, backend, setup, setup.task.data(0))
         assert 0 <= res["grad_rel_error"] < 1e-3, (cell.adjoint, res)
+
+
+@pytest.mark.requires_torch
+def test_reference_is_shared_between_regularizers(tmp_path: Path) -> None:
+    """Cells that differ only in regularizer share the initial-weights reference through the
+    results directory: one file, and the same errors as a reference computed afresh."""
+    from ndebench.fidelity import fidelity_columns
+
+    path = tmp_path / "fidelity.toml"
+    text = SUITE.replace('adjoint = ["discrete", "backsolve", "interpolating"]',
+                         'adjoint = ["backsolve"]')  # fmt: skip
+    text = text.replace('regularizer = ["none"]', 'regularizer = ["none", "ernode"]')
+    path.write_text(text.replace("rtol = [1e-3, 1e-6]", "rtol = 1e-3"))
+    reg = load_registry()
+    backend = reg.backends["torch"].load()()
+    cache = tmp_path / "refs"
+    shared, fresh = [], []
+    for cell in load_suite(path, reg).cells:
+        setup = worker.make_setup(cell, reg)
+        data = setup.task.data(0)
+        trained = {k: 3.0 * v for k, v in setup.init_params.items()}
+        shared.append(fidelity_columns(cell, reg, backend, setup, data, trained, cache))
+        fresh.append(fidelity_columns(cell, reg, backend, setup, data, trained, None))
+    assert len(list(cache.glob("*.npz"))) == 1
+    for a, b in zip(shared, fresh, strict=True):
+        assert a["grad_rel_error"] == pytest.approx(b["grad_rel_error"], rel=1e-9)
+        assert a["grad_rel_error_trained"] == b["grad_rel_error_trained"]
+        assert 0 < a["grad_rel_error_trained"] < 0.5 and a["grad_fidelity_time_s"] > 0

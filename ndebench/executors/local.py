@@ -171,6 +171,9 @@ class LocalExecutor(AbstractExecutor):
         run.process.join(10)
 
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
+        from ndebench.executors import preload
+
+        preload.configure(self.context, (job.cell.backend for job in jobs))
         pending = list(jobs)
         running: list[_Running] = []
         try:

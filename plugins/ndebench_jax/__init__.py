@@ -13,8 +13,10 @@ from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
+    CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -38,10 +40,13 @@ def ndebench_register_backends() -> list[BackendInfo]:
             description="JAX + diffrax (solvers wrapped to expose estimates); compiled: jax.jit "
             "around the step; eager: no outer jit (diffeqsolve still compiles itself)",
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
+            # not equinox/diffrax: the session sets EQX_ON_ERROR before equinox is imported
+            preload=("jax",),
             modes=("compiled",),
             default_mode="compiled",
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory",),
+            model_kinds=("node_trajectory", "node_classifier"),
+            provides=frozenset({CONV, RECURRENT}),
         )
     ]
 

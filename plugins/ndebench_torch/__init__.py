@@ -12,8 +12,10 @@ from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
+    CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -36,9 +38,13 @@ def ndebench_register_backends() -> list[BackendInfo]:
             impl=f"{_P}.backend:TorchBackend",
             description="PyTorch, own adaptive RK solvers; eager or torch.compile",
             frameworks=("torch",),
+            # torch.optim's constructors import torch._dynamo: with torch, most of a cell's
+            # fixed cost; neither starts a thread at import
+            preload=("torch", "torch._dynamo"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory",),
+            model_kinds=("node_trajectory", "node_classifier"),
+            provides=frozenset({CONV, RECURRENT}),
         )
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -41,10 +42,20 @@ def compile_module(module: nn.Module, device: str) -> nn.Module:
     reason = compile_unavailable(device)
     if reason:
         raise UnsupportedCell(reason)
+    cache = inductor_cache_dir()
+    if cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # read lazily, at the first compile
     try:
         return torch.compile(module)  # type: ignore[return-value]
     except Exception as exc:
         raise UnsupportedCell(f"torch.compile failed: {type(exc).__name__}: {exc}") from exc
+
+
+def inductor_cache_dir() -> str | None:
+    """The on-disk cache of inductor's compiled code: the user's ``TORCHINDUCTOR_CACHE_DIR``,
+    else the per-results-directory one the worker names (``NDEBENCH_COMPILE_CACHE_DIR``, see
+    ``ndebench.compile_cache``), else None (inductor's default under /tmp)."""
+    return os.environ.get("TORCHINDUCTOR_CACHE_DIR") or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
 
 
 def is_compile_error(exc: BaseException) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -42,6 +43,9 @@ def ndebench_register_backends() -> list[BackendInfo]:
             modes=("eager", "compiled"),
             devices=("cpu",),
             model_kinds=("node_trajectory",),
+            # a module nothing else imports: its presence in a cell shows the fork server's
+            # preload reached the cell (tests/test_preload.py)
+            preload=("colorsys",),
         )
     ]
 
@@ -114,6 +118,10 @@ class ToySession(AbstractSession):
         )
         self.at_step = int(setup.regularizer_params.get("at_step", 1))
         self.hold: list[Any] = []
+        self.preloaded = "colorsys" in sys.modules
+
+    def extra_metrics(self) -> dict[str, Any]:
+        return {"preloaded": self.preloaded}
 
     def _solve(self, z0: np.ndarray, times: np.ndarray) -> tuple[list[np.ndarray], float]:
         h = float(times[-1] - times[0]) / self.steps

@@ -1,0 +1,108 @@
+"""The result record, declared once: every column a cell's record may hold, in order.
+
+The worker fills these columns (:mod:`ndebench.record`), the store orders and types them when it
+loads results (:func:`ndebench.store.load_results`), and reports read them by name. A column is
+``contract`` (DESIGN.md "Results", in that order), ``extension`` (documented in the README, never
+a rename of a contract column) or ``curve`` (one value per training step). Columns starting
+with ``x_`` are a backend's own extra metrics and are not declared here; swept parameters are
+added under their own names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ndebench.spec import AXES
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    group: str  # "contract" | "extension" | "curve"
+    text: bool = False
+    doc: str = ""
+
+
+def _c(names: str, group: str, text: bool = False) -> tuple[Column, ...]:
+    return tuple(Column(n, group, text) for n in names.split())
+
+
+_TEXT_AXES = frozenset({"backend", "mode", "device", "task", "solver", "adjoint", "regularizer"})
+
+#: every declared column of a record, in the order a results table shows them
+COLUMNS: tuple[Column, ...] = (
+    Column("suite", "contract", True),
+    *(Column(a, "contract", a in _TEXT_AXES) for a in AXES),
+    *_c("status message", "contract", True),
+    *_c(
+        "train_steps train_time_s train_step_time_s train_nfe_forward train_nfe_backward "
+        "train_steps_accepted train_steps_rejected final_loss final_reg_value predict_time_s "
+        "predict_nfe predict_steps_accepted predict_steps_rejected compile_time_s "
+        "peak_memory_mb test_metric",
+        "contract",
+    ),
+    *_c(
+        "metric_name backend_version ndebench_version hardware git_rev started_at config_hash",
+        "contract",
+        True,
+    ),
+    Column("attempts", "extension"),
+    Column("swept", "extension", True),
+    *_c(
+        "warmup_time_s first_step_time_s train_step_time_std_s predict_time_std_s "
+        "memory_baseline_mb wall_time_s",
+        "extension",
+    ),
+    Column("dtype", "extension", True),
+    Column("lower_is_better", "extension"),
+    Column("train_metric", "extension"),
+    Column("regularizer_family", "extension", True),
+    Column("regularizer_baseline", "extension"),
+    Column("threads", "extension"),
+    *_c(
+        "grad_rel_error grad_nfe_forward grad_nfe_backward grad_memory_mb "
+        "grad_rel_error_trained grad_nfe_forward_trained grad_nfe_backward_trained "
+        "grad_memory_mb_trained rtol_used atol_used",
+        "extension",
+    ),
+    Column("grad_fidelity_time_s", "extension"),
+    Column("compile_cache", "extension", True),
+    *_c("compile_time_cold_s compile_time_warm_s", "extension"),
+    Column("traceback", "extension", True),
+    Column("x_grad_memory_method", "extension", True),
+)
+
+#: per-step training curves, in order (``step`` first)
+CURVE_COLUMNS: tuple[str, ...] = (
+    "step",
+    "loss",
+    "reg_value",
+    "weight",
+    "nfe_forward",
+    "nfe_backward",
+    "steps_accepted",
+    "steps_rejected",
+    "step_time_s",
+    "eval_nfe",
+    "eval_metric",
+)
+
+_LISTED = ("traceback", "x_grad_memory_method")  # text, but not shown as columns of a table
+
+#: the result columns of DESIGN.md "Results", in order (extensions follow them)
+RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.group == "contract")
+#: extension columns (documented in the README): never renames of the contract's
+EXTRA_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in COLUMNS if c.group == "extension" and c.name not in _LISTED
+)
+#: columns that hold text (everything else that looks numeric is made numeric, null -> NaN)
+TEXT_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.text)
+#: every declared name (records may add ``x_*`` backend metrics and swept parameters)
+DECLARED: frozenset[str] = frozenset(c.name for c in COLUMNS)
+
+
+def undeclared(record: dict[str, object], swept: tuple[str, ...] = ()) -> list[str]:
+    """Keys of ``record`` that are neither declared, a swept parameter, nor ``x_*``."""
+    return sorted(
+        k for k in record if k not in DECLARED and k not in swept and not k.startswith("x_")
+    )

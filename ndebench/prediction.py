@@ -1,0 +1,41 @@
+"""Prediction timing: one warm-up prediction (it compiles in compiled mode), then
+``predict_repeats`` timed predictions of the test batch; the metric of the last one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ndebench.backend import AbstractSession, Diverged
+from ndebench.clock import timed
+from ndebench.spec import Cell
+from ndebench.training import finite
+
+
+@dataclass
+class PredictionTiming:
+    first_s: float  # the warm-up call
+    times_s: list[float]  # the timed repeats
+    stats: Any  # PredictStats of the last call
+    metric: float
+    train_metric: float = float("nan")  # the metric on the task's training-evaluation batch
+
+
+def time_prediction(cell: Cell, session: AbstractSession, task: Any, data: Any) -> PredictionTiming:
+    test = task.test_batch(data)
+    (prediction, pstats), first = timed(session, session.predict, test)
+    times = []
+    for _ in range(cell.budget.predict_repeats):
+        (prediction, pstats), elapsed = timed(session, session.predict, test)
+        times.append(elapsed)
+    metric = task.metric(np.asarray(prediction), test)
+    if not finite(metric):
+        raise Diverged(f"test {task.metric_name} is {metric}")
+    # the papers' tables report train and test accuracy: the metric on a fixed slice of the
+    # training set, after the timed repeats (never timed)
+    train = task.train_eval_batch(data)
+    train_prediction, _ = session.predict(train)
+    train_metric = float(task.metric(np.asarray(train_prediction), train))
+    return PredictionTiming(first, times, pstats, float(metric), train_metric)

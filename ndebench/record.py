@@ -1,0 +1,111 @@
+"""Record shaping: the identity part of a cell's record and the summary of a finished
+experiment, in the columns declared by :mod:`ndebench.columns`.
+
+The first ``warmup_steps`` training steps and the first prediction are warm-up: they run (so
+every backend trains on the same batches from the same weights) but are excluded from
+``train_time_s``/``predict_time_s``; their excess over the steady-state median is reported as
+``compile_time_s`` (mode ``compiled``) or ``warmup_time_s`` (every mode).
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+import ndebench
+from ndebench.backend import CellSetup
+from ndebench.memory import peak_rss_mb
+from ndebench.plugins import Registry
+from ndebench.prediction import PredictionTiming
+from ndebench.spec import Cell
+
+_IDENTITY_AXES = ("backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "seed")
+
+
+def base_record(cell: Cell, key: str, env: dict[str, Any], backend_version: str) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "suite": cell.suite,
+        **{axis: cell.axis(axis) for axis in _IDENTITY_AXES},
+        "swept": ",".join(cell.swept),
+        "backend_version": backend_version,
+        "ndebench_version": ndebench.__version__,
+        "hardware": env.get("hardware", ""),
+        "git_rev": env.get("git_rev", ""),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config_hash": key,
+        "dtype": cell.params.get("dtype"),
+    }
+    for name in cell.swept:
+        rec[name] = cell.swept_value(name)
+    return rec
+
+
+def summarise(
+    cell: Cell,
+    curves: dict[str, list[Any]],
+    prediction: PredictionTiming,
+    device_peak: float | None,
+    baseline: float,
+    setup: CellSetup,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """The experiment's columns from its curves and prediction timing."""
+    warm = min(cell.budget.warmup_steps, max(len(curves["step"]) - 1, 0))
+    step_times = curves["step_time_s"]
+    steady = step_times[warm:] or step_times
+    median = statistics.median(steady) if steady else float("nan")
+    excess = max(sum(step_times[:warm]) - warm * median, 0.0) if warm else 0.0
+    predict_times = prediction.times_s
+    predict_median = statistics.median(predict_times) if predict_times else float("nan")
+    predict_excess = max(prediction.first_s - predict_median, 0.0)
+    compiled = cell.mode == "compiled"
+    pstats = prediction.stats
+
+    def mean(name: str) -> float:
+        vals = curves[name]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    out = {
+        "train_steps": len(curves["step"]),
+        "train_time_s": float(sum(steady)) if warm < len(step_times) else float("nan"),
+        "train_step_time_s": median,
+        "train_step_time_std_s": float(np.std(steady)) if steady else float("nan"),
+        "first_step_time_s": step_times[0] if step_times else float("nan"),
+        "train_nfe_forward": mean("nfe_forward"),
+        "train_nfe_backward": mean("nfe_backward"),
+        "train_steps_accepted": mean("steps_accepted"),
+        "train_steps_rejected": mean("steps_rejected"),
+        "final_loss": curves["loss"][-1] if curves["loss"] else float("nan"),
+        "final_reg_value": curves["reg_value"][-1] if curves["reg_value"] else float("nan"),
+        "predict_time_s": predict_median,
+        "predict_time_std_s": float(np.std(predict_times)) if predict_times else float("nan"),
+        "predict_nfe": pstats.nfe,
+        "predict_steps_accepted": pstats.steps_accepted,
+        "predict_steps_rejected": pstats.steps_rejected,
+        "compile_time_s": (excess + predict_excess) if compiled else float("nan"),
+        "warmup_time_s": excess + predict_excess,
+        "peak_memory_mb": device_peak if device_peak is not None else peak_rss_mb(),
+        "memory_baseline_mb": baseline,
+        "test_metric": prediction.metric,
+        "train_metric": prediction.train_metric,
+        "metric_name": setup.task.metric_name,
+        "lower_is_better": bool(setup.task.lower_is_better),
+        "threads": cell.params.get("threads"),
+        "rtol_used": setup.controller.rtol,
+        "atol_used": setup.controller.atol,
+    }
+    out.update({f"x_{k}": v for k, v in extra.items()})
+    return out
+
+
+def regularizer_columns(reg: Registry, cell: Cell) -> dict[str, Any]:
+    """The declared family of the cell's regularizer and whether it is the baseline (plain
+    training), stored with every result so that reports group by declarations, not names."""
+    info = reg.component("regularizer", cell.backend, cell.regularizer)
+    return {
+        "regularizer_family": info.family if info is not None else "",
+        "regularizer_baseline": bool(info.baseline) if info is not None else False,
+    }

@@ -1,0 +1,204 @@
+"""Mode "compiled" worth its name: ``torch.compile`` of the whole Runge-Kutta step.
+
+Compiling only the vector field leaves the step's arithmetic (stage inputs, the stage stack,
+the error estimate and its norm) as dozens of eager kernel launches per step, so compiled was
+slower than eager. Here one compiled function does all of a step: the ``s - 1`` stage
+evaluations of the field module, the stage combinations, the embedded error estimate and the
+RMS error ratio, with static shapes (``dynamic=False``: one graph per batch shape) and ``t``
+and ``h`` as 0-d tensors (no recompilation when they change). The loop around it is the same
+as the eager one (:class:`~ndebench_torch.solvers.runge_kutta.AbstractRungeKutta`): step-size
+control, dense output and observers stay in Python.
+
+Host syncs: exactly one per step attempt, ``ratio.item()`` for accept/reject (the eager loop
+has the same one); ``t``/``h`` go to the device as scalars (no sync). On CUDA,
+``cuda_graphs=True`` compiles with ``mode="reduce-overhead"`` (inductor captures the step in a
+CUDA graph); not exercised on this CPU-only machine.
+
+NFE are counted as in the eager loop: ``s - 1`` forward evaluations per step on the
+:class:`~ndebench_torch.vector_field.CountedField`, and one backward evaluation per stage output
+that receives its gradient (a hook on each, as on the eager field's outputs). A field that is not a
+``CountedField`` of a module (the augmented dynamics of continuous adjoints and of the kinetic
+and Taylor regularizers) runs through the eager loop unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ndebench.backend import Diverged
+from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
+from ndebench_torch.solvers.initial_step import hairer_initial_step
+from ndebench_torch.solvers.interpolation import append_outputs
+from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
+from ndebench_torch.vector_field import CountedField
+
+
+def make_step(
+    solver: AbstractRungeKutta,
+    module: Any,
+    time_input: bool,
+    cuda_graphs: bool = False,
+    backend: str = "inductor",
+) -> Any:
+    """The compiled ``step(t, h, y, k1) -> (y1, k, g, y_err, ratio)`` of ``solver``'s tableau
+    with the controller's tolerances; ``k`` are the new stages (2..s), ``g`` the inputs of all
+    stages."""
+    tab, ctrl = solver.tableau, solver.controller
+    s = tab.stages
+    rows = solver._a_rows
+    c = [float(x) for x in tab.c]
+    b_err = [float(x) for x in tab.b_error]
+    rtol, atol = float(ctrl.rtol), float(ctrl.atol)
+
+    def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return module(z, t) if time_input else module(z)  # type: ignore[no-any-return]
+
+    def step(t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor) -> Any:
+        ks, gs = [k1], [y]
+        for i in range(1, s):
+            g = y
+            for j, aij in rows[i]:
+                g = g + (h * aij) * ks[j]
+            gs.append(g)
+            ks.append(field(t + c[i] * h, g))
+        y1 = gs[-1]
+        kst = torch.stack(ks)
+        # as the eager loop: one (1, s) x (s, n) product, then h
+        b_row = torch.tensor([b_err], dtype=y.dtype, device=y.device)
+        y_err = (torch.mm(b_row, kst.view(s, -1)) * h).view(y.shape)
+        scale = torch.maximum(y.abs(), y1.abs()) * rtol + atol
+        ratio = torch.linalg.vector_norm(y_err / scale) / math.sqrt(y.numel())
+        # the stages as separate outputs: each gets its own backward hook (NFE as in eager)
+        return y1, tuple(ks[1:]), tuple(gs), y_err, ratio
+
+    mode = "reduce-overhead" if cuda_graphs else None
+    return torch.compile(step, dynamic=False, fullgraph=True, mode=mode, backend=backend)
+
+
+class CompiledRungeKutta:
+    """``solver`` with its step compiled whole; otherwise the same object (attributes and
+    methods are the wrapped solver's)."""
+
+    def __init__(
+        self, solver: AbstractRungeKutta, cuda_graphs: bool = False, backend: str = "inductor"
+    ) -> None:
+        self.solver = solver
+        self.cuda_graphs = cuda_graphs
+        self.backend = backend  # "aot_eager" traces without generating code (tests)
+        self._steps: dict[tuple[int, bool], Any] = {}
+        self.syncs = 0  # host syncs of the last solve (accept/reject reads)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.solver, name)
+
+    def _step(self, f: CountedField) -> Any:
+        key = (id(f.module), f.time_input)
+        if key not in self._steps:
+            self._steps[key] = make_step(
+                self.solver, f.module, f.time_input, self.cuda_graphs, self.backend
+            )
+        return self._steps[key]
+
+    def solve(
+        self,
+        f: Field,
+        y0: torch.Tensor,
+        ts: Sequence[float],
+        observers: Sequence[StepObserver] = (),
+    ) -> Solution:
+        if not isinstance(f, CountedField) or not isinstance(f.module, torch.nn.Module):
+            return self.solver.solve(f, y0, ts, observers)
+        return self._solve(f, y0, [float(t) for t in ts], observers)
+
+    def _solve(
+        self, f: CountedField, y0: torch.Tensor, ts: list[float], observers: Sequence[StepObserver]
+    ) -> Solution:
+        if any(b <= a for a, b in itertools.pairwise(ts)):
+            raise ValueError("output times must be strictly increasing")
+        solver = self.solver
+        tab, ctrl = solver.tableau, solver.controller
+        step = self._step(f)
+        s, n, q = tab.stages, y0.numel(), tab.error_order
+        t0, t1 = ts[0], ts[-1]
+        t, y = t0, y0
+        k1 = f(t0, y0)
+        fixed = None if ctrl.fixed_step is None else float(ctrl.fixed_step)
+        if fixed is not None:
+            h = fixed
+        elif isinstance(ctrl.initial_step, str):
+            h = hairer_initial_step(f, t0, y0, k1, q, ctrl.rtol, ctrl.atol)
+        else:
+            h = float(ctrl.initial_step)
+        h0 = h
+        for obs in observers:
+            obs.start(t0, h0, y0)
+        outs, j = [y0.unsqueeze(0)], 1
+        n_acc = n_rej = 0
+        err_prev = 1.0
+        step_times = [t0]
+        self.syncs = 0
+        scalar = {"dtype": y0.dtype, "device": y0.device}
+        while j < len(ts):
+            if n_acc + n_rej >= ctrl.max_steps:
+                raise Diverged(
+                    f"{tab.name}: max_steps={ctrl.max_steps} reached at t={t:.6g} of [{t0}, {t1}]"
+                )
+            last = t + h >= t1
+            if last:
+                h = t1 - t
+            y1, new, gst, y_err, ratio = step(
+                torch.tensor(t, **scalar), torch.tensor(h, **scalar), y, k1
+            )
+            f.nfe_forward += s - 1
+            grad = y1.requires_grad
+            if grad:  # the last stage is hooked once it is known to be used (below)
+                for k in new[:-1]:
+                    k.register_hook(self._backward_counter(f))
+            if fixed is None:
+                err = ratio.item()
+                self.syncs += 1
+            else:
+                err = 0.0
+            if not math.isfinite(err):
+                raise Diverged(f"{tab.name}: non-finite error estimate at t={t:.6g}")
+            if err <= 1.0:
+                t_new = t1 if last else t + h
+                # the FSAL stage k_s is the next step's k_1, or else used only by dense output
+                # strictly inside the final step (an unused output of the compiled step still
+                # gets a zero gradient, so its hook alone would count it)
+                if grad and (not last or any(t < tm < t_new for tm in ts[j:])):
+                    new[-1].register_hook(self._backward_counter(f))
+                kst = torch.stack((k1, *new))
+                kmat = kst.view(s, n)
+                if observers:
+                    info = StepInfo(t, h, y, y1, y_err, ratio, kst, gst,
+                                    tab, ctrl.rtol, ctrl.atol)  # fmt: skip
+                    for obs in observers:
+                        obs.step(info)
+                j = append_outputs(
+                    outs, solver._dense, ts, j, t, h, t_new, y.reshape(1, n), kmat, y1
+                )
+                t, y, k1 = t_new, y1, new[-1]
+                step_times.append(t)
+                n_acc += 1
+            else:
+                n_rej += 1
+            h = fixed if fixed is not None else h * ctrl.factor(err, err_prev, err <= 1.0, q)
+            if err <= 1.0:
+                err_prev = err
+            if j < len(ts) and t + h == t:
+                raise Diverged(f"{tab.name}: step size underflow (h={h:.3g}) at t={t:.6g}")
+        ys = torch.cat(outs) if len(outs) > 1 else outs[0]
+        return Solution(ys, n_acc, n_rej, h0, step_times)
+
+    @staticmethod
+    def _backward_counter(f: CountedField) -> Any:
+        def hook(grad: torch.Tensor) -> None:
+            f.nfe_backward += 1
+
+        return hook
