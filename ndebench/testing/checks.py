@@ -307,9 +307,12 @@ def check_capability(ctx: _Context) -> None:
 
 
 def _classifier_grad(ctx: _Context, adjoint: str, tol: float) -> tuple[float, dict[str, Any]]:
-    combo = _first_combo(ctx.reg, ctx.case.backend, adjoint=adjoint, regularizer="none")
+    baseline = ctx.reg.baseline_regularizer(ctx.case.backend)
+    if baseline is None:
+        raise ctx.fail("the backend declares no baseline regularizer (RegularizerInfo.baseline)")
+    combo = _first_combo(ctx.reg, ctx.case.backend, adjoint=adjoint, regularizer=baseline)
     if combo is None:
-        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer 'none'")
+        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer {baseline!r}")
     cell = _cell(ctx.reg, ctx.case.backend, *combo, task="digits",
                  task_params=TINY_CLASSIFIER, rtol=tol, atol=tol)  # fmt: skip
     setup = make_setup(cell, ctx.reg)
@@ -322,7 +325,7 @@ def _classifier_grad(ctx: _Context, adjoint: str, tol: float) -> tuple[float, di
 
 def check_classifier(ctx: _Context) -> None:
     """A classifier (encoder -> ODE block -> head) under adjoint ``component``: a finite
-    cross-entropy, a gradient for every part, equal to the discrete adjoint's at 1e-10."""
+    cross-entropy, a gradient for every part, equal to the reference adjoint's at 1e-10."""
     tol = 1e-6
     loss, got = _classifier_grad(ctx, ctx.case.component, tol)
     if not np.isfinite(loss):
@@ -330,13 +333,16 @@ def check_classifier(ctx: _Context) -> None:
     for part in ("encoder", "vector_field", "head"):
         if not any(np.any(g != 0.0) for k, g in got.items() if k.startswith(part + ".")):
             raise ctx.fail(f"no gradient reaches the {part}")
-    _, ref = _classifier_grad(ctx, "discrete", 1e-10)
+    reference = ctx.reg.reference_adjoint(ctx.case.backend)
+    if reference is None:
+        raise ctx.fail("the backend declares no reference adjoint (AdjointInfo.reference)")
+    _, ref = _classifier_grad(ctx, reference, 1e-10)
     keys = sorted(ref)
     a = np.concatenate([np.ravel(got[k]) for k in keys])
     b = np.concatenate([np.ravel(ref[k]) for k in keys])
     err = float(np.linalg.norm(a - b) / np.linalg.norm(b))
     if not err <= 1e3 * tol:
-        raise ctx.fail(f"classifier gradient differs from the discrete adjoint's by {err:.3g}")
+        raise ctx.fail(f"classifier gradient differs from the {reference} adjoint's by {err:.3g}")
 
 
 CHECKS: dict[str, Callable[[_Context], None]] = {
