@@ -28,6 +28,7 @@ from ndebench.report.files import write_bytes_atomic, write_text_atomic
 from ndebench.report.html import render_html
 from ndebench.report.markdown import render_markdown
 from ndebench.report.model import ReportSection
+from ndebench.report.papers import paper_sections
 from ndebench.report.summary import DEFAULT_TOLERANCE, answer_section
 from ndebench.report.tables import aggregate
 
@@ -117,6 +118,10 @@ def build_sections(
         figset = FigureSet(notes=[f"Figures could not be drawn: {type(exc).__name__}: {exc}"])
         problems.append(f"built-in figures failed: {type(exc).__name__}: {exc}")
     sections.append(sec.figures_section(figset, out_dir))
+    try:
+        sections += paper_sections(df, curves, out_dir / FIGURE_DIR)
+    except Exception as exc:  # the papers' view must not lose the rest of the report
+        problems.append(f"papers' sections failed: {type(exc).__name__}: {exc}")
     sections.append(sec.failures_section(df))
     sections += [_adopt_figures(s, out_dir) for s in extra]
     sections.append(sec.provenance_section(df))
