@@ -20,7 +20,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -69,8 +69,20 @@ class CellSetup:
     lr_schedule: Any = "constant"
 
 
+#: the optional methods of :class:`AbstractSession` (declared in ``AbstractSession.provides``)
+SESSION_OPTIONAL: tuple[str, ...] = ("parameters", "set_parameters", "loss_and_grad")
+#: the optional methods of :class:`AbstractBackend` (declared in ``AbstractBackend.provides``)
+BACKEND_OPTIONAL: tuple[str, ...] = ("reference_solve",)
+
+
 class AbstractSession(abc.ABC):
-    """One cell's experiment: model, optimizer and solver configuration, on one device."""
+    """One cell's experiment: model, optimizer and solver configuration, on one device.
+
+    ``provides`` declares which optional methods (:data:`SESSION_OPTIONAL`) the session
+    implements; the harness and the conformance kit check it instead of calling and catching
+    ``NotImplementedError``."""
+
+    provides: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
@@ -133,7 +145,10 @@ class AbstractSession(abc.ABC):
 
 
 class AbstractBackend(abc.ABC):
-    """A framework backend. ``BackendInfo.impl`` points at a subclass."""
+    """A framework backend. ``BackendInfo.impl`` points at a subclass. ``provides`` declares
+    which optional methods (:data:`BACKEND_OPTIONAL`) it implements."""
+
+    provides: ClassVar[frozenset[str]] = frozenset()
 
     def unavailable(self, cell: Cell) -> str | None:
         """Why this process cannot run ``cell`` (device missing, compile unavailable), or None."""

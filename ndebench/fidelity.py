@@ -108,17 +108,17 @@ def _fidelity(
     )
     try:
         for suffix, params in points:
-            try:
-                if params is not None:
-                    session.set_parameters(params)
-                # warm-up: a jitted gradient's first call compiles it (XLA: ~250 MB of compiler
-                # memory on the spiral), and a first torch call allocates lazily; the measured
-                # call is the second, the steady-state cost of one gradient
-                session.loss_and_grad(batch, 0.0, 0)
-                with PeakGrowth() as memory:
-                    _, _, grads[suffix] = session.loss_and_grad(batch, 0.0, 0)
-            except NotImplementedError:
+            needs = {"loss_and_grad"} | ({"set_parameters"} if params is not None else set())
+            if not needs <= session.provides:  # optional session methods, declared
                 return out
+            if params is not None:
+                session.set_parameters(params)
+            # warm-up: a jitted gradient's first call compiles it (XLA: ~250 MB of compiler
+            # memory on the spiral), and a first torch call allocates lazily; the measured
+            # call is the second, the steady-state cost of one gradient
+            session.loss_and_grad(batch, 0.0, 0)
+            with PeakGrowth() as memory:
+                _, _, grads[suffix] = session.loss_and_grad(batch, 0.0, 0)
             nfe = session.last_nfe()
             own = session.gradient_memory_mb(batch)
             memory_mb, method = own if own is not None else (memory.mb, memory.method)

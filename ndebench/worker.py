@@ -98,10 +98,8 @@ def _experiment(
         prediction = time_prediction(cell, session, task, data)
         device_peak = session.device_peak_memory_mb()
         extra = session.extra_metrics()
-        try:  # optional in a backend: without it there is no fidelity at trained weights
-            trained: dict[str, Any] | None = session.parameters()
-        except NotImplementedError:
-            trained = None
+        # optional in a backend (declared): without it there is no fidelity at trained weights
+        trained = session.parameters() if "parameters" in session.provides else None
     finally:
         session.close()
     out = summarise(cell, curves, prediction, device_peak, baseline, setup, extra)

@@ -49,3 +49,40 @@ def test_jax_ernode_refuses_detach_dt_false_when_built_directly() -> None:
 
     with pytest.raises(UnsupportedCell, match="detach_dt"):
         ErrorEstimateRegularizer(detach_dt=False)
+
+
+def _overridden(cls: type, base: type, names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(n for n in names if getattr(cls, n) is not getattr(base, n))
+
+
+def test_optional_methods_are_declared_exactly() -> None:
+    """``provides`` of every session and backend (built in, toy, refkit) names exactly the
+    optional methods it overrides: the harness reads the declaration, never probes."""
+    from ndebench.backend import (
+        BACKEND_OPTIONAL,
+        SESSION_OPTIONAL,
+        AbstractBackend,
+        AbstractSession,
+    )
+
+    classes = []
+    if importlib.util.find_spec("torch"):
+        from ndebench_torch.backend import TorchBackend
+        from ndebench_torch.session import TorchSession
+
+        classes += [TorchBackend, TorchSession]
+    if importlib.util.find_spec("jax") and importlib.util.find_spec("diffrax"):
+        from ndebench_jax.backend import JaxBackend
+        from ndebench_jax.session import JaxSession
+
+        classes += [JaxBackend, JaxSession]
+    import ndebench_refkit
+    import ndebench_toy
+
+    classes += [ndebench_refkit.RefBackend, ndebench_refkit.RefSession]
+    classes += [ndebench_toy.ToyBackend, ndebench_toy.ToySession]
+    for cls in classes:
+        if issubclass(cls, AbstractSession):
+            assert cls.provides == _overridden(cls, AbstractSession, SESSION_OPTIONAL), cls
+        else:
+            assert cls.provides == _overridden(cls, AbstractBackend, BACKEND_OPTIONAL), cls

@@ -155,10 +155,9 @@ def check_solver_reference(ctx: _Context) -> None:
             out: np.ndarray = y @ a.T
             return out
 
-        try:
-            ys, _ = ctx.backend.reference_solve(solver, dict(solver.defaults), ctrl, field, y0, ts)
-        except NotImplementedError:
-            raise ctx.fail("the backend does not implement reference_solve") from None
+        if "reference_solve" not in ctx.backend.provides:
+            raise ctx.fail("the backend does not declare reference_solve (provides)")
+        ys, _ = ctx.backend.reference_solve(solver, dict(solver.defaults), ctrl, field, y0, ts)
         exact = expm_apply(a, y0, ts)
         err = float(np.max(np.abs(np.asarray(ys) - exact)))
         bound = 1e3 * REFERENCE_TOL * float(np.max(np.abs(exact)))
@@ -177,13 +176,12 @@ def check_nfe_count(ctx: _Context) -> None:
         out: np.ndarray = y @ a.T
         return out
 
-    try:
-        _, stats = ctx.backend.reference_solve(
-            solver, dict(solver.defaults), StepSizeController(rtol=1e-5, atol=1e-5), field,
-            np.array([[1.0, 0.0]]), np.linspace(0.0, 3.0, 4),
-        )  # fmt: skip
-    except NotImplementedError:
-        raise ctx.fail("the backend does not implement reference_solve") from None
+    if "reference_solve" not in ctx.backend.provides:
+        raise ctx.fail("the backend does not declare reference_solve (provides)")
+    _, stats = ctx.backend.reference_solve(
+        solver, dict(solver.defaults), StepSizeController(rtol=1e-5, atol=1e-5), field,
+        np.array([[1.0, 0.0]]), np.linspace(0.0, 3.0, 4),
+    )  # fmt: skip
     if stats.nfe != calls:
         raise ctx.fail(f"reported NFE {stats.nfe} but the vector field was called {calls} times")
     if stats.steps_accepted <= 0:
@@ -206,13 +204,12 @@ def check_regularizer_gradient(ctx: _Context) -> None:
     session = ctx.session(cell)
     setup = make_setup(cell, reg)
     batch = setup.task.train_batch(setup.task.data(0), 0, 0, 8)
-    try:
-        loss0, r0, g0 = session.loss_and_grad(batch, 0.0, 0)
-        loss1, r1, g1 = session.loss_and_grad(batch, 1.0, 0)
-        theta = session.parameters()
-    except NotImplementedError as exc:
-        what = exc or "loss_and_grad/parameters"
-        raise ctx.fail(f"the session does not implement {what}") from None
+    missing = sorted({"loss_and_grad", "parameters", "set_parameters"} - session.provides)
+    if missing:
+        raise ctx.fail(f"the session does not declare {', '.join(missing)} (provides)")
+    loss0, r0, g0 = session.loss_and_grad(batch, 0.0, 0)
+    loss1, r1, g1 = session.loss_and_grad(batch, 1.0, 0)
+    theta = session.parameters()
     keys = sorted(theta)
     if not all(np.isfinite(x) for x in (loss0, r0, loss1, r1)):
         raise ctx.fail(f"non-finite loss/R: {loss0}, {r0}, {loss1}, {r1}")
@@ -313,9 +310,12 @@ def check_capability(ctx: _Context) -> None:
 
 
 def _classifier_grad(ctx: _Context, adjoint: str, tol: float) -> tuple[float, dict[str, Any]]:
-    combo = _first_combo(ctx.reg, ctx.case.backend, adjoint=adjoint, regularizer="none")
+    baseline = ctx.reg.baseline_regularizer(ctx.case.backend)
+    if baseline is None:
+        raise ctx.fail("the backend declares no baseline regularizer (RegularizerInfo.baseline)")
+    combo = _first_combo(ctx.reg, ctx.case.backend, adjoint=adjoint, regularizer=baseline)
     if combo is None:
-        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer 'none'")
+        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer {baseline!r}")
     cell = _cell(ctx.reg, ctx.case.backend, *combo, task="digits",
                  task_params=TINY_CLASSIFIER, rtol=tol, atol=tol)  # fmt: skip
     setup = make_setup(cell, ctx.reg)
@@ -328,7 +328,7 @@ def _classifier_grad(ctx: _Context, adjoint: str, tol: float) -> tuple[float, di
 
 def check_classifier(ctx: _Context) -> None:
     """A classifier (encoder -> ODE block -> head) under adjoint ``component``: a finite
-    cross-entropy, a gradient for every part, equal to the discrete adjoint's at 1e-10."""
+    cross-entropy, a gradient for every part, equal to the reference adjoint's at 1e-10."""
     tol = 1e-6
     loss, got = _classifier_grad(ctx, ctx.case.component, tol)
     if not np.isfinite(loss):
@@ -336,13 +336,16 @@ def check_classifier(ctx: _Context) -> None:
     for part in ("encoder", "vector_field", "head"):
         if not any(np.any(g != 0.0) for k, g in got.items() if k.startswith(part + ".")):
             raise ctx.fail(f"no gradient reaches the {part}")
-    _, ref = _classifier_grad(ctx, "discrete", 1e-10)
+    reference = ctx.reg.reference_adjoint(ctx.case.backend)
+    if reference is None:
+        raise ctx.fail("the backend declares no reference adjoint (AdjointInfo.reference)")
+    _, ref = _classifier_grad(ctx, reference, 1e-10)
     keys = sorted(ref)
     a = np.concatenate([np.ravel(got[k]) for k in keys])
     b = np.concatenate([np.ravel(ref[k]) for k in keys])
     err = float(np.linalg.norm(a - b) / np.linalg.norm(b))
     if not err <= 1e3 * tol:
-        raise ctx.fail(f"classifier gradient differs from the discrete adjoint's by {err:.3g}")
+        raise ctx.fail(f"classifier gradient differs from the {reference} adjoint's by {err:.3g}")
 
 
 CHECKS: dict[str, Callable[[_Context], None]] = {

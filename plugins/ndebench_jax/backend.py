@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -17,6 +17,8 @@ __all__ = ["JaxBackend", "has_gpu"]
 
 
 class JaxBackend(AbstractBackend):
+    provides: ClassVar[frozenset[str]] = frozenset({"reference_solve"})
+
     def unavailable(self, cell: Cell) -> str | None:
         if cell.device == "cuda" and not has_gpu():
             return "no CUDA device (jax sees no GPU)"

@@ -12,11 +12,15 @@ the computation as data, so they cost a few scalar operations:
   the last entry of the candidate state's ``aux`` vector and :class:`CountingController` adds
   it up for every attempt, accepted or rejected (the controller state is the only state
   diffrax keeps across rejections).
-- **backward**: the field is a ``jax.custom_vjp`` whose backward rule returns cotangent 1 for a
-  dummy scalar input ``probe``; reverse mode sums cotangents over every use, so
-  ``d loss / d probe`` is the number of vector-field VJPs the backward pass executed (rejected
-  attempts included, since JAX transposes them too; forward recomputations of the checkpointed
-  adjoint are not VJPs and are not counted).
+- **backward**: the field is a ``jax.custom_vjp`` whose backward rule returns, for a dummy
+  scalar input ``probe``, cotangent 1 if the evaluation's output received a nonzero cotangent
+  and 0 otherwise; reverse mode sums cotangents over every use, so ``d loss / d probe`` is the
+  number of evaluations whose outputs receive a gradient: the same definition as the torch
+  backend's (a hook on each output in the graph). JAX also transposes rejected step attempts,
+  but their outputs are discarded by the step's select and get an exactly zero cotangent, so
+  they are not counted (as torch, where they are not in the graph); forward recomputations of
+  the checkpointed adjoint are not VJPs and are not counted; VJPs a regularizer takes in the
+  forward pass (``rnode_jacobian``) are not part of the backward pass and are not counted.
 
 Both are checked against an eager Python-counter wrapper in ``tests/jax/test_counting.py``.
 """
@@ -47,7 +51,9 @@ def counted_field(f: Field) -> Callable[..., jax.Array]:
     def bwd(res, ct):
         vjp, probe = res
         gp, gt, gz = vjp(ct)
-        return gp, jnp.ones_like(probe), gt, gz
+        leaves = jax.tree_util.tree_leaves(ct)
+        received = jnp.stack([jnp.any(leaf != 0) for leaf in leaves]).any()
+        return gp, received.astype(probe.dtype) * jnp.ones_like(probe), gt, gz
 
     g.defvjp(fwd, bwd)
     return g

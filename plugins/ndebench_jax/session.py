@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,6 +28,10 @@ from ndebench.tasks.base import Batch
 
 
 class JaxSession(AbstractSession):
+    provides: ClassVar[frozenset[str]] = frozenset(
+        {"parameters", "set_parameters", "loss_and_grad"}
+    )
+
     def __init__(self, setup: CellSetup) -> None:
         cache = (
             setup.cell.params.get("jax_cache_dir")
@@ -347,6 +351,10 @@ class JaxSession(AbstractSession):
             **self.test_extras,
             "nfe_counting": "field wrapper: stage counts in state (fwd), custom_vjp probe (bwd)",
             "nfe_backward_counted": not self._backsolve,
+            # what nfe_backward counts (ndebench_jax.counting): evaluations whose outputs get
+            # a nonzero cotangent, as in the torch backend
+            "nfe_backward_includes_rejected": False,
+            "nfe_backward_includes_forward_vjps": False,
             "compile_cache": self.compile_cache,
             "diffrax_initial_step_note": "diffrax_* start at dt0=0.01 (diffrax 0.7 WrapTerm)",
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -16,6 +16,8 @@ from ndebench_torch.compile import compile_unavailable
 
 
 class TorchBackend(AbstractBackend):
+    provides: ClassVar[frozenset[str]] = frozenset({"reference_solve"})
+
     def unavailable(self, cell: Cell) -> str | None:
         if cell.device == "cuda" and not torch.cuda.is_available():
             return "no CUDA device"

@@ -18,7 +18,7 @@ from torch import nn
 
 from ndebench.tasks.base import Batch
 from ndebench.tasks.series import gaps, union_grid
-from ndebench_torch.solvers.step_info import Solution
+from ndebench_torch.solvers.base import Solution
 
 Solve = Callable[[torch.Tensor, list[float]], Solution]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,8 +21,7 @@ from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
 from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.sde.field import SDEField
-from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
-from ndebench_torch.solvers.step_info import Solution
+from ndebench_torch.solvers.base import AbstractSolver, Solution
 from ndebench_torch.vector_field import CountedField
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -41,6 +40,10 @@ def _need(table: dict[str, Any], key: str, what: str) -> Any:
 
 
 class TorchSession(AbstractSession):
+    provides: ClassVar[frozenset[str]] = frozenset(
+        {"parameters", "set_parameters", "loss_and_grad"}
+    )
+
     def __init__(self, setup: CellSetup) -> None:
         cell = setup.cell
         self.setup = setup
@@ -72,10 +75,11 @@ class TorchSession(AbstractSession):
             if diffusion is not None:
                 self.n_samples = int(setup.task.params.get("n_samples", 1))
         self._nfe_forward = 0
-        self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
+        self._forward_vjps = 0
+        self.solver: AbstractSolver = setup.solver.load()(setup.controller, **solver_params)
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
-            getattr(self.solver, "tableau", None), **setup.regularizer_params
+            self.solver.tableau, **setup.regularizer_params
         )
         opt_cls = _need(OPTIMIZERS, setup.optimizer, "optimizer")
         self.params = list(self.parts.parameters())
@@ -136,6 +140,8 @@ class TorchSession(AbstractSession):
         if not math.isfinite(loss_value) or not math.isfinite(reg_value):
             raise Diverged(f"non-finite loss {loss_value} / reg {reg_value} at step {step}")
         self._nfe_forward = self.field.nfe_forward  # before a continuous adjoint's backward
+        # VJPs already taken in the forward pass (rnode_jacobian's e^T J) are not backward NFE
+        self._forward_vjps = self.field.nfe_backward
         return total, loss_value, reg_value, sol, self.field.nfe_forward
 
     def _train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
@@ -151,7 +157,7 @@ class TorchSession(AbstractSession):
             loss=loss_value,
             reg_value=reg_value,
             nfe_forward=nfe_forward,
-            nfe_backward=self.field.nfe_backward,
+            nfe_backward=self.field.nfe_backward - self._forward_vjps,
             steps_accepted=sol.n_accepted,
             steps_rejected=sol.n_rejected,
         )
@@ -209,7 +215,7 @@ class TorchSession(AbstractSession):
         """(forward, backward) NFE of the last train step or loss_and_grad (the wrapper's); the
         forward count is read before the backward pass, whose own field calls (continuous
         adjoints) are backward NFE."""
-        return self._nfe_forward, self.field.nfe_backward
+        return self._nfe_forward, self.field.nfe_backward - self._forward_vjps
 
     def device_peak_memory_mb(self) -> float | None:
         if self.device.type == "cuda":
@@ -226,5 +232,10 @@ class TorchSession(AbstractSession):
             "regularizer_record": self.regularizer.record(),
             "dtype": self.setup.dtype,
             "threads": torch.get_num_threads(),
+            # what nfe_backward counts (ndebench_torch.vector_field): evaluations whose outputs
+            # receive a gradient in the backward pass; rejected attempts are not in the graph,
+            # and VJPs a regularizer takes in the forward pass (rnode_jacobian) are left out
+            "nfe_backward_includes_rejected": False,
+            "nfe_backward_includes_forward_vjps": False,
             "compile_cache": inductor_cache_dir() if self.compiled else None,
         }

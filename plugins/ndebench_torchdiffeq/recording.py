@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from ndebench_torch.solvers.step_info import StepInfo, StepObserver
+from ndebench_torch.solvers.base import StepInfo, StepObserver
 from torchdiffeq._impl import rk_common
 from torchdiffeq._impl.odeint import SOLVERS
 

@@ -22,22 +22,19 @@ from typing import Any, ClassVar
 
 import torch
 import torchdiffeq
-from ndebench_torch.solvers.step_info import Solution, StepObserver
+from ndebench_torch.solvers.base import AbstractSolver, Field, Solution, StepObserver
 
 from ndebench.backend import Diverged, UnsupportedCell
 from ndebench.controller import StepSizeController
-from ndebench.tableaus import Tableau
 from ndebench_torchdiffeq.recording import StepRecord, recording_class
 
-Field = Callable[[float, torch.Tensor], torch.Tensor]
 
-
-class AbstractTorchdiffeqSolver:
+class AbstractTorchdiffeqSolver(AbstractSolver):
     """Subclasses set ``name``, ``method`` (a key of torchdiffeq's SOLVERS), ``tableau``."""
 
-    name: ClassVar[str]
     method: ClassVar[str]
-    tableau: ClassVar[Tableau | None] = None
+    #: ``solve_adjoint`` runs torchdiffeq's odeint_adjoint
+    native_adjoint: ClassVar[bool] = True
 
     def __init__(self, controller: StepSizeController | None = None, **params: Any) -> None:
         ctrl = (controller or StepSizeController()).with_solver_params(self.name, params)

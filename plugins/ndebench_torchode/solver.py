@@ -24,19 +24,17 @@ from typing import Any, ClassVar
 
 import torch
 import torchode as to
-from ndebench_torch.solvers.step_info import Solution, StepObserver
+from ndebench_torch.solvers.base import AbstractSolver, Solution, StepObserver
 
 from ndebench.backend import Diverged
 from ndebench.controller import StepSizeController
 from ndebench_torchode.time_arg import Field, per_sample_field
 
 
-class AbstractTorchodeSolver:
+class AbstractTorchodeSolver(AbstractSolver):
     """Subclasses set ``name`` and ``method`` (a torchode single-step method class)."""
 
-    name: ClassVar[str]
     method: ClassVar[type]
-    tableau: ClassVar[Any] = None
 
     def __init__(self, controller: StepSizeController | None = None, **params: Any) -> None:
         ctrl = (controller or StepSizeController()).with_solver_params(self.name, params)

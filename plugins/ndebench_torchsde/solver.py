@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import torch
 import torchsde
 from ndebench_torch.sde.initial_step import sde_initial_step
-from ndebench_torch.solvers.step_info import Solution, StepObserver
+from ndebench_torch.solvers.base import AbstractSolver, Solution, StepObserver
 
 from ndebench.backend import Diverged, UnsupportedCell
 from ndebench.controller import StepSizeController
@@ -21,11 +21,12 @@ from ndebench_torchsde.sde_module import TorchsdeSDE
 _FIXED_RULE = ("safety", "factor_min", "factor_max", "icoeff", "pcoeff")
 
 
-class AbstractTorchsdeSolver:
+class AbstractTorchsdeSolver(AbstractSolver):
     """Subclasses set ``name`` and ``method`` (a torchsde Itô method)."""
 
-    name: ClassVar[str]
     method: ClassVar[str]
+    #: ``solve_adjoint`` runs torchsde's sdeint_adjoint
+    native_adjoint: ClassVar[bool] = True
     order: ClassVar[float] = 1.5
 
     def __init__(self, controller: StepSizeController | None = None, **params: Any) -> None:

@@ -9,7 +9,7 @@ gives NaN gradients, and its ``crash`` regularizer is declared supported but rai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -86,6 +86,10 @@ class _Net:
 
 
 class RefSession(AbstractSession):
+    provides: ClassVar[frozenset[str]] = frozenset(
+        {"parameters", "set_parameters", "loss_and_grad"}
+    )
+
     nfe_offset = 0
 
     def __init__(self, setup: CellSetup) -> None:
@@ -159,6 +163,8 @@ class RefSession(AbstractSession):
 
 
 class RefBackend(AbstractBackend):
+    provides: ClassVar[frozenset[str]] = frozenset({"reference_solve"})
+
     session_cls: type[RefSession] = RefSession
 
     def session(self, setup: CellSetup) -> AbstractSession:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from ndebench_torch.solvers.base import StepInfo
 from ndebench_torch.solvers.dopri5 import Dopri5
-from ndebench_torch.solvers.step_info import StepInfo
 from ndebench_torch.solvers.tsit5 import Tsit5
 
 from ndebench.backend import CellSetup

@@ -87,6 +87,8 @@ def test_backsolve_uses_a_solvers_native_adjoint():
     calls = []
 
     class Native(Tsit5):
+        native_adjoint = True  # declared, not probed
+
         def solve_adjoint(self, f, y0, ts, params):  # type: ignore[no-untyped-def]
             calls.append(len(params))
             return self.solve(f, y0, ts)
@@ -95,6 +97,13 @@ def test_backsolve_uses_a_solvers_native_adjoint():
     sol = BacksolveAdjoint().solve(Native(), lambda t, z: z @ w.T, torch.ones(1, 2, dtype=F64),
                                    [0.0, 1.0], params=[w])  # fmt: skip
     assert calls == [1] and sol.ys.shape == (2, 1, 2)
+
+    class Undeclared(Native):
+        native_adjoint = False
+
+    BacksolveAdjoint().solve(Undeclared(), lambda t, z: z @ w.T, torch.ones(1, 2, dtype=F64),
+                             [0.0, 1.0], params=[w])  # fmt: skip
+    assert calls == [1]  # a solve_adjoint that is not declared is not used
 
 
 @pytest.mark.parametrize("adjoint", ["backsolve", "interpolating"])

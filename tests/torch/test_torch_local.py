@@ -21,8 +21,8 @@ from ndebench_torch.regularizers.local_stiffness import (  # noqa: E402
     LocalStiffnessBiasedRegularizer,
     LocalStiffnessRegularizer,
 )
+from ndebench_torch.solvers.base import Solution  # noqa: E402
 from ndebench_torch.solvers.initial_step import hairer_initial_step  # noqa: E402
-from ndebench_torch.solvers.step_info import Solution  # noqa: E402
 from ndebench_torch.solvers.tsit5 import Tsit5  # noqa: E402
 from ndebench_torch.vector_field import CountedField  # noqa: E402
 

@@ -13,13 +13,12 @@ native adjoint cannot call them); then this implementation runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
 from ndebench_torch.adjoints.continuous import AbstractContinuousAdjoint, _Run, vjp_field
-from ndebench_torch.solvers.runge_kutta import Field
-from ndebench_torch.solvers.step_info import Solution, StepObserver
+from ndebench_torch.solvers.base import AbstractSolver, Field, Solution, StepObserver
 
 
 class BacksolveAdjoint(AbstractContinuousAdjoint):
@@ -27,16 +26,15 @@ class BacksolveAdjoint(AbstractContinuousAdjoint):
 
     def solve(
         self,
-        solver: Any,
+        solver: AbstractSolver,
         f: Field,
         y0: torch.Tensor,
         ts: Sequence[float],
         params: Sequence[torch.Tensor] = (),
         observers: Sequence[StepObserver] = (),
     ) -> Solution:
-        native = getattr(solver, "solve_adjoint", None)
-        if native is not None and not observers:
-            sol: Solution = native(f, y0, [float(t) for t in ts], list(params))
+        if solver.native_adjoint and not observers:  # declared by the solver
+            sol: Solution = solver.solve_adjoint(f, y0, [float(t) for t in ts], list(params))
             return sol
         return super().solve(solver, f, y0, ts, params=params, observers=observers)
 

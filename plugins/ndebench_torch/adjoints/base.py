@@ -18,8 +18,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
-from ndebench_torch.solvers.step_info import Solution, StepObserver
+from ndebench_torch.solvers.base import AbstractSolver, Field, Solution, StepObserver
 
 
 class AbstractAdjoint(abc.ABC):
@@ -31,7 +30,7 @@ class AbstractAdjoint(abc.ABC):
     @abc.abstractmethod
     def solve(
         self,
-        solver: AbstractRungeKutta,
+        solver: AbstractSolver,
         f: Field,
         y0: torch.Tensor,
         ts: Sequence[float],

@@ -23,8 +23,8 @@ import torch
 
 from ndebench.backend import UnsupportedCell
 from ndebench_torch.adjoints.base import AbstractAdjoint
+from ndebench_torch.solvers.base import Solution, StepObserver
 from ndebench_torch.solvers.runge_kutta import Field
-from ndebench_torch.solvers.step_info import Solution, StepObserver
 
 
 def vjp_field(

@@ -8,8 +8,7 @@ from typing import ClassVar
 import torch
 
 from ndebench_torch.adjoints.base import AbstractAdjoint
-from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
-from ndebench_torch.solvers.step_info import Solution, StepObserver
+from ndebench_torch.solvers.base import AbstractSolver, Field, Solution, StepObserver
 
 
 class DiscreteAdjoint(AbstractAdjoint):
@@ -20,7 +19,7 @@ class DiscreteAdjoint(AbstractAdjoint):
 
     def solve(
         self,
-        solver: AbstractRungeKutta,
+        solver: AbstractSolver,
         f: Field,
         y0: torch.Tensor,
         ts: Sequence[float],

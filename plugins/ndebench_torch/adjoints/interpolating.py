@@ -25,8 +25,8 @@ import torch
 
 from ndebench.backend import UnsupportedCell
 from ndebench_torch.adjoints.continuous import AbstractContinuousAdjoint, _Run, vjp_field
+from ndebench_torch.solvers.base import Solution, StepInfo
 from ndebench_torch.solvers.interpolation import dense_matrix, dense_weights
-from ndebench_torch.solvers.step_info import Solution, StepInfo
 
 FALLBACK_GRID = 64
 
@@ -94,7 +94,7 @@ class InterpolatingAdjoint(AbstractContinuousAdjoint):
 
     def forward_solve(self, run: _Run, y0: torch.Tensor) -> Solution:
         c = self.params["checkpoints"]
-        if c == "steps" and getattr(run.solver, "tableau", None) is not None:
+        if c == "steps" and run.solver.tableau is not None:
             store = _StepStore()
             sol: Solution = run.solver.solve(run.f, y0, run.ts, observers=[*run.observers, store])
             if store.t:

@@ -21,8 +21,8 @@ from ndebench.backend import UnsupportedCell
 from ndebench.tableaus import Tableau
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.regularizers.base import AbstractRegularizer
+from ndebench_torch.solvers.base import Solution
 from ndebench_torch.solvers.runge_kutta import Field
-from ndebench_torch.solvers.step_info import Solution
 
 REDUCES = ("mean", "sum")
 

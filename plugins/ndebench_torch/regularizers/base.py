@@ -21,7 +21,7 @@ import torch
 from ndebench.backend import UnsupportedCell
 from ndebench.methods import CatalogueDefaults
 from ndebench.tableaus import Tableau
-from ndebench_torch.solvers.step_info import Solution, StepInfo
+from ndebench_torch.solvers.base import Solution, StepInfo
 
 if TYPE_CHECKING:
     from ndebench_torch.adjoints.base import AbstractAdjoint

@@ -9,8 +9,9 @@
   vectors ``e`` (``noise`` gaussian or rademacher) drawn **once per solve** from the per-step
   random stream (seeded by (seed, step)).
 
-The vjps go through the counted field's output, so the wrapper counts each as a backward NFE
-(``nfe_backward``) already during the forward solve; ``nfe_forward`` counts f itself only.
+The vjps go through the counted field's output, so the wrapper's hook fires for each already
+during the forward solve; the session leaves those out of ``nfe_backward`` (the VJPs of the
+backward pass only, as in the JAX backend); ``nfe_forward`` counts f itself only.
 """
 
 from __future__ import annotations

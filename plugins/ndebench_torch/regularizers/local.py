@@ -47,9 +47,9 @@ from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.sde.fresh_step import fresh_sri_step
 from ndebench_torch.sde.step import SRIStep
+from ndebench_torch.solvers.base import Solution, StepInfo
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.runge_kutta import Field
-from ndebench_torch.solvers.step_info import Solution, StepInfo
 
 STEP_SOLVERS: dict[str, Tableau | SRITableau] = {"tsit5": TSIT5, **SRI_TABLEAUS}
 #: biased t_s from the accepted step starts or from the output (save) times
@@ -162,7 +162,7 @@ class AbstractLocalRegularizer(AbstractRegularizer):
             z_s = sol.ys[i].detach()
             if new:
                 sol.ys = torch.cat([sol.ys[:i], sol.ys[i + 1 :]])
-        ctrl = getattr(solver, "controller", None) or StepSizeController()
+        ctrl = solver.controller if solver is not None else StepSizeController()
         self.t_s, self.z_s = t_s, z_s
         if getattr(f, "diffusion", None) is not None:
             return self._sde_fresh_step(sol, f, t_s, z_s, ctrl, ts[-1])

@@ -30,8 +30,8 @@ from ndebench.backend import UnsupportedCell
 from ndebench.tableaus import Tableau
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.regularizers.base import AbstractRegularizer
+from ndebench_torch.solvers.base import Solution
 from ndebench_torch.solvers.runge_kutta import Field
-from ndebench_torch.solvers.step_info import Solution
 
 MODES = ("end_time", "jitter_times", "series")
 

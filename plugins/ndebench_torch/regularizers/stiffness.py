@@ -17,7 +17,7 @@ import torch
 from ndebench.backend import UnsupportedCell
 from ndebench.tableaus import Tableau
 from ndebench_torch.regularizers.base import AbstractRegularizer, rms
-from ndebench_torch.solvers.step_info import StepInfo
+from ndebench_torch.solvers.base import StepInfo
 
 
 class StiffnessRegularizer(AbstractRegularizer):

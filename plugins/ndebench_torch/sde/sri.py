@@ -38,14 +38,13 @@ from ndebench.tableaus import SRITableau
 from ndebench_torch.sde.brownian import BrownianPath
 from ndebench_torch.sde.initial_step import sde_initial_step
 from ndebench_torch.sde.step import error_terms, rms, sri_step, stiffness
-from ndebench_torch.solvers.step_info import Solution, StepInfo, StepObserver
+from ndebench_torch.solvers.base import AbstractSolver, Solution, StepInfo, StepObserver
 
 
-class AbstractSRI:
+class AbstractSRI(AbstractSolver):
     """Subclasses set ``name`` and ``tableau`` (and a docstring)."""
 
-    name: ClassVar[str]
-    tableau: ClassVar[SRITableau]
+    tableau: ClassVar[SRITableau]  # type: ignore[assignment]
 
     def __init__(self, controller: StepSizeController | None = None, **params: Any) -> None:
         self.controller = (controller or StepSizeController()).with_solver_params(self.name, params)

@@ -31,10 +31,10 @@ from typing import Any
 import torch
 
 from ndebench.backend import Diverged
+from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.interpolation import append_outputs
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
-from ndebench_torch.solvers.step_info import Solution, StepInfo, StepObserver
 from ndebench_torch.vector_field import CountedField
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,17 +23,16 @@ import torch
 from ndebench.backend import Diverged
 from ndebench.controller import StepSizeController
 from ndebench.tableaus import Tableau
+from ndebench_torch.solvers.base import AbstractSolver, Field, Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.interpolation import append_outputs, dense_matrix
-from ndebench_torch.solvers.step_info import Solution, StepInfo, StepObserver
 
-Field = Callable[[float, torch.Tensor], torch.Tensor]
+__all__ = ["AbstractRungeKutta", "Field"]
 
 
-class AbstractRungeKutta:
+class AbstractRungeKutta(AbstractSolver):
     """Subclasses set ``name``, ``tableau`` and ``order`` (and a docstring). FSAL tableaus only."""
 
-    name: ClassVar[str]
     tableau: ClassVar[Tableau]
     order: ClassVar[int]
 
