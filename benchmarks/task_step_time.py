@@ -12,9 +12,11 @@ equal NFE means the two backends did the same work.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -44,10 +46,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 steps of the small digits model")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--tasks", default="digits,spiral")
+    ap.add_argument("--out", help="also write the rows as JSON to this file")
     args = ap.parse_args()
     tasks = ["digits_small"] if args.quick else args.tasks.split(",")
     steps = 2 if args.quick else args.steps
     reg = load_registry()
+    rows = []
     print("| task | torch eager step (ms) | JAX jit step (ms) | torch/JAX | NFE torch | NFE JAX |")
     print("|---|---|---|---|---|---|")
     for name in tasks:
@@ -70,10 +74,17 @@ def main() -> None:
                     times[backend].append(time.perf_counter() - t0)
                 nfe[backend] = stats.nfe_forward
         mt, mj = statistics.median(times["torch"]), statistics.median(times["jax"])
+        rows.append(
+            {"task": name, "torch_ms": 1e3 * mt, "jax_ms": 1e3 * mj, "ratio": mt / mj,
+             "nfe_torch": nfe["torch"], "nfe_jax": nfe["jax"]}
+        )  # fmt: skip
         print(
             f"| {name} | {1e3 * mt:.2f} | {1e3 * mj:.2f} | {mt / mj:.2f} | "
             f"{nfe['torch']} | {nfe['jax']} |"
         )
+
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
