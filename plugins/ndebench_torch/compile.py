@@ -51,6 +51,24 @@ def compile_module(module: nn.Module, device: str) -> nn.Module:
         raise UnsupportedCell(f"torch.compile failed: {type(exc).__name__}: {exc}") from exc
 
 
+def compile_solver(solver: object, module: nn.Module, device: str) -> tuple[object, nn.Module]:
+    """Mode "compiled": the solver with its whole step compiled when it is one of the own RK
+    solvers (the field then stays uncompiled: it is inlined into the step's graph), else the
+    solver unchanged with the field module compiled (torchdiffeq, torchode)."""
+    from ndebench_torch.solvers.compiled_step import CompiledRungeKutta
+    from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
+
+    if isinstance(solver, AbstractRungeKutta):
+        reason = compile_unavailable(device)
+        if reason:
+            raise UnsupportedCell(reason)
+        cache = inductor_cache_dir()
+        if cache:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        return CompiledRungeKutta(solver), module
+    return solver, compile_module(module, device)
+
+
 def inductor_cache_dir() -> str | None:
     """The on-disk cache of inductor's compiled code: the user's ``TORCHINDUCTOR_CACHE_DIR``,
     else the per-results-directory one the worker names (``NDEBENCH_COMPILE_CACHE_DIR``, see

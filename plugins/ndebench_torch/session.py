@@ -12,7 +12,7 @@ from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCe
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench_torch.adjoints.base import AbstractAdjoint
-from ndebench_torch.compile import compile_module, inductor_cache_dir, is_compile_error
+from ndebench_torch.compile import compile_solver, inductor_cache_dir, is_compile_error
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import build_parts, core_parameters, load_params
@@ -46,10 +46,12 @@ class TorchSession(AbstractSession):
         self.parts = build_parts(setup.model, setup.init_params, self.dtype, self.device)
         vf = self.parts["vector_field"]
         self.compiled = cell.mode == "compiled"
-        module = compile_module(vf, cell.device) if self.compiled else vf
+        self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
+        module = vf
+        if self.compiled:  # the whole RK step (own solvers) or the field (others) compiled
+            self.solver, module = compile_solver(self.solver, vf, cell.device)  # type: ignore[assignment]
         self.field = CountedField(module, time_input=bool(vf.time_input))
         self._nfe_forward = 0
-        self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
             getattr(self.solver, "tableau", None), **setup.regularizer_params
