@@ -275,6 +275,52 @@ def measure(cfg: dict[str, Any], names: list[str], repeats: int) -> list[dict[st
     return rows
 
 
+def memory_rows(batch: int, width: int, tol: float, t_ends: list[float]) -> list[dict[str, Any]]:
+    """Peak resident-memory growth of one gradient (the second of two identical calls, as
+    ``grad_memory_mb``) of the own torch Dopri5 under the discrete, backsolve and interpolating
+    adjoints, against the number of accepted steps: the discrete adjoint keeps every step's
+    graph, so its memory grows with the steps; the continuous adjoints keep the solution only."""
+    import torch
+    from ndebench_torch.models import build_parts
+    from ndebench_torch.solvers.dopri5 import Dopri5
+    from ndebench_torch.vector_field import CountedField
+
+    from ndebench.controller import StepSizeController
+    from ndebench.memory import PeakGrowth
+    from ndebench.plugins import load_registry
+
+    reg = load_registry()
+    spec, params, _, _ = _weights(width, 3.0)
+    module = build_parts(spec, params, torch.float32, torch.device("cpu"))["vector_field"]
+    rng = np.random.default_rng(0)
+    z0 = torch.as_tensor(rng.standard_normal((batch, 2)), dtype=torch.float32)
+    solver = Dopri5(StepSizeController(rtol=tol, atol=tol))
+    rows = []
+    for t_end in t_ends:
+        ts = list(np.linspace(0.0, t_end, 11))
+        for name in ("discrete", "backsolve", "interpolating"):
+            info = reg.component("adjoint", "torch", name)
+            if info is None:
+                continue
+            adjoint = info.load()(**info.defaults)
+            f = CountedField(module)
+
+            def grad(adjoint: Any = adjoint, f: CountedField = f, ts: list[float] = ts) -> Any:
+                sol = adjoint.solve(solver, f, z0, ts, params=list(module.parameters()))
+                loss = sol.ys.square().mean()
+                torch.autograd.grad(loss, list(module.parameters()))
+                return sol
+
+            grad()
+            with PeakGrowth() as mem:
+                sol = grad()
+            steps = sol.n_accepted
+            rows.append({"adjoint": name, "batch": batch, "width": width, "tol": tol,
+                         "t_end": t_end, "steps": steps, "peak_growth_mb": mem.mb,
+                         "mb_per_step": mem.mb / max(steps, 1), "method": mem.method})  # fmt: skip
+    return rows
+
+
 def sweeps(quick: bool) -> list[tuple[str, dict[str, Any]]]:
     base = {"batch": 256, "width": 64, "t_end": 10.0, "scale": 3.0, "device": "cpu"}
     if quick:
@@ -350,6 +396,18 @@ def markdown(result: dict[str, Any], figs: list[str]) -> str:
             f"{fmt(r['per_nfe_vs_torchdiffeq'])} | {fmt(r['per_nfe_vs_torchode'])} | "
             f"{fmt(r['per_nfe_vs_diffrax'])} | {r['first_call_s']:.2f} |"
         )
+    lines += [
+        "",
+        "## Memory of one gradient vs steps (torch, own Dopri5, peak RSS growth)",
+        "",
+        "| adjoint | batch | width | T | steps | peak growth MB | MB per step | method |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for m in result.get("memory", []):
+        lines.append(
+            f"| {m['adjoint']} | {m['batch']} | {m['width']} | {m['t_end']:g} | {m['steps']} | "
+            f"{m['peak_growth_mb']:.2f} | {m['mb_per_step']:.3f} | {m['method']} |"
+        )
     lines += ["", *[f"![{f}]({f})" for f in figs]]
     return "\n".join(lines) + "\n"
 
@@ -409,6 +467,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load": load,
         "rows": rows,
     }
+    mem_t = [1.0] if args.quick else [1.0, 10.0, 100.0]
+    result["memory"] = memory_rows(64 if args.quick else 256, 64, 1e-6, mem_t)
     (out / "perf.json").write_text(json.dumps(result, indent=1))
     figs = [] if args.quick else figures(rows, out)
     (out / "perf.md").write_text(markdown(result, figs))
