@@ -64,6 +64,9 @@ class CellSetup:
     dtype: str = "float32"
     optimizer: str = "adam"
     learning_rate: float = 0.01
+    #: "constant" or a table (:data:`ndebench.schedules.LR_SCHEDULE_KINDS`); backends set the
+    #: rate of step n to ``ndebench.schedules.lr_at(lr_schedule, learning_rate, n)``
+    lr_schedule: Any = "constant"
 
 
 class AbstractSession(abc.ABC):

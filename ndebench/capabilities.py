@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ndebench.components import RegularizerInfo
 from ndebench.plugins import Registry
 from ndebench.spec import Cell
 
@@ -21,7 +22,8 @@ def unsupported_reason(reg: Registry, cell: Cell) -> str | None:
     task_cls = reg.tasks.get(cell.task)
     if task_cls is None:
         return f"no installed plugin provides task {cell.task!r}"
-    kind = task_cls(cell.component("task")).model().kind
+    task = task_cls(cell.component("task"))
+    kind = task.model().kind
     if kind not in backend.model_kinds:
         return (
             f"backend {cell.backend!r} cannot build {kind!r} models (task {cell.task!r}); "
@@ -36,14 +38,24 @@ def unsupported_reason(reg: Registry, cell: Cell) -> str | None:
             return f"backend {cell.backend!r} has no {axis} {name!r} (has {have})"
         parts[axis] = info
     solver, adjoint, regularizer = parts["solver"], parts["adjoint"], parts["regularizer"]
+    lack_task = sorted(task.requires - backend.provides - solver.provides - adjoint.provides)
+    if lack_task:
+        return (
+            f"task {cell.task!r} requires {', '.join(lack_task)}, which neither backend "
+            f"{cell.backend!r}, solver {solver.name!r} nor adjoint {adjoint.name!r} provides"
+        )
     missing = sorted(regularizer.requires - solver.provides - adjoint.provides)
     if missing:
         return (
             f"regularizer {regularizer.name!r} requires {', '.join(missing)}, which neither "
             f"solver {solver.name!r} nor adjoint {adjoint.name!r} provides"
         )
+    if isinstance(regularizer, RegularizerInfo):
+        bad = regularizer.unsupported_value_reason(cell.component("regularizer"))
+        if bad:
+            return bad
     for required_by, info in (("solver", solver), ("adjoint", adjoint)):
         lack = sorted(info.requires - solver.provides - adjoint.provides)
         if lack:
             return f"{required_by} {info.name!r} requires {', '.join(lack)}, not provided here"
-    return None
+    return task.unavailable()

@@ -29,4 +29,5 @@ def make_setup(cell: Cell, reg: Registry) -> CellSetup:
         dtype=str(params.get("dtype", "float32")),
         optimizer=str(params.get("optimizer", "adam")),
         learning_rate=float(params.get("learning_rate", 0.01)),
+        lr_schedule=params.get("lr_schedule", "constant"),
     )

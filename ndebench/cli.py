@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write a report from stored results (runs nothing)")
     report.add_argument("results", help="results directory")
-    report.add_argument("--out", help="report directory (default reports/<suite name>)")
+    report.add_argument(
+        "--out", help="report directory (default RESULTS/report, next to the results)"
+    )
 
     cmp = sub.add_parser("compare", help="flag regressions from results A to results B")
     cmp.add_argument("a", help="baseline results directory")
@@ -127,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.progress import Progress
-    from ndebench.runner import plan, run_suite
+    from ndebench.runner import idle_backend_warnings, plan, run_suite
     from ndebench.store import Store
     from ndebench.suite import load_suite
 
@@ -160,6 +162,8 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         executor.close()
+    for line in idle_backend_warnings(summary.idle_backends):
+        print(f"ndebench: {line}", file=sys.stderr)
     if not args.quiet:
         print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
     return summary.exit_code
@@ -207,6 +211,10 @@ def _dry_run(planned: list, out: Path) -> int:  # type: ignore[type-arg]
         + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
         + f"; results dir {out}"
     )
+    from ndebench.runner import idle_backend_warnings, idle_backends
+
+    for line in idle_backend_warnings(idle_backends(planned)):
+        print(f"ndebench: {line}", file=sys.stderr)
     return 0
 
 
@@ -214,9 +222,9 @@ def _report(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.report import write_report
 
-    path = write_report(
-        Path(args.results), Path(args.out) if args.out else None, registry=load_registry()
-    )
+    # by default next to the results (never onto committed files under the working directory)
+    out = Path(args.out) if args.out else Path(args.results) / "report"
+    path = write_report(Path(args.results), out, registry=load_registry())
     print(f"report written to {path}")
     return 0
 
@@ -235,6 +243,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from ndebench.components import RegularizerInfo
     from ndebench.plugins import load_registry
 
     reg = load_registry(strict=args.strict_plugins)
@@ -265,6 +274,9 @@ def _list(args: argparse.Namespace) -> int:
                     facts.append(
                         "params " + ", ".join(f"{k}={v!r}" for k, v in item.defaults.items())
                     )
+                if isinstance(item, RegularizerInfo):
+                    for key, bad in item.unsupported_values.items():
+                        facts += [f"unsupported {key}={v!r}: {why}" for v, why in bad.items()]
                 for fact in facts:
                     print(f"    {'':<{width}}{fact}")
     print("\ntasks:")

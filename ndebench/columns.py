@@ -54,6 +54,10 @@ COLUMNS: tuple[Column, ...] = (
         "extension",
     ),
     Column("dtype", "extension", True),
+    Column("lower_is_better", "extension"),
+    Column("train_metric", "extension"),
+    Column("regularizer_family", "extension", True),
+    Column("regularizer_baseline", "extension"),
     Column("threads", "extension"),
     *_c(
         "grad_rel_error grad_nfe_forward grad_nfe_backward grad_memory_mb "
@@ -79,6 +83,8 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "steps_accepted",
     "steps_rejected",
     "step_time_s",
+    "eval_nfe",
+    "eval_metric",
 )
 
 _LISTED = ("traceback", "x_grad_memory_method")  # text, but not shown as columns of a table

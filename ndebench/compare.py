@@ -101,7 +101,8 @@ def _samples(
         group = group.dropna(subset=[metric]).sort_values("seed")
         if len(group):
             out[tuple(key)] = group[metric].astype(float).tolist()
-            out[(*tuple(key), "__seeds__")] = group.seed.astype(float).tolist()
+            seeds_key = (*tuple(key), "__seeds__")
+            out[seeds_key] = group.seed.astype(float).tolist()
     return out
 
 
@@ -126,8 +127,9 @@ def compare(a_dir: Path, b_dir: Path, alpha: float = 0.01, threshold: float = 0.
             ratio = mb / ma if ma else float("nan")
             low = lower_better[metric]
             if metric in PAIRED:
-                seeds_a = dict(zip(sa[(*key, "__seeds__")], xa, strict=True))
-                seeds_b = dict(zip(sb[(*key, "__seeds__")], xb, strict=True))
+                seeds_key = (*key, "__seeds__")
+                seeds_a = dict(zip(sa[seeds_key], xa, strict=True))
+                seeds_b = dict(zip(sb[seeds_key], xb, strict=True))
                 pairs = [(seeds_a[s], seeds_b[s]) for s in seeds_a if s in seeds_b]
                 rel = [(vb - va) / abs(va) if va else float("nan") for va, vb in pairs]
                 up = bool(rel) and all(r > threshold for r in rel)

@@ -36,6 +36,17 @@ DENSE_OUTPUT = "dense_output"
 DETACHED_GRADIENT = "detached_gradient"
 
 
+# --- Words a task requires (AbstractTask.requires) and a backend provides.
+#: convolution and normalization layers (Conv2d, BatchNorm, GroupNorm)
+CONV = "conv"
+#: recurrent cells (GRUCell)
+RECURRENT = "recurrent"
+#: per-sample irregular time grids (Batch.times of shape (B, T)) with observation masks
+PER_SAMPLE_TIMES = "per_sample_times"
+#: stochastic differential equations (drift and diffusion, Brownian paths)
+SDE = "sde"
+
+
 @dataclass(frozen=True)
 class ComponentInfo:
     """What every registered component declares."""
@@ -65,18 +76,27 @@ class BackendInfo(ComponentInfo):
     """A backend: a framework plus the devices, modes and model kinds it runs.
 
     ``frameworks`` are distribution names whose versions are recorded with every result and
-    whose importability decides whether the backend is available. ``preload`` are modules
-    every cell of the backend imports and that start no threads when imported: the local
-    executor imports them once in its fork server, so cells fork with them loaded
-    (:mod:`ndebench.executors.preload`).
+    whose importability decides whether the backend is available. ``default_mode`` (one of
+    ``modes``) is the mode of this backend's cells in a suite that leaves ``mode`` out.
+    ``preload`` are modules every cell of the backend imports and that start no threads when
+    imported: the local executor imports them once in its fork server, so cells fork with
+    them loaded (:mod:`ndebench.executors.preload`).
     """
 
     frameworks: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
     modes: tuple[str, ...] = ("eager",)
+    default_mode: str = "eager"
     devices: tuple[str, ...] = ("cpu",)
     model_kinds: tuple[str, ...] = ()
     kind: str = "backend"
+
+    def __post_init__(self) -> None:
+        if self.default_mode not in self.modes:
+            raise ValueError(
+                f"backend {self.name!r}: default_mode {self.default_mode!r} is not one of its "
+                f"modes {list(self.modes)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -87,14 +107,43 @@ class SolverInfo(ComponentInfo):
 
 @dataclass(frozen=True)
 class AdjointInfo(ComponentInfo):
+    """``reference``: this adjoint is the backend's gradient reference (the discrete adjoint,
+    differentiating the solver's own operations: with float64 and tight tolerances the
+    reference gradient of ``grad_rel_error`` and of the conformance kit)."""
+
+    reference: bool = False
     kind: str = "adjoint"
 
 
 @dataclass(frozen=True)
 class RegularizerInfo(ComponentInfo):
-    """``defaults`` always includes ``weight`` (a number or a schedule table)."""
+    """``defaults`` always includes ``weight`` (a number or a schedule table).
 
+    ``unsupported_values`` declares parameter values this backend's implementation cannot
+    honour: ``{parameter: {value: reason}}``. A cell asking for one is ``unsupported`` with that
+    reason before it runs (:mod:`ndebench.capabilities`), so a setting that would not be applied
+    is never recorded as if it had been.
+
+    ``family`` names the method family (e.g. "Local regularization at sampled times (arXiv
+    2303.02262)"), ``baseline`` marks the regularizer every other one is compared with (plain
+    training, R = 0): reports and the harness read these, never the names."""
+
+    family: str = ""
+    baseline: bool = False
+    unsupported_values: dict[str, dict[Any, str]] = field(default_factory=dict)
     kind: str = "regularizer"
+
+    def unsupported_value_reason(self, params: dict[str, Any]) -> str | None:
+        """Why the parameters ``params`` (the cell's table; defaults fill the rest) cannot
+        run here, or None."""
+        for key, bad in self.unsupported_values.items():
+            value = params.get(key, self.defaults.get(key))
+            for rejected, reason in bad.items():
+                if type(value) is type(rejected) and value == rejected:
+                    return (
+                        f"regularizer {self.name!r} {key} = {value!r} on {self.backend}: {reason}"
+                    )
+        return None
 
 
 KINDS: tuple[str, ...] = ("backend", "solver", "adjoint", "regularizer", "task")

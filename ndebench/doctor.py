@@ -20,6 +20,7 @@ TINY = {
     "atol": 1e-3,
     "dtype": "float32",
     "timeout_s": 300.0,
+    "grad_fidelity": False,  # an installation check: the tiny train+predict is enough
 }
 
 
@@ -57,15 +58,23 @@ def doctor(results_dir: str = "results") -> int:
         if not solvers or not reg.tasks:
             continue
         solver = "tsit5" if "tsit5" in solvers else solvers[0]
+        adjoint, baseline = reg.reference_adjoint(name), reg.baseline_regularizer(name)
+        if adjoint is None or baseline is None:
+            good &= _line(
+                False,
+                f"backend {name}: declares no reference adjoint or no baseline regularizer",
+                "declare AdjointInfo(reference=True) and RegularizerInfo(baseline=True)",
+            )
+            continue
         cell = Cell(
             suite="doctor",
             backend=name,
-            mode="eager",
+            mode=info.default_mode,  # the backend's declared mode (JAX has no eager)
             device="cpu",
             task="spiral" if "spiral" in reg.tasks else sorted(reg.tasks)[0],
             solver=solver,
-            adjoint="discrete",
-            regularizer="none",
+            adjoint=adjoint,
+            regularizer=baseline,
             seed=0,
             params=dict(TINY),
         )
@@ -82,7 +91,7 @@ def doctor(results_dir: str = "results") -> int:
 
         why = unsupported_reason(reg, cell)
         if why:
-            _line(False, f"backend {name}: tiny solve not possible: {why}")
+            good &= _line(False, f"backend {name}: tiny solve not possible: {why}")
             continue
         from ndebench.executors.base import Job
 

@@ -29,9 +29,9 @@ from ndebench.memory import PeakGrowth
 from ndebench.plugins import Registry
 from ndebench.spec import Cell, config_hash
 
-#: the reference gradient of ``grad_rel_error``: discrete adjoint, float64, tight tolerances
+#: the reference gradient of ``grad_rel_error``: the backend's declared reference adjoint
+#: (``AdjointInfo.reference``: the discrete adjoint), float64, tight tolerances
 REFERENCE_GRADIENT: dict[str, Any] = {
-    "adjoint": "discrete",
     "dtype": "float64",
     "rtol": 1e-10,
     "atol": 1e-10,
@@ -98,7 +98,8 @@ def _fidelity(
 ) -> dict[str, Any]:
     batch = setup.task.train_batch(data, 0, cell.seed, cell.budget.batch_size)
     out: dict[str, Any] = {f"grad_rel_error{s}": NAN for s, _ in points}
-    plain = reg.component("regularizer", cell.backend, "none")
+    baseline = reg.baseline_regularizer(cell.backend)
+    plain = reg.component("regularizer", cell.backend, baseline) if baseline else None
     if plain is None:
         return out
     grads: dict[str, Params] = {}
@@ -157,16 +158,17 @@ class _Reference:
     ) -> None:
         self.reg, self.backend = reg, backend
         self.session: AbstractSession | None = None
-        adjoint = reg.component("adjoint", cell.backend, REFERENCE_GRADIENT["adjoint"])
+        ref_name = reg.reference_adjoint(cell.backend)
+        baseline = reg.baseline_regularizer(cell.backend)
+        adjoint = reg.component("adjoint", cell.backend, ref_name) if ref_name else None
         self.cell: Cell | None = None
-        if adjoint is None:
+        if adjoint is None or baseline is None:
             return
-        ref_params = {k: v for k, v in REFERENCE_GRADIENT.items() if k != "adjoint"}
         self.cell = dataclasses.replace(
             cell,
-            adjoint=str(REFERENCE_GRADIENT["adjoint"]),
-            regularizer="none",
-            params={**cell.params, **ref_params},
+            adjoint=adjoint.name,
+            regularizer=baseline,
+            params={**cell.params, **REFERENCE_GRADIENT},
             component_params={
                 **cell.component_params,
                 # the reference adjoint with its own defaults: the cell's adjoint parameters

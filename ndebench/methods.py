@@ -21,6 +21,13 @@ from ndebench.components import (
     RegularizerInfo,
 )
 
+#: the method families of the seed papers (``RegularizerInfo.family``)
+HEURISTICS = "Solver heuristics over all steps (ERNODE, SRNODE; arXiv 2105.03918)"
+LOCAL = "Local regularization at sampled times (arXiv 2303.02262)"
+INTEGRALS = "Integral baselines (TayNODE arXiv 2007.04504; RNODE arXiv 2002.02798)"
+RANDOM_END = "Random end time (STEER, arXiv 2006.10711)"
+BASELINE = "Baseline (plain training)"
+
 
 @dataclass(frozen=True)
 class Method:
@@ -29,6 +36,9 @@ class Method:
     requires: frozenset[str] = frozenset()
     provides: frozenset[str] = frozenset()
     notes: str = field(default="", compare=False)
+    family: str = ""
+    #: the baseline every other method is compared with (plain training)
+    baseline: bool = False
 
 
 def _local(kind: str, biased: bool) -> Method:
@@ -36,18 +46,22 @@ def _local(kind: str, biased: bool) -> Method:
     Default weights: error 2.5 (the constant start of the MNIST ExpDecay 2.5 -> 1.0, and the
     CIFAR10 value), stiffness 0.1 (mnist_ode/mlp_stiff.yml).
 
-    ``detach_k1 = True`` is the reference (LocalRegNeuralDE takes k1 from the integrator's
-    construction, which is not differentiated). The estimates are then no longer differences
-    of stages that move together: the first-order terms that cancel in u~ and in g7 - g6 do
-    not cancel in their gradients, which grow like 1/h0. Measured on the spiral at the initial
-    weights (float32, rtol = atol = 1e-5): |grad R| is 1e-1 detached vs 1e-5 not (error) and
-    1e5 detached vs 1 not (stiffness), against |grad MSE| = 3. The usable weights therefore
+    ``detach_k1 = True`` (the default) is the published method: LocalRegNeuralDE takes k1 from
+    the integrator's construction, which is not differentiated, so the gradient reaches the
+    weights through k2..k7 only (PAPERS.md section 3). ``detach_k1 = False`` differentiates k1
+    too: a non-reference ablation, not the method of arXiv 2303.02262. The two gradients differ
+    in size: with k1 detached the first-order terms that cancel in u~ and in g7 - g6 do not
+    cancel in the gradient, which grows like 1/h0. Measured on the spiral at the initial
+    weights (float32, rtol = atol = 1e-5): |grad R| is 1e-1 with k1 detached vs 1e-5 without
+    (error) and 1e5 vs 1 (stiffness), against |grad MSE| = 3. The usable weights therefore
     depend on ``detach_k1`` by orders of magnitude (``suites/local_detach.toml``)."""
     weight = 2.5 if kind == "error" else 0.1
-    extra = {"eps": 1e-10, "normalizer": 3.5068} if kind == "stiffness" else {}
+    # eps None: the machine epsilon of the state's dtype, as the reference's eps(eltype(u))
+    extra = {"eps": None, "normalizer": 3.5068} if kind == "stiffness" else {}
     where = "accepted step starts (reservoir)" if biased else "U(t0, t1)"
     return Method(
-        description=f"local {kind} of a fresh Tsit5 step at t_s ~ {where} (arXiv 2303.02262)",
+        description=f"local {kind} of a fresh Tsit5 step at t_s ~ {where} (arXiv 2303.02262); "
+        "detach_k1 = true is the published method, detach_k1 = false a non-reference ablation",
         defaults={
             "weight": weight,
             "step_solver": "tsit5",
@@ -57,11 +71,12 @@ def _local(kind: str, biased: bool) -> Method:
         },
         requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
         provides=frozenset({DETACHED_GRADIENT}),
+        family=LOCAL,
     )
 
 
 METHODS: dict[str, Method] = {
-    "none": Method("R = 0: plain training", {"weight": 0.0}),
+    "none": Method("R = 0: plain training", {"weight": 0.0}, family=BASELINE, baseline=True),
     "ernode": Method(
         "ERNODE: agg over accepted steps of EEst_n * h_n (arXiv 2105.03918)",
         {
@@ -73,11 +88,13 @@ METHODS: dict[str, Method] = {
             "detach_dt": True,
         },
         requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
+        family=HEURISTICS,
     ),
     "srnode": Method(
         "SRNODE: max over accepted steps of rho_n / normalizer (arXiv 2105.03918)",
         {"weight": 0.1, "agg": "max", "normalizer": None, "include_t0": True},
         requires=frozenset({STIFFNESS_ESTIMATE, STEP_GRAPH}),
+        family=HEURISTICS,
     ),
     **{
         f"local_{kind}_{'biased' if biased else 'unbiased'}": _local(kind, biased)
@@ -87,11 +104,14 @@ METHODS: dict[str, Method] = {
     "steer": Method(
         "STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
         {"weight": 0.0, "b": 0.5, "mode": "end_time"},
+        family=RANDOM_END,
     ),
     "rnode_kinetic": Method(
-        "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798)",
+        "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798); "
+        "the 0.5 is ffjord-rnode's (easy-neural-ode's baseline has none)",
         {"weight": 0.01, "reduce": "mean", "in_error_control": True},
         requires=frozenset({AUGMENTED_STATE}),
+        family=INTEGRALS,
     ),
     "rnode_jacobian": Method(
         "RNODE Jacobian: int mean (e^T J)^2 dt, Hutchinson, augmented state (arXiv 2002.02798)",
@@ -104,11 +124,13 @@ METHODS: dict[str, Method] = {
             "in_error_control": True,
         },
         requires=frozenset({AUGMENTED_STATE}),
+        family=INTEGRALS,
     ),
     "taynode": Method(
         "TayNODE: int mean (d^K z/dt^K)^2 dt, augmented state (arXiv 2007.04504)",
         {"weight": 6e-5, "order": 3, "reduce": "mean", "in_error_control": True},
         requires=frozenset({AUGMENTED_STATE}),
+        family=INTEGRALS,
     ),
 }
 
@@ -139,11 +161,14 @@ def declare(
     *,
     also_requires: frozenset[str] = frozenset(),
     note: str = "",
+    unsupported_values: dict[str, dict[Any, str]] | None = None,
 ) -> RegularizerInfo:
     """The declaration of method ``name`` implemented by ``impl`` on ``backend``.
 
     ``also_requires`` adds backend-specific requirements (e.g. JAX's biased local sampling
-    keeps its reservoir in the solver state, which only a step-graph adjoint can carry)."""
+    keeps its reservoir in the solver state, which only a step-graph adjoint can carry);
+    ``unsupported_values`` the parameter values this implementation cannot honour, with the
+    reason (``{"detach_dt": {False: "..."}}``)."""
     m = METHODS[name]
     return RegularizerInfo(
         name=name,
@@ -153,4 +178,7 @@ def declare(
         defaults=dict(m.defaults),
         requires=m.requires | also_requires,
         provides=m.provides,
+        family=m.family,
+        baseline=m.baseline,
+        unsupported_values=dict(unsupported_values or {}),
     )

@@ -81,6 +81,20 @@ class Registry:
     def component(self, kind: str, backend: str, name: str) -> Any:
         return self.table(kind).get((backend, name))
 
+    def baseline_regularizer(self, backend: str) -> str | None:
+        """The regularizer ``backend`` declares as its baseline (plain training), or None."""
+        return next(
+            (n for (b, n), i in sorted(self.regularizers.items()) if b == backend and i.baseline),
+            None,
+        )
+
+    def reference_adjoint(self, backend: str) -> str | None:
+        """The adjoint ``backend`` declares as its gradient reference, or None."""
+        return next(
+            (n for (b, n), i in sorted(self.adjoints.items()) if b == backend and i.reference),
+            None,
+        )
+
     def backend_unavailable(self, name: str) -> str | None:
         """Why a backend cannot run here (missing framework or failed plugin), or None."""
         info = self.backends.get(name)

@@ -18,6 +18,7 @@ import numpy as np
 import ndebench
 from ndebench.backend import CellSetup
 from ndebench.memory import peak_rss_mb
+from ndebench.plugins import Registry
 from ndebench.prediction import PredictionTiming
 from ndebench.spec import Cell
 
@@ -89,10 +90,22 @@ def summarise(
         "peak_memory_mb": device_peak if device_peak is not None else peak_rss_mb(),
         "memory_baseline_mb": baseline,
         "test_metric": prediction.metric,
+        "train_metric": prediction.train_metric,
         "metric_name": setup.task.metric_name,
+        "lower_is_better": bool(setup.task.lower_is_better),
         "threads": cell.params.get("threads"),
         "rtol_used": setup.controller.rtol,
         "atol_used": setup.controller.atol,
     }
     out.update({f"x_{k}": v for k, v in extra.items()})
     return out
+
+
+def regularizer_columns(reg: Registry, cell: Cell) -> dict[str, Any]:
+    """The declared family of the cell's regularizer and whether it is the baseline (plain
+    training), stored with every result so that reports group by declarations, not names."""
+    info = reg.component("regularizer", cell.backend, cell.regularizer)
+    return {
+        "regularizer_family": info.family if info is not None else "",
+        "regularizer_baseline": bool(info.baseline) if info is not None else False,
+    }

@@ -35,6 +35,8 @@ class RunSummary:
     counts: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
     claimed_elsewhere: int = 0
+    #: backends of the suite none of whose cells can run here, with one of the reasons
+    idle_backends: dict[str, str] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -67,13 +69,31 @@ def plan(
         # an `unsupported` record is skipped only while the cell is still unsupported: a plugin
         # that has since gained the capability runs it
         if key in done and (done[key] != Status.UNSUPPORTED.value or reason):
-            out.append(PlannedCell(cell, key, "stored"))
+            out.append(PlannedCell(cell, key, "stored", reason or ""))
             continue
         if reason:
             out.append(PlannedCell(cell, key, "unsupported", reason))
         else:
             out.append(PlannedCell(cell, key, "run"))
     return out
+
+
+def idle_backends(planned: list[PlannedCell]) -> dict[str, str]:
+    """The backends of ``planned`` none of whose cells can run (each cell unsupported), each
+    with the first reason: a whole backend silently dropping out of a comparison must be
+    said loudly."""
+    reasons: dict[str, list[str]] = {}
+    for item in planned:
+        reasons.setdefault(item.cell.backend, []).append(item.reason)
+    return {b: rs[0] for b, rs in reasons.items() if all(rs)}
+
+
+def idle_backend_warnings(idle: dict[str, str]) -> list[str]:
+    return [
+        f"WARNING: backend {b!r} has no runnable cell in this suite; every cell is "
+        f"unsupported, e.g.: {why}"
+        for b, why in sorted(idle.items())
+    ]
 
 
 def unsupported_document(cell: Cell, key: str, reason: str, env: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +121,7 @@ def run_suite(
     env = {**hardware.environment(), "threads": threads, "results_dir": str(store.root)}
     summary = RunSummary()
     planned = plan(suite, store, reg, resume, retry_failed)
+    summary.idle_backends = idle_backends(planned)
     progress = progress or Progress(quiet=True)
     hook = reg.manager.hook if reg.manager else None
     jobs: list[Job] = []
@@ -119,7 +140,7 @@ def run_suite(
             claimed.append(item.key)
             if item.action == "unsupported":
                 doc = unsupported_document(item.cell, item.key, item.reason, env)
-                _store(store, item.key, doc, summary, progress, hook, item.cell)
+                _store(store, item.key, doc, summary, progress, hook, item.cell, reg)
                 store.release(item.key)
                 claimed.remove(item.key)
                 continue
@@ -136,7 +157,7 @@ def run_suite(
             )
 
         def on_done(job: Job, doc: dict[str, Any]) -> None:
-            _store(store, job.key, doc, summary, progress, hook, job.cell)
+            _store(store, job.key, doc, summary, progress, hook, job.cell, reg)
             store.release(job.key)
             with contextlib.suppress(ValueError):
                 claimed.remove(job.key)
@@ -157,7 +178,12 @@ def _store(
     progress: Progress,
     hook: Any,
     cell: Cell,
+    reg: Registry,
 ) -> None:
+    from ndebench.record import regularizer_columns
+
+    for column, value in regularizer_columns(reg, cell).items():  # parent-made documents too
+        doc["record"].setdefault(column, value)
     store.write(key, doc)
     record = doc["record"]
     status = Status(record["status"])

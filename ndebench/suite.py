@@ -40,13 +40,16 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     **{k: getattr(StepSizeController(), k) for k in StepSizeController.__dataclass_fields__},
     "dtype": "float32",
     "optimizer": "adam",
+    "lr_schedule": "constant",
     "threads": 0,
     "grad_fidelity": True,
+    "eval_every": 0,
     "compile_cache": True,
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
     "dtype": ("float32", "float64"),
-    "optimizer": ("adam",),
+    # Adam, AdaMax, plain SGD, SGD with momentum 0.9 (Flux's Momentum(lr, 0.9))
+    "optimizer": ("adam", "adamax", "sgd", "momentum"),
 }
 POSITIVE = (
     "train_steps",
@@ -137,6 +140,12 @@ def _check_value(chk: _Check, key: str, name: str, value: Any, default: Any) -> 
         except schedules.ScheduleError as exc:
             raise chk.fail(key, str(exc)) from None
         return
+    if name == "lr_schedule":
+        try:
+            schedules.validate_lr_schedule(value)
+        except schedules.ScheduleError as exc:
+            raise chk.fail(key, str(exc)) from None
+        return
     if name in CHOICES and value not in CHOICES[name]:
         raise chk.unknown(key, value, CHOICES[name])
     if name == "initial_step":
@@ -219,8 +228,11 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
     cells: list[Cell] = []
     excluded = 0
     order = [a for a in AXES]
+    mode_given = isinstance(raw.get("matrix"), dict) and "mode" in raw["matrix"]
     for combo in itertools.product(*(axes[a] for a in order)):
         point = dict(zip(order, combo, strict=True))
+        if not mode_given and point["mode"] != _default_mode(registry, point["backend"]):
+            continue  # mode left out: each backend runs its declared default mode only
         local_sweeps = dict(sweeps)
         for (axis, value, key), vals in value_sweeps.items():
             if point[axis] == value:
@@ -259,7 +271,10 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
     for key in REQUIRED_AXES:
         if key not in matrix:
             raise chk.fail(f"matrix.{key}", f"missing; required axes: {', '.join(REQUIRED_AXES)}")
-    axes: dict[str, list[Any]] = {"mode": ["eager"], "device": ["cpu"]}
+    # without a mode axis each backend runs its own declared default mode (torch eager, JAX
+    # compiled): the axis lists those, and expand() keeps each backend's own only
+    defaults = sorted({_default_mode(reg, b) for b in _listed_names(matrix.get("backend"))})
+    axes: dict[str, list[Any]] = {"mode": defaults or ["eager"], "device": ["cpu"]}
     for key, values in matrix.items():
         if isinstance(values, str):
             values = [values]
@@ -293,6 +308,18 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
             if v not in names and all_loaded:
                 raise chk.unknown(f"matrix.{kind}", v, names)
     return axes
+
+
+def _default_mode(reg: Registry, backend: str) -> str:
+    """The declared default mode of ``backend`` (eager where it is not loaded)."""
+    info = reg.backends.get(backend)
+    return info.default_mode if info is not None else "eager"
+
+
+def _listed_names(values: Any) -> list[str]:
+    if isinstance(values, str):
+        return [values]
+    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
 
 
 def _component_default(reg: Registry, axis: str, value: str, key: str) -> Any:

@@ -178,7 +178,7 @@ DOPRI5 = Tableau(
     interpolation="cmid",
     reference="Dormand & Prince (1980), J. Comp. Appl. Math. 6:19-26; Shampine (1986)",
     stiffness_stages=(5, 6),
-    stability_size=None,  # not recorded for SRNODE (PAPERS.md section 2): normalizer 1
+    stability_size=3.3066,  # alg_stability_size(DP5()), OrdinaryDiffEq alg_utils.jl
     c_mid=np.array(
         [
             6025192743 / 30085553152 / 2,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ndebench.backend import AbstractSession, Diverged
 from ndebench.clock import timed
 from ndebench.columns import CURVE_COLUMNS
@@ -28,15 +30,21 @@ def train(
     data: Any,
     weight_spec: Any,
     curves: dict[str, list[Any]],
+    baseline: bool = False,
 ) -> None:
     """Run the budget's training steps, appending to ``curves`` (filled in place so that a
-    cell that diverges halfway still stores the steps it made)."""
+    cell that diverges halfway still stores the steps it made). ``baseline``: the cell's
+    regularizer is the declared baseline (plain training; weight 0)."""
     budget = cell.budget
     for name in CURVE_COLUMNS:
         curves.setdefault(name, [])
+    # prediction NFE and test metric over training (the papers' per-epoch curve), every
+    # ``eval_every`` steps and after the last, outside the timed region; 0 turns it off
+    eval_every = int(cell.params.get("eval_every", 0) or 0)
+    test = task.test_batch(data)
     for step in range(budget.train_steps):
         batch = task.train_batch(data, step, cell.seed, budget.batch_size)
-        weight = weight_at(weight_spec, step) if cell.regularizer != "none" else 0.0
+        weight = weight_at(weight_spec, step) if not baseline else 0.0
         stats, elapsed = timed(session, session.train_step, batch, step, weight)
         if not (finite(stats.loss) and finite(stats.reg_value)):
             raise Diverged(f"loss {stats.loss} / reg value {stats.reg_value} at step {step}")
@@ -52,6 +60,12 @@ def train(
             "steps_accepted": stats.steps_accepted,
             "steps_rejected": stats.steps_rejected,
             "step_time_s": elapsed,
+            "eval_nfe": float("nan"),
+            "eval_metric": float("nan"),
         }
+        if eval_every and (step % eval_every == 0 or step == budget.train_steps - 1):
+            prediction, pstats = session.predict(test)
+            row["eval_nfe"] = pstats.nfe
+            row["eval_metric"] = task.metric(np.asarray(prediction), test)
         for name in CURVE_COLUMNS:
             curves[name].append(row[name])

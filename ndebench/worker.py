@@ -19,11 +19,12 @@ from typing import Any
 from ndebench import compile_cache
 from ndebench.backend import AbstractBackend, Diverged, UnsupportedCell
 from ndebench.cell_setup import make_setup
+from ndebench.data.errors import DataUnavailable
 from ndebench.fidelity import REFERENCE_GRADIENT, fidelity_columns, gradient_fidelity
 from ndebench.memory import peak_rss_mb, rss_mb
 from ndebench.plugins import Registry, load_registry
 from ndebench.prediction import time_prediction
-from ndebench.record import base_record, summarise
+from ndebench.record import base_record, regularizer_columns, summarise
 from ndebench.spec import Cell, Status
 from ndebench.training import new_curves, train
 
@@ -42,6 +43,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
     reg = load_registry()
     version = ", ".join(f"{k} {v}" for k, v in reg.framework_versions(cell.backend).items())
     record = base_record(cell, key, env, version)
+    record.update(regularizer_columns(reg, cell))
     curves: dict[str, list[Any]] = {}
     try:
         reg.manager.hook.ndebench_before_cell_run(cell=cell)  # type: ignore[union-attr]
@@ -50,7 +52,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
         record["message"] = ""
     except Diverged as exc:
         record.update(status=Status.DIVERGED.value, message=f"diverged: {exc}")
-    except UnsupportedCell as exc:
+    except (UnsupportedCell, DataUnavailable) as exc:
         record.update(status=Status.UNSUPPORTED.value, message=str(exc))
     except MemoryError as exc:
         record.update(status=Status.OOM.value, message=f"MemoryError: {exc}")
@@ -90,7 +92,8 @@ def _experiment(
     session = backend.session(setup)
     curves.update(new_curves())
     try:
-        train(cell, session, task, data, setup.regularizer_params.get("weight", 0.0), curves)
+        weight_spec = setup.regularizer_params.get("weight", 0.0)
+        train(cell, session, task, data, weight_spec, curves, setup.regularizer.baseline)
         prediction = time_prediction(cell, session, task, data)
         device_peak = session.device_peak_memory_mb()
         extra = session.extra_metrics()

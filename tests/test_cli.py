@@ -115,6 +115,70 @@ def test_doctor_checks_each_backend(tmp_path: Path, toy_env) -> None:  # type: i
     )
     assert "[ok] backend toy: tiny spiral train+predict" in res.stdout, res.stdout + res.stderr
     assert "results directory results/ is writable" in res.stdout
+    import importlib.util
+
+    if all(importlib.util.find_spec(m) for m in ("torch", "jax", "diffrax")):
+        # a healthy install: every check passes, each backend in its own declared mode (JAX
+        # declares only compiled; a tiny solve in eager mode used to fail it on every machine)
+        assert "[ok] backend jax: tiny spiral train+predict" in res.stdout, res.stdout
+        assert "[ok] backend torch: tiny spiral train+predict" in res.stdout, res.stdout
+        assert "FAIL" not in res.stdout and res.returncode == 0, res.stdout + res.stderr
     assert res.returncode in (0, 1)
     if res.returncode == 1:
         assert "FAIL" in res.stdout
+
+
+def test_list_labels_the_reference_and_the_ablations(capsys) -> None:  # type: ignore[no-untyped-def]
+    """``detach_k1 = true`` is the published local regularization; ``false`` is labelled a
+    non-reference ablation; values a backend cannot honour are listed with the reason."""
+    pytest.importorskip("torch")
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("local_error_unbiased"))
+    assert "detach_k1 = true is the published method" in line
+    assert "detach_k1 = false a non-reference ablation" in line
+    assert "unsupported detach_dt=False: the torch solvers do not differentiate" in out
+
+
+def test_report_defaults_to_next_to_the_results(tmp_path: Path, toy_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``ndebench report DIR`` writes ``DIR/report/``, never ``reports/<suite>`` under the
+    working directory (which overwrote the committed example report in a checkout)."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "res"
+    assert (
+        main(
+            [
+                "run",
+                str(suite_file(tmp_path, seeds="[0]", regs='["none"]')),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert main(["report", str(out)]) == 0
+    assert (out / "report" / "index.html").is_file() and (out / "report" / "report.md").is_file()
+    assert not (tmp_path / "reports").exists()
+
+
+def test_readme_example_suite_runs_on_every_installed_backend(tmp_path: Path) -> None:
+    """The README's example suite (mode left out) has a runnable cell on every backend whose
+    framework is installed."""
+    import re
+
+    from ndebench.capabilities import unsupported_reason
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[matrix]" in b)
+    path = tmp_path / "example.toml"
+    path.write_text(block)
+    reg = load_registry()
+    suite = load_suite(path, reg)
+    backends = {c.backend for c in suite.cells}
+    installed = {b for b in backends if reg.backend_unavailable(b) is None}
+    assert installed, "no backend of the README example is installed"
+    runnable = {c.backend for c in suite.cells if unsupported_reason(reg, c) is None}
+    assert runnable == installed

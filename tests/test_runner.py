@@ -326,3 +326,35 @@ def test_resume_runs_cells_that_became_supported(tmp_path: Path, toy_env) -> Non
     df = ndebench.load_results(out)
     assert len(df) == 1 and df.config_hash[0] == first.config_hash[0]
     assert df.status[0] == "ok" and df.attempts[0] == 2
+
+
+def test_a_backend_without_runnable_cells_is_said_loudly(tmp_path: Path, toy_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0]", regs='["none"]')
+    path.write_text(
+        path.read_text().replace(
+            'adjoint = ["discrete"]', 'adjoint = ["discrete"]\ndevice = ["cuda"]'
+        )
+    )
+    out = tmp_path / "res"
+    assert cli("run", str(path), "--out", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: backend 'toy' has no runnable cell" in err and "no device 'cuda'" in err
+    assert main(["run", str(path), "--out", str(tmp_path / "dry"), "--dry-run"]) == 0
+    assert "WARNING: backend 'toy' has no runnable cell" in capsys.readouterr().err
+    # a suite with a runnable cell on the backend says nothing
+    path.write_text(path.read_text().replace('device = ["cuda"]', 'device = ["cpu", "cuda"]'))
+    assert cli("run", str(path), "--out", str(tmp_path / "r2")) == 0
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_records_carry_the_declared_regularizer_family(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    path = suite_file(tmp_path, seeds="[0]")
+    path.write_text(path.read_text().replace('adjoint = ["discrete"]', 'adjoint = ["backsolve"]'))
+    out = tmp_path / "res"
+    assert cli("run", str(path), "--out", str(out)) == 0
+    df = ndebench.load_results(out).set_index("regularizer")
+    assert df.loc["none", "status"] == "ok" and df.loc["ernode", "status"] == "unsupported"
+    # the worker's records and the parent's unsupported records alike
+    assert bool(df.loc["none", "regularizer_baseline"]) is True
+    assert bool(df.loc["ernode", "regularizer_baseline"]) is False
+    assert df.loc["ernode", "regularizer_family"] == "toy heuristics"

@@ -218,3 +218,28 @@ rtol = {rtols!r}
     assert len(suite.cells) == len(seeds) * 2 * len(regs) * per
     keys = {(c.adjoint, c.regularizer, c.seed, c.params["rtol"]) for c in suite.cells}
     assert len(keys) == len(suite.cells)
+
+
+def test_mode_left_out_runs_each_backend_in_its_default_mode(tmp_path: Path) -> None:
+    """torch declares eager and JAX compiled as default: a suite naming both backends and no
+    mode gets runnable cells on both (JAX has no eager mode), and the cell records the mode."""
+    from ndebench.capabilities import unsupported_reason
+
+    reg = load_registry()
+    assert reg.backends["torch"].default_mode == "eager"
+    assert reg.backends["jax"].default_mode == "compiled"
+    text = GOOD.replace('backend = ["toy"]', 'backend = ["torch", "jax"]').replace(
+        'solver = ["euler"]', 'solver = ["tsit5"]'
+    )
+    suite = load_suite(write(tmp_path, text), reg)
+    modes = {(c.backend, c.mode) for c in suite.cells}
+    assert modes == {("torch", "eager"), ("jax", "compiled")}
+    assert len(suite.cells) == 8
+    for cell in suite.cells:
+        if reg.backend_unavailable(cell.backend) is None:
+            assert unsupported_reason(reg, cell) is None, cell.label()
+    # an explicit mode axis is taken as given (JAX eager cells are then unsupported)
+    explicit = load_suite(
+        write(tmp_path, text.replace("[matrix]", '[matrix]\nmode = ["eager"]')), reg
+    )
+    assert {c.mode for c in explicit.cells} == {"eager"} and len(explicit.cells) == 8

@@ -2,7 +2,15 @@
 
 A task never imports a framework. Backends receive :class:`Batch` objects of numpy arrays
 and convert them; they implement the losses named by ``AbstractTask.loss`` (``"mse"``,
-``"cross_entropy"``, ``"gaussian_elbo"``) once each.
+``"cross_entropy"``, ``"gaussian_elbo"``) once each. Integer targets (class labels) stay
+integers end to end.
+
+A task declares what a backend must offer to run it (``requires``: capability words such as
+``"conv"``, ``"per_sample_times"``, ``"sde"``), checked by the capability matrix against what
+the backend, solver and adjoint declare, so a cell nobody can run is ``unsupported`` with its
+reason before it starts; and, for data read from the user's disk, ``unavailable()`` says
+which files are missing (the cell is then ``unsupported`` with that message; nothing is ever
+downloaded).
 
 Time grids: ``Batch.times`` is either shared, shape ``(T,)``, or per sample, shape ``(B, T)``
 (irregular series), with ``Batch.mask`` of the targets' shape marking observed entries.
@@ -52,11 +60,18 @@ class AbstractTask(abc.ABC):
     lower_is_better: ClassVar[bool] = True
     #: parameters and their defaults; a suite may set these under [params.task.<name>]
     defaults: ClassVar[dict[str, Any]] = {}
+    #: capability words a backend/solver/adjoint must provide (see ndebench.components)
+    requires: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         merged = dict(self.defaults)
         merged.update(params or {})
         self.params = merged
+
+    def unavailable(self) -> str | None:
+        """Why this task's data cannot be read on this machine (missing files: which to put
+        where), or None. Cheap: existence checks only, no parsing."""
+        return None
 
     @abc.abstractmethod
     def model(self) -> ModelSpec:
@@ -76,6 +91,12 @@ class AbstractTask(abc.ABC):
     def test_batch(self, data: TaskData) -> Batch:
         """The batch prediction is timed and scored on."""
         return data.test
+
+    def train_eval_batch(self, data: TaskData) -> Batch:
+        """A fixed slice of the training set (as large as the test batch) on which the metric
+        is reported as ``train_metric`` (the papers' train accuracy)."""
+        n = min(data.train.size, self.test_batch(data).size)
+        return select(data.train, np.arange(n))
 
     @abc.abstractmethod
     def metric(self, prediction: np.ndarray, batch: Batch) -> float:

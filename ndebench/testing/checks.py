@@ -27,6 +27,8 @@ REFERENCE_PROBLEMS: dict[str, np.ndarray] = {
 }
 REFERENCE_TOL = 1e-7
 TINY_SPIRAL = {"n_train": 16, "n_test": 8, "n_times": 4, "hidden": [6], "substeps": 4}
+#: a classifier (encoder -> ODE block -> head, integer labels, cross-entropy) kept tiny
+TINY_CLASSIFIER = {"latent": 4, "hidden": 8, "n_test": 16}
 
 
 class ConformanceError(AssertionError):
@@ -94,6 +96,8 @@ def conformance_cases(backend: str, registry: Registry | None = None) -> list[Ca
     cases += [Case(backend, "regularizer_gradient", r)
               for r in _names(reg, "regularizer", backend)]  # fmt: skip
     cases += [Case(backend, "adjoint_gradient", a) for a in _names(reg, "adjoint", backend)]
+    if "node_classifier" in reg.backends[backend].model_kinds:
+        cases += [Case(backend, "classifier", a) for a in _names(reg, "adjoint", backend)]
     cases += [Case(backend, "capability", "/".join(c)) for c in _combos(reg, backend)]
     return cases
 
@@ -189,7 +193,8 @@ def _flat(grads: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
 
 def check_regularizer_gradient(ctx: _Context) -> None:
     reg, backend, name = ctx.reg, ctx.case.backend, ctx.case.component
-    combo = _first_combo(reg, backend, adjoint="discrete", regularizer=name) or _first_combo(
+    ref_adjoint = reg.reference_adjoint(backend) or ""
+    combo = _first_combo(reg, backend, adjoint=ref_adjoint, regularizer=name) or _first_combo(
         reg, backend, regularizer=name
     )
     if combo is None:
@@ -253,9 +258,12 @@ def check_regularizer_gradient(ctx: _Context) -> None:
 
 def _linear_grad(ctx: _Context, adjoint: str, tol: float) -> dict[str, np.ndarray]:
     backend = ctx.case.backend
-    combo = _first_combo(ctx.reg, backend, adjoint=adjoint, regularizer="none")
+    baseline = ctx.reg.baseline_regularizer(backend)
+    if baseline is None:
+        raise ctx.fail("the backend declares no baseline regularizer (RegularizerInfo.baseline)")
+    combo = _first_combo(ctx.reg, backend, adjoint=adjoint, regularizer=baseline)
     if combo is None:
-        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer 'none'")
+        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer {baseline!r}")
     task_params = {"n_train": 8, "n_test": 4, "n_times": 4}
     cell = _cell(ctx.reg, backend, *combo, task="linear", task_params=task_params,
                  rtol=tol, atol=tol)  # fmt: skip
@@ -268,11 +276,14 @@ def _linear_grad(ctx: _Context, adjoint: str, tol: float) -> dict[str, np.ndarra
 
 def check_adjoint_gradient(ctx: _Context) -> None:
     tol = 1e-6
+    reference = ctx.reg.reference_adjoint(ctx.case.backend)
+    if reference is None:
+        raise ctx.fail("the backend declares no reference adjoint (AdjointInfo.reference)")
     got = _linear_grad(ctx, ctx.case.component, tol)["vector_field.0.weight"]
-    ref = _linear_grad(ctx, "discrete", 1e-10)["vector_field.0.weight"]
+    ref = _linear_grad(ctx, reference, 1e-10)["vector_field.0.weight"]
     err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
     if not err <= 1e3 * tol:
-        raise ctx.fail(f"relative gradient error {err:.3g} vs the discrete adjoint at 1e-10 "
+        raise ctx.fail(f"relative gradient error {err:.3g} vs the {reference} adjoint at 1e-10 "
                        f"exceeds {1e3 * tol:.3g} at rtol=atol={tol:g}")  # fmt: skip
 
 
@@ -298,12 +309,46 @@ def check_capability(ctx: _Context) -> None:
         raise ctx.fail(f"non-finite loss {stats.loss} or prediction")
 
 
+def _classifier_grad(ctx: _Context, adjoint: str, tol: float) -> tuple[float, dict[str, Any]]:
+    combo = _first_combo(ctx.reg, ctx.case.backend, adjoint=adjoint, regularizer="none")
+    if combo is None:
+        raise ctx.fail(f"adjoint {adjoint!r} supports no solver with regularizer 'none'")
+    cell = _cell(ctx.reg, ctx.case.backend, *combo, task="digits",
+                 task_params=TINY_CLASSIFIER, rtol=tol, atol=tol)  # fmt: skip
+    setup = make_setup(cell, ctx.reg)
+    batch = setup.task.train_batch(setup.task.data(0), 0, 0, 8)
+    if batch.targets.dtype.kind not in "iu":
+        raise ctx.fail(f"the task's labels are {batch.targets.dtype}, not integers")
+    loss, _, grads = ctx.session(cell).loss_and_grad(batch, 0.0, 0)
+    return loss, grads
+
+
+def check_classifier(ctx: _Context) -> None:
+    """A classifier (encoder -> ODE block -> head) under adjoint ``component``: a finite
+    cross-entropy, a gradient for every part, equal to the discrete adjoint's at 1e-10."""
+    tol = 1e-6
+    loss, got = _classifier_grad(ctx, ctx.case.component, tol)
+    if not np.isfinite(loss):
+        raise ctx.fail(f"non-finite classifier loss {loss}")
+    for part in ("encoder", "vector_field", "head"):
+        if not any(np.any(g != 0.0) for k, g in got.items() if k.startswith(part + ".")):
+            raise ctx.fail(f"no gradient reaches the {part}")
+    _, ref = _classifier_grad(ctx, "discrete", 1e-10)
+    keys = sorted(ref)
+    a = np.concatenate([np.ravel(got[k]) for k in keys])
+    b = np.concatenate([np.ravel(ref[k]) for k in keys])
+    err = float(np.linalg.norm(a - b) / np.linalg.norm(b))
+    if not err <= 1e3 * tol:
+        raise ctx.fail(f"classifier gradient differs from the discrete adjoint's by {err:.3g}")
+
+
 CHECKS: dict[str, Callable[[_Context], None]] = {
     "solver_reference": check_solver_reference,
     "nfe_count": check_nfe_count,
     "regularizer_gradient": check_regularizer_gradient,
     "adjoint_gradient": check_adjoint_gradient,
     "capability": check_capability,
+    "classifier": check_classifier,
 }
 
 

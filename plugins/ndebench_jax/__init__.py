@@ -13,8 +13,10 @@ from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
+    CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -41,8 +43,10 @@ def ndebench_register_backends() -> list[BackendInfo]:
             # not equinox/diffrax: the session sets EQX_ON_ERROR before equinox is imported
             preload=("jax",),
             modes=("compiled",),
+            default_mode="compiled",
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory",),
+            model_kinds=("node_trajectory", "node_classifier"),
+            provides=frozenset({CONV, RECURRENT}),
         )
     ]
 
@@ -89,6 +93,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="diffrax RecursiveCheckpointAdjoint: reverse mode through the solver",
             provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            reference=True,
         ),
         AdjointInfo(
             name="backsolve",
@@ -126,11 +131,26 @@ _REGULARIZERS = {
 #: extra requirements beyond :mod:`ndebench.methods` (none: the biased samplers' reservoir
 #: rides in the wrapped solver's state, or under backsolve in the controller's state)
 _ALSO: dict[str, frozenset[str]] = {}
+#: parameter values this backend cannot honour, with the reason (unsupported before the cell runs)
+_UNSUPPORTED = {
+    "ernode": {
+        "detach_dt": {
+            False: "diffrax's step sizes carry no gradient (the controller's factor and the "
+            "initial step are stop_gradient-ed), so it would not be applied"
+        }
+    },
+}
 
 
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
-        declare(name, BACKEND, f"{_P}.{impl}", also_requires=_ALSO.get(name, frozenset()))
+        declare(
+            name,
+            BACKEND,
+            f"{_P}.{impl}",
+            also_requires=_ALSO.get(name, frozenset()),
+            unsupported_values=_UNSUPPORTED.get(name),
+        )
         for name, impl in _REGULARIZERS.items()
     ]

@@ -11,15 +11,9 @@ from ndebench.backend import AbstractBackend, AbstractSession, CellSetup
 from ndebench.components import SolverInfo
 from ndebench.controller import StepSizeController
 from ndebench.spec import Cell, PredictStats
+from ndebench_jax.devices import has_gpu
 
-
-def has_gpu() -> bool:
-    import jax
-
-    try:
-        return len(jax.devices("gpu")) > 0
-    except RuntimeError:
-        return False
+__all__ = ["JaxBackend", "has_gpu"]
 
 
 class JaxBackend(AbstractBackend):

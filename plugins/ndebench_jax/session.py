@@ -46,16 +46,21 @@ class JaxSession(AbstractSession):
         import jax.numpy as jnp
         import optax
 
-        from ndebench_jax.model import load_params, mlp_apply
+        from ndebench_jax.forward import FORWARDS, block_params
+        from ndebench_jax.losses import LOSSES
+        from ndebench_jax.model import chain_apply, load_params
         from ndebench_jax.solve import make_solve
 
         cell = setup.cell
-        if setup.model.kind != "node_trajectory":
-            raise UnsupportedCell(f"jax backend cannot build {setup.model.kind!r} models")
-        if setup.task.loss != "mse":
-            raise UnsupportedCell(f"jax backend has no loss {setup.task.loss!r} for this model")
+        spec = setup.model
+        if spec.kind not in FORWARDS:
+            raise UnsupportedCell(f"jax backend cannot build {spec.kind!r} models")
+        if setup.task.loss not in LOSSES:
+            raise UnsupportedCell(f"jax backend has no loss {setup.task.loss!r}")
+        forward = FORWARDS[spec.kind](spec)
+        loss_of = LOSSES[setup.task.loss]
         if cell.device == "cuda":
-            from ndebench_jax.backend import has_gpu
+            from ndebench_jax.devices import has_gpu
 
             if not has_gpu():
                 raise UnsupportedCell("no CUDA device (jax sees no GPU)")
@@ -64,7 +69,7 @@ class JaxSession(AbstractSession):
         device = jax.devices("gpu" if cell.device == "cuda" else "cpu")[0]
         self.device = device
         self.params = jax.device_put(load_params(setup.init_params, self.dtype), device)
-        field = mlp_apply(setup.model.parts["vector_field"], "vector_field")
+        field = chain_apply(spec.parts["vector_field"], "vector_field")
         solver = setup.solver.load()(**setup.solver_params)
         adjoint = setup.adjoint.load()(**setup.adjoint_params)
         reg_params = {**setup.regularizer.defaults, **setup.regularizer_params}
@@ -77,7 +82,20 @@ class JaxSession(AbstractSession):
             ctrl = replace(ctrl, max_steps=int(setup.solver_params["max_steps"]))
         train = reg.make_train(field, solver, ctrl, adjoint)
         pred_solve = make_solve(field, solver, ctrl, adjoint, None)
-        self.optimizer = optax.adam(setup.learning_rate)
+        makers = {
+            "adam": optax.adam,
+            "adamax": optax.adamax,
+            "sgd": optax.sgd,
+            "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
+        }
+        if setup.optimizer not in makers:
+            raise UnsupportedCell(f"jax backend has no optimizer {setup.optimizer!r}")
+        # the rate is a hyperparameter in the optimizer state: set per step from core's
+        # schedule (ndebench.schedules.lr_at), so both backends use identical rates
+        self.optimizer = optax.inject_hyperparams(makers[setup.optimizer])(
+            learning_rate=setup.learning_rate
+        )
+        self._setup = setup
         # committed like the step outputs, so the second step does not recompile
         self.opt_state = jax.device_put(self.optimizer.init(self.params), device)
         self._last: Any = self.params
@@ -88,11 +106,21 @@ class JaxSession(AbstractSession):
         opt = self.optimizer
         seed = self.seed
 
-        def loss_fn(params, probe, z0, ts, targets, weight, step):
+        def loss_fn(params, probe, inputs, ts, targets, weight, step):
             key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), step), reg.salt)
-            ys, r, out, n_extra = train(params, probe, z0, ts, key)
-            mse = jnp.mean((ys - targets) ** 2)
-            return mse + weight * r, (mse, r, out, n_extra)
+            # only the block's parameters enter the solve (and a continuous adjoint's state)
+            block = block_params(params, spec)
+            box = []
+
+            def solve(z0, ts_):
+                ys, r, out, n_extra = train(block, probe, z0, ts_, key)
+                box.append((r, out, n_extra))
+                return ys
+
+            prediction, extras = forward(params, inputs, ts, solve)
+            ((r, out, n_extra),) = box
+            loss = loss_of(prediction, extras, targets, None, step)
+            return loss + weight * r, (loss, r, out, n_extra)
 
         grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
 
@@ -110,13 +138,21 @@ class JaxSession(AbstractSession):
             params = optax.apply_updates(params, updates)
             return params, opt_state, stats, flags, grads
 
-        def predict_fn(params, z0, ts):
-            out = pred_solve(params, jnp.zeros((), z0.dtype), z0, ts)
+        def predict_fn(params, inputs, ts):
+            box = []
+
+            def solve(z0, ts_):
+                out = pred_solve(block_params(params, spec), jnp.zeros((), z0.dtype), z0, ts_)
+                box.append(out)
+                return out.ys
+
+            prediction, _ = forward(params, inputs, ts, solve)
+            (out,) = box
             stats = (out.nfe, out.accepted, out.rejected)
-            return out.ys, stats, (out.max_steps_hit, out.failed)
+            return prediction, stats, (out.max_steps_hit, out.failed)
 
         # backward NFE not counted (backsolve): reported as -1
-        self._backsolve = not getattr(adjoint, "backward_counted", adjoint.step_graph)
+        self._backsolve = not adjoint.backward_counted
         # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
         # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
         # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
@@ -150,7 +186,9 @@ class JaxSession(AbstractSession):
     # --- AbstractSession
     def _inputs(self, batch: Batch, step: int, weight: float):
         z0, ts = self._arrays(batch)
-        targets = np.asarray(batch.targets, dtype=self.dtype)
+        targets = np.asarray(batch.targets)
+        if not np.issubdtype(targets.dtype, np.integer):  # labels stay integers
+            targets = targets.astype(self.dtype)
         w = np.asarray(weight if self.reg_name != "none" else 0.0, dtype=self.dtype)
         return z0, ts, targets, w, np.asarray(step, dtype=np.int32)
 
@@ -176,6 +214,15 @@ class JaxSession(AbstractSession):
 
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
         self._nfe = None
+        if self._setup.lr_schedule != "constant":
+            import jax
+
+            from ndebench.schedules import lr_at
+
+            lr = lr_at(self._setup.lr_schedule, self._setup.learning_rate, step)
+            hyper = self.opt_state.hyperparams
+            value = self._jnp.asarray(lr, hyper["learning_rate"].dtype)
+            hyper["learning_rate"] = jax.device_put(value, self.device)
         params, opt_state, stats, flags, grads = self._run(
             self._step, self.params, self.opt_state, *self._inputs(batch, step, weight)
         )

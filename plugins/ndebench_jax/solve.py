@@ -1,53 +1,19 @@
-"""One adaptive solve of the joint-batch state ``z`` (B, D) with step control from core's
-:class:`ndebench.controller.StepSizeController` (I-controller = diffrax ``PIDController(pcoeff,
-icoeff, error_order=tableau.error_order, ...)``), outputs at ``ts`` by dense interpolation, last
-step clipped at ``t1``, ERNODE/SRNODE accumulators in the state, NFE counted by the field wrapper.
+"""``make_solve``: the solve of a cell for its adjoint. Each adjoint's solve loop lives below
+this module (:mod:`ndebench_jax.solve_loop` for the discrete and backsolve adjoints,
+:mod:`ndebench_jax.adjoints.interpolating` for the interpolating one); this module only picks
+the loop the adjoint declares, so nothing below imports it back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
-
-import diffrax as dfx
-import jax
-import jax.numpy as jnp
-import optimistix as optx
+from typing import Any
 
 from ndebench.controller import StepSizeController
-from ndebench_jax.counting import CountingConstantController, CountingController, counting_term
-from ndebench_jax.initial_step import hairer_initial_step
-from ndebench_jax.solvers.estimating import EstimatingSolver, stiffness_weights
+from ndebench_jax.adjoints.interpolating import make_interpolating_solve
+from ndebench_jax.solve_loop import SolveOut, make_backsolve, make_wrapped_solve
 
-
-class SolveOut(NamedTuple):
-    ys: jax.Array  # (T, B, D)
-    reg: jax.Array  # unweighted R (0 without a regularizer)
-    entries: tuple  # accumulators (sum, max, count) or ()
-    nfe: jax.Array
-    accepted: jax.Array
-    rejected: jax.Array
-    max_steps_hit: jax.Array
-    failed: jax.Array
-    dt0: jax.Array
-    steps: Any = None  # (t, z, acc) at every accepted step (inf-padded), if recorded
-    kept: Any = None  # reservoir: (t_kept, z_kept, number of eligible step starts)
-    interp: Any = None  # diffrax DenseInterpolation of the state (``dense=True`` only)
-
-
-def _pid(ctrl: StepSizeController, q: int, norm) -> dfx.PIDController:
-    return dfx.PIDController(
-        rtol=ctrl.rtol,
-        atol=ctrl.atol,
-        pcoeff=float(ctrl.pcoeff),
-        icoeff=float(ctrl.icoeff),
-        dcoeff=0.0,
-        safety=ctrl.safety,
-        factormin=ctrl.factor_min,
-        factormax=ctrl.factor_max,
-        error_order=q,
-        norm=norm,
-    )
+__all__ = ["SolveOut", "make_solve"]
 
 
 def make_solve(
@@ -81,194 +47,12 @@ def make_solve(
         raise ValueError(f"{reg.name} needs per-step estimates; {solver.name!r} has none")
     if not adjoint.step_graph and estimate is not None:
         raise ValueError(f"{reg.name} needs a step graph; adjoint {adjoint.name!r} has none")
-    if getattr(adjoint, "interpolating", False):
-        from ndebench_jax.adjoints.interpolating import make_interpolating_solve
-
+    if adjoint.interpolating:
         return make_interpolating_solve(
             field, solver, ctrl, adjoint, reservoir=reservoir, include_t0=include_t0
         )
     if not adjoint.step_graph:
-        return _make_backsolve(field, solver, ctrl, adjoint, reservoir, include_t0)
+        return make_backsolve(field, solver, ctrl, adjoint, reservoir, include_t0)
     return make_wrapped_solve(
         field, solver, ctrl, adjoint.diffrax_adjoint(), reg, record_steps, reservoir, include_t0
     )
-
-
-def make_wrapped_solve(
-    field,
-    solver,
-    ctrl: StepSizeController,
-    adj,
-    reg=None,
-    record_steps: bool = False,
-    reservoir: bool = False,
-    include_t0: bool = False,
-    dense: bool = False,
-) -> Callable[..., Any]:
-    """The estimating (wrapped) solve differentiated by the diffrax adjoint ``adj``;
-    ``dense`` also returns the dense interpolation of the state as ``SolveOut.interp``."""
-    tab, q = solver.tableau, solver.tableau.error_order
-    estimate = None if reg is None else reg.estimate
-    normalizer = 1.0
-    if estimate == "stiffness":
-        given = reg.params.get("normalizer")
-        normalizer = float(given if given is not None else (tab.stability_size or 1.0))
-    est = EstimatingSolver(
-        solver.diffrax_solver(),
-        estimate=estimate,
-        rtol=ctrl.rtol,
-        atol=ctrl.atol,
-        times_dt=getattr(reg, "times_dt", True),
-        scaled=getattr(reg, "scaled", True),
-        detach_dt=getattr(reg, "detach_dt", True),
-        normalizer=normalizer,
-        stages=tab.stiffness_stages or (0, 0),
-        g_weights=stiffness_weights(tab.a, tab.stiffness_stages) if tab.stiffness_stages else (),
-        reservoir=reservoir,
-        include_t0=include_t0,
-    )
-    term = counting_term(field)
-    fixed = ctrl.fixed_step
-    if fixed is not None:
-        controller = CountingConstantController()
-    else:
-        controller = CountingController(_pid(ctrl, q, lambda y: optx.rms_norm(y[0])))
-
-    def solve(params, probe, z0, ts, key=None):
-        args = (params, probe) if key is None else (params, probe, key)
-        t0, t1 = ts[0], ts[-1]
-        zero = jnp.zeros((), z0.dtype)
-        n_init = zero
-        state = None
-        if solver.wrapped:
-            fz = lambda t, z: term.vf(t, (z, zero), args)  # noqa: E731
-            if fixed is None and isinstance(ctrl.initial_step, str):
-                dt0, f0, n_init = hairer_initial_step(fz, t0, z0, q, ctrl.rtol, ctrl.atol)
-            else:
-                f0, n_init = fz(t0, z0)
-                dt0 = jnp.asarray(fixed if fixed is not None else ctrl.initial_step, z0.dtype)
-            state = (jnp.array(False), (f0, zero))
-        elif fixed is not None:
-            dt0 = float(fixed)
-        else:
-            dt0 = None if isinstance(ctrl.initial_step, str) else float(ctrl.initial_step)
-        aux0 = jnp.zeros((1,), z0.dtype)  # [n]
-        if estimate is not None:  # [sum, max, count, n]
-            if reg.include_t0:
-                e0 = reg.t0_entry(dt0, normalizer).astype(z0.dtype)
-                aux0 = jnp.stack([e0, e0, zero + 1, zero])
-            else:
-                aux0 = jnp.zeros((4,), z0.dtype)
-        if reservoir:  # [s, k, t_kept, n]
-            aux0 = jnp.stack([zero, zero, t0.astype(z0.dtype), zero])
-        subs = [dfx.SubSaveAt(ts=ts, fn=lambda t, y, a: y[0])]
-        if estimate is not None or reservoir:
-            subs.append(dfx.SubSaveAt(t1=True, fn=lambda t, y, a: y[1:]))
-        if record_steps:
-            subs.append(dfx.SubSaveAt(steps=True))
-        sol = dfx.diffeqsolve(
-            term,
-            est,
-            t0,
-            t1,
-            dt0,
-            (z0, jax.lax.stop_gradient(z0), aux0) if reservoir else (z0, aux0),
-            args,
-            saveat=dfx.SaveAt(subs=subs, controller_state=True, dense=dense),
-            stepsize_controller=controller,
-            adjoint=adj,
-            max_steps=ctrl.max_steps,
-            throw=False,
-            solver_state=state,
-        )
-        entries = tuple(sol.ys[1][-1][-1][:3]) if estimate is not None else ()
-        kept = None
-        if reservoir:
-            zk, aux = sol.ys[1][0][-1], sol.ys[1][1][-1]
-            kept = (aux[2], zk, aux[1])
-        r = reg.aggregate(entries) if entries else zero
-        return SolveOut(
-            sol.ys[0],
-            r,
-            entries,
-            n_init + sol.controller_state[1],
-            sol.stats["num_accepted_steps"],
-            sol.stats["num_rejected_steps"],
-            sol.result == dfx.RESULTS.max_steps_reached,
-            sol.result != dfx.RESULTS.successful,
-            jnp.asarray(dt0 if dt0 is not None else jnp.nan, z0.dtype),
-            (sol.ts[-1], sol.ys[-1][0], sol.ys[-1][-1][:, :3].T) if record_steps else None,
-            kept,
-            sol.interpolation if dense else None,
-        )
-
-    return solve
-
-
-def _make_backsolve(
-    field: Any, solver: Any, ctrl: StepSizeController, adjoint: Any, reservoir: bool = False,
-    include_t0: bool = False,
-) -> Any:  # fmt: skip
-    """Bare diffrax solver on z: BacksolveAdjoint cannot carry a wrapper state. Forward NFE is
-    ``initial evaluations + (stages - 1) * attempted steps`` (FSAL; checked against an eager
-    counter in the tests); backward NFE is not counted. ``reservoir``: the biased sample rides
-    in the controller's state (:class:`ndebench_jax.reservoir.ReservoirController`)."""
-    from ndebench_jax.reservoir import ReservoirController
-
-    tab, q = solver.tableau, solver.tableau.error_order
-    term = dfx.ODETerm(lambda t, z, args: field(args[0], t, z))
-    fixed = ctrl.fixed_step
-    controller: Any
-    if fixed is not None:
-        controller = CountingConstantController(count=False)
-    else:
-        controller = _pid(ctrl, q, optx.rms_norm)
-    if reservoir:
-        controller = ReservoirController(controller, include_t0)
-    adj = adjoint.diffrax_adjoint()
-
-    def solve(params, probe, z0, ts, key=None):
-        args = (params, probe) if key is None else (params, probe, key)
-        t0, t1 = ts[0], ts[-1]
-        one = jnp.ones((), z0.dtype)
-        fz = lambda t, z: (field(params, t, z), one)  # noqa: E731
-        if fixed is None and isinstance(ctrl.initial_step, str):
-            dt0, f0, n_init = hairer_initial_step(fz, t0, z0, q, ctrl.rtol, ctrl.atol)
-        else:
-            step0 = fixed if fixed is not None else ctrl.initial_step
-            (f0, n_init), dt0 = fz(t0, z0), jnp.asarray(step0, z0.dtype)
-        sol = dfx.diffeqsolve(
-            term,
-            solver.diffrax_solver(),
-            t0,
-            t1,
-            dt0,
-            z0,
-            args,
-            saveat=dfx.SaveAt(ts=ts, controller_state=reservoir),
-            stepsize_controller=controller,
-            adjoint=adj,
-            max_steps=ctrl.max_steps,
-            throw=False,
-            solver_state=(jnp.array(False), jax.lax.stop_gradient(f0)),
-        )
-        kept = None
-        if reservoir:
-            _, res, zk = jax.lax.stop_gradient(sol.controller_state)
-            kept = (res[2], zk, res[1])
-        steps = sol.stats["num_steps"]
-        nfe = n_init + (tab.stages - 1) * steps
-        return SolveOut(
-            sol.ys,
-            jnp.zeros((), z0.dtype),
-            (),
-            nfe.astype(z0.dtype),
-            sol.stats["num_accepted_steps"],
-            sol.stats["num_rejected_steps"],
-            sol.result == dfx.RESULTS.max_steps_reached,
-            sol.result != dfx.RESULTS.successful,
-            dt0,
-            kept=kept,
-        )
-
-    return solve

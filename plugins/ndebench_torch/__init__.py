@@ -12,8 +12,10 @@ from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
     AUGMENTED_STATE,
+    CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    RECURRENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -41,7 +43,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             preload=("torch", "torch._dynamo"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory",),
+            model_kinds=("node_trajectory", "node_classifier"),
+            provides=frozenset({CONV, RECURRENT}),
         )
     ]
 
@@ -85,6 +88,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="backpropagation through the solver's operations (memory O(steps))",
             provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            reference=True,
         ),
         AdjointInfo(
             name="backsolve",
@@ -121,6 +125,15 @@ _REGULARIZERS = {
 }
 
 
+#: parameter values this backend cannot honour, with the reason (unsupported before the cell runs)
+_UNSUPPORTED = {
+    "ernode": {"detach_dt": {False: "the torch solvers do not differentiate step sizes"}},
+}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
-    return [declare(name, BACKEND, f"{_P}.{impl}") for name, impl in _REGULARIZERS.items()]
+    return [
+        declare(name, BACKEND, f"{_P}.{impl}", unsupported_values=_UNSUPPORTED.get(name))
+        for name, impl in _REGULARIZERS.items()
+    ]

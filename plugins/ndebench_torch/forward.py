@@ -1,15 +1,16 @@
 """How a batch goes through a model, per model kind (:mod:`ndebench.models`).
 
-A forward function gets the converted batch and a ``solve(y0, ts)`` callable (the training
-solve with adjoint and regularizer, or the plain prediction solve) and returns
-``(prediction, solution)``. Only ``node_trajectory`` exists so far; classifiers and latent ODEs
-add an entry here (encoder -> solve -> head) without touching the session.
+A forward function gets the parts, the converted batch and a ``solve(y0, ts)`` callable (the
+training solve with adjoint and regularizer, or the plain prediction solve) and returns a
+:class:`ModelOutput`: the prediction (what ``predict`` returns and the metric scores) plus
+whatever the loss needs. Adding a model kind adds an entry here and, if it needs a new loss,
+one in :mod:`ndebench_torch.losses`; the session does not change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -24,6 +25,8 @@ Solve = Callable[[torch.Tensor, list[float]], Solution]
 
 @dataclass
 class TorchBatch:
+    """A core :class:`Batch` as tensors; integer targets (labels) stay integers (int64)."""
+
     inputs: torch.Tensor
     targets: torch.Tensor
     times: list[float]
@@ -37,18 +40,45 @@ class TorchBatch:
         def conv(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
+        targets = np.asarray(batch.targets)
+        if np.issubdtype(targets.dtype, np.integer):
+            tt = torch.as_tensor(targets, dtype=torch.int64, device=device)
+        else:
+            tt = conv(targets)
         mask = None if batch.mask is None else conv(batch.mask)
-        return cls(conv(batch.inputs), conv(batch.targets), [float(t) for t in batch.times], mask)
+        return cls(conv(batch.inputs), tt, [float(t) for t in batch.times], mask)
 
 
-def trajectory(
-    parts: nn.ModuleDict, batch: TorchBatch, solve: Solve
-) -> tuple[torch.Tensor, Solution]:
+@dataclass
+class ModelOutput:
+    """``prediction``: trajectories (T, B, D) or logits (B, K); ``solution``: the solve's
+    statistics; ``extras``: what a loss needs beyond the prediction (e.g. mu, log-variance)."""
+
+    prediction: torch.Tensor
+    solution: Solution
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+Forward = Callable[[nn.ModuleDict, TorchBatch, Solve], ModelOutput]
+
+
+def trajectory(parts: nn.ModuleDict, batch: TorchBatch, solve: Solve) -> ModelOutput:
     """``node_trajectory``: z0 = inputs, prediction = solution at the batch times (T, B, D)."""
     sol = solve(batch.inputs, batch.times)
-    return sol.ys, sol
+    return ModelOutput(sol.ys, sol)
 
 
-FORWARDS: dict[str, Callable[[nn.ModuleDict, TorchBatch, Solve], tuple[torch.Tensor, Solution]]] = {
+def classifier(parts: nn.ModuleDict, batch: TorchBatch, solve: Solve) -> ModelOutput:
+    """``node_classifier``: encoder -> flat state z0 (B, D) -> solve over [t0, t1] -> head on
+    z(t1) -> logits. Without an encoder the flattened inputs are z0."""
+    x = batch.inputs
+    z0 = parts["encoder"](x) if "encoder" in parts else x
+    z0 = z0.reshape(z0.shape[0], -1)
+    sol = solve(z0, [batch.times[0], batch.times[-1]])
+    return ModelOutput(parts["head"](sol.ys[-1]), sol)
+
+
+FORWARDS: dict[str, Forward] = {
     "node_trajectory": trajectory,
+    "node_classifier": classifier,
 }

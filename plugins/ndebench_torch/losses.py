@@ -1,18 +1,32 @@
-"""Task losses by the name a task declares (``AbstractTask.loss``)."""
+"""Task losses by the name a task declares (``AbstractTask.loss``).
+
+A loss sees the model's output (prediction and extras) and the whole batch (targets, mask),
+and the training step (for schedules such as a KL warm-up).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
+
+from ndebench_torch.forward import ModelOutput, TorchBatch
 
 
-def mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def mse(out: ModelOutput, batch: TorchBatch, step: int = 0) -> torch.Tensor:
     """Mean squared error over the observed entries (all entries when ``mask`` is None)."""
-    sq = (prediction - target) ** 2
-    if mask is None:
+    sq = (out.prediction - batch.targets) ** 2
+    if batch.mask is None:
         return sq.mean()
-    return (sq * mask).sum() / mask.sum().clamp_min(1)
+    return (sq * batch.mask).sum() / batch.mask.sum().clamp_min(1)
 
 
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {"mse": mse}
+def cross_entropy(out: ModelOutput, batch: TorchBatch, step: int = 0) -> torch.Tensor:
+    """Mean cross-entropy of the logits (B, K) against integer labels (B,)."""
+    return F.cross_entropy(out.prediction, batch.targets)
+
+
+Loss = Callable[[ModelOutput, TorchBatch, int], torch.Tensor]
+
+LOSSES: dict[str, Loss] = {"mse": mse, "cross_entropy": cross_entropy}

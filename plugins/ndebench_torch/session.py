@@ -9,20 +9,26 @@ import numpy as np
 import torch
 
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
+from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.compile import compile_solver, inductor_cache_dir, is_compile_error
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
-from ndebench_torch.models import build_parts, core_parameters, load_params
+from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
 from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
 from ndebench_torch.solvers.step_info import Solution
 from ndebench_torch.vector_field import CountedField
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+OPTIMIZERS: dict[str, Any] = {
+    "adam": torch.optim.Adam,
+    "adamax": torch.optim.Adamax,
+    "sgd": torch.optim.SGD,
+    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+}
 
 
 def _need(table: dict[str, Any], key: str, what: str) -> Any:
@@ -45,6 +51,9 @@ class TorchSession(AbstractSession):
         self.loss_fn = _need(LOSSES, setup.task.loss, "loss")
         self.parts = build_parts(setup.model, setup.init_params, self.dtype, self.device)
         vf = self.parts["vector_field"]
+        # only the ODE block's parameters are the solver's: an encoder's or head's zero
+        # gradients in a continuous adjoint's state would loosen its error control
+        self.block_params = block_parameters(self.parts, setup.model.block_parts)
         self.compiled = cell.mode == "compiled"
         self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
         module = vf
@@ -85,10 +94,13 @@ class TorchSession(AbstractSession):
         self.field.reset()
 
         def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
-            return reg.solve(self.adjoint, self.solver, self.field, y0, ts, params=self.params)
+            return reg.solve(
+                self.adjoint, self.solver, self.field, y0, ts, params=self.block_params
+            )
 
-        prediction, sol = self.forward(self.parts, tb, solve)
-        loss = self.loss_fn(prediction, tb.targets, tb.mask)
+        out = self.forward(self.parts, tb, solve)
+        sol = out.solution
+        loss = self.loss_fn(out, tb, step)
         r = reg.value() if reg.has_value else None
         total = loss + weight * r if (r is not None and weight != 0.0) else loss
         loss_value = loss.item()
@@ -102,6 +114,10 @@ class TorchSession(AbstractSession):
         total, loss_value, reg_value, sol, nfe_forward = self._objective(batch, step, weight)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        if self.setup.lr_schedule != "constant":
+            lr = lr_at(self.setup.lr_schedule, self.setup.learning_rate, step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         self.optimizer.step()
         return StepStats(
             loss=loss_value,
@@ -145,9 +161,10 @@ class TorchSession(AbstractSession):
         def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
             return self.solver.solve(self.field, y0, ts)
 
-        prediction, sol = self.forward(self.parts, tb, solve)
-        out = prediction.detach().to("cpu", torch.float64).numpy()
-        return out, PredictStats(self.field.nfe_forward, sol.n_accepted, sol.n_rejected)
+        out = self.forward(self.parts, tb, solve)
+        sol = out.solution
+        pred = out.prediction.detach().to("cpu", torch.float64).numpy()
+        return pred, PredictStats(self.field.nfe_forward, sol.n_accepted, sol.n_rejected)
 
     def sync(self) -> None:
         if self.device.type == "cuda":

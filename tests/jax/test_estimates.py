@@ -148,13 +148,14 @@ def test_same_steps_as_unwrapped(recorded):
 
 
 def test_ernode_value_is_mean_of_entries(recorded):
-    """R = mean of the t0 entry (1 * dt0) and EEst_n * h_n of every accepted step, recomputed
-    independently with diffrax's Tsit5 from the recorded accepted states."""
+    """R = mean of the t0 entry (EEst * dt with dt still 0, as OrdinaryDiffEq saves it: 0) and
+    EEst_n * h_n of every accepted step, recomputed independently with diffrax's Tsit5 from the
+    recorded accepted states."""
     o = recorded["ernode"]
     n = int(o.accepted)
     t = np.concatenate([[0.0], np.asarray(o.steps[0])[:n]])
     z = np.concatenate([np.asarray(spiral_z0())[None], np.asarray(o.steps[1])[:n]])
-    sums = np.concatenate([[float(o.dt0)], np.asarray(o.steps[2][0])[:n]])
+    sums = np.concatenate([[0.0], np.asarray(o.steps[2][0])[:n]])
     entries = np.diff(sums)
     solver, term, p = dfx.Tsit5(), dfx.ODETerm(lambda t, z, p: cubic(p, t, z)), jnp.asarray(TRUE_A)
 
@@ -168,8 +169,21 @@ def test_ernode_value_is_mean_of_entries(recorded):
     np.testing.assert_allclose(entries, expect, rtol=1e-8)
     total, peak, count = (float(x) for x in o.entries)
     assert count == n + 1
-    assert float(o.reg) == pytest.approx((float(o.dt0) + sum(expect)) / (n + 1), rel=1e-10)
-    assert total == pytest.approx(sums[-1]) and peak == pytest.approx(max(float(o.dt0), *expect))
+    assert float(o.dt0) > 0  # the t0 entry is 0 although the first step is not
+    assert float(o.reg) == pytest.approx(sum(expect) / (n + 1), rel=1e-10)
+    assert total == pytest.approx(sums[-1]) and peak == pytest.approx(max(expect))
+
+
+def test_ernode_t0_entry_without_dt_is_one():
+    """With ``times_dt = false`` the t0 entry is EEst's initial value 1; every accepted step has
+    EEst < 1, so the max over the entries is exactly that t0 entry."""
+    z0, ts, p = spiral_z0(), jnp.linspace(0.0, 2.0, 5), jnp.asarray(TRUE_A)
+    reg = ErrorEstimateRegularizer(times_dt=False, agg="max")
+    o = jax.jit(make_solve(cubic, Tsit5(), CTRL, DiscreteAdjoint(), reg))(p, jnp.zeros(()), z0, ts)
+    assert float(o.reg) == 1.0
+    assert float(o.entries[2]) == int(o.accepted) + 1
+    assert float(reg.t0_entry(jnp.asarray(0.3), 1.0)) == 1.0
+    assert float(ErrorEstimateRegularizer().t0_entry(jnp.asarray(0.3), 1.0)) == 0.0
 
 
 def test_srnode_max_with_t0_floor(recorded):

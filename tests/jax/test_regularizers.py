@@ -193,8 +193,11 @@ def test_steer_end_times():
     jit = SteerRegularizer(b=0.5, mode="jitter_times")
     ts = jnp.linspace(0.0, 1.0, 6)
     d = np.asarray(jax.jit(jax.vmap(lambda k: jit.draw(k, ts)))(keys[:2000]))
-    assert np.all(d >= 0.0) and np.all(d <= 1.5) and np.all(np.diff(d, axis=1) > 0)
-    assert np.all(d[:, 0] == 0.0)
+    assert np.all(d >= 0.0) and np.all(d <= 1.0) and np.all(np.diff(d, axis=1) > 0)
+    assert np.all(d[:, 0] == 0.0) and (d[:, -1] == 1.0).mean() > 0.3  # clamped to [t0, t1]
+    ts = jnp.array([0.0, 0.9, 1.0])  # the middle time jitters past t1
+    d = np.asarray(jax.jit(jax.vmap(lambda k: jit.draw(k, ts)))(keys[:2000]))
+    assert np.all(d <= 1.0) and np.all(np.diff(d, axis=1) > 0) and (d[:, 1] > 0.999).any()
 
 
 def test_steer_prediction_exact():
@@ -209,3 +212,24 @@ def test_steer_prediction_exact():
     pred = make_solve(linear, Tsit5(), TIGHT, DiscreteAdjoint(), None)
     out = jax.jit(pred)({"a": A}, jnp.zeros(()), z0, ts)
     np.testing.assert_allclose(np.asarray(out.ys[:, 0, 0]), Z0 * np.exp(A * ts), rtol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_local_stiffness_eps_defaults_to_machine_epsilon(dtype):
+    """The reference's ``eps(eltype(u))``: with a stage difference of the order of 1e-6 the
+    value divides by ``den + finfo(dtype).eps``, not by ``den + 1e-10``."""
+    from ndebench_jax.regularizers.local import LocalStiffnessRegularizer
+
+    from ndebench.tableaus import TSIT5
+
+    reg = LocalStiffnessRegularizer()
+    assert reg.params["eps"] is None
+    h = 1e-6
+    ks = [jnp.full((1, 2), float(i + 1) ** 2, dtype) for i in range(TSIT5.stages)]
+    value = float(reg.local_value(jnp.asarray(h, dtype), ks, None, 1e-5, 1e-5))
+    kk = np.array([float(i + 1) ** 2 for i in range(TSIT5.stages)])
+    num = abs(kk[6] - kk[5])
+    den = abs(h * (TSIT5.a[6] - TSIT5.a[5]) @ kk)
+    want = num / (den + np.finfo(dtype).eps) / 3.5068
+    assert value == pytest.approx(want, rel=1e-5 if dtype == "float32" else 1e-12)
+    assert value != pytest.approx(num / (den + 1e-10) / 3.5068, rel=1e-5)

@@ -37,13 +37,16 @@ def ndebench_register_solvers() -> list[SolverInfo]:
 
 @hookimpl
 def ndebench_register_adjoints() -> list[AdjointInfo]:
-    return [AdjointInfo(name="discrete", backend=b, impl=M) for b in ("refkit", "refkit_broken")]
+    return [
+        AdjointInfo(name="discrete", backend=b, impl=M, reference=True)
+        for b in ("refkit", "refkit_broken")
+    ]
 
 
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     out = [
-        RegularizerInfo(name=n, backend=b, impl=M, defaults={"weight": 0.1})
+        RegularizerInfo(name=n, backend=b, impl=M, defaults={"weight": 0.1}, baseline=n == "none")
         for b in ("refkit", "refkit_broken")
         for n in ("none", "decay")
     ]

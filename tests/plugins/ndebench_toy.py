@@ -68,7 +68,11 @@ def ndebench_register_solvers() -> list[SolverInfo]:
 def ndebench_register_adjoints() -> list[AdjointInfo]:
     return [
         AdjointInfo(
-            name="discrete", backend="toy", impl=f"{M}:ToyBackend", provides=frozenset({STEP_GRAPH})
+            name="discrete",
+            backend="toy",
+            impl=f"{M}:ToyBackend",
+            provides=frozenset({STEP_GRAPH}),
+            reference=True,
         ),
         AdjointInfo(name="backsolve", backend="toy", impl=f"{M}:ToyBackend"),
     ]
@@ -78,12 +82,17 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
         RegularizerInfo(
-            name="none", backend="toy", impl=f"{M}:ToyBackend", defaults={"weight": 0.0}
+            name="none",
+            backend="toy",
+            impl=f"{M}:ToyBackend",
+            defaults={"weight": 0.0},
+            baseline=True,
         ),
         RegularizerInfo(
             name="ernode",
             backend="toy",
             impl=f"{M}:ToyBackend",
+            family="toy heuristics",
             defaults={"weight": 0.01, "agg": "mean"},
             requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
         ),

@@ -57,7 +57,7 @@ def test_stiffness_normalizers_and_unsupported():
     from ndebench.backend import UnsupportedCell
 
     assert StiffnessRegularizer(TSIT5).record()["normalizer_used"] == 3.5068
-    assert StiffnessRegularizer(DOPRI5).record()["normalizer_used"] == 1.0
+    assert StiffnessRegularizer(DOPRI5).record()["normalizer_used"] == 3.3066
     assert StiffnessRegularizer(TSIT5, normalizer=2.0).normalizer == 2.0
     with pytest.raises(UnsupportedCell, match="bosh3"):
         StiffnessRegularizer(BOSH3)
@@ -83,9 +83,21 @@ def test_ernode_value_equals_recorded_entries(agg):
     sol, rec, _ = _solve(reg, ctrl)
     assert sol.n_rejected > 0
     assert len(reg.entries) == sol.n_accepted + 1 == len(rec.infos) + 1
-    entries = [rec.h0] + [i.h * i.error_ratio.item() for i in rec.infos]
+    # the t0 entry is EEst * dt with dt still 0 (OrdinaryDiffEq saves it before setting dt);
+    # it counts in the mean's denominator
+    assert reg.entries[0].item() == 0.0
+    entries = [0.0] + [i.h * i.error_ratio.item() for i in rec.infos]
     expect = {"mean": np.mean, "sum": np.sum, "max": np.max}[agg](entries)
     assert reg.value().item() == pytest.approx(expect, rel=1e-12)
+    if agg == "mean":
+        hand = sum(i.h * i.error_ratio.item() for i in rec.infos) / (len(rec.infos) + 1)
+        assert reg.value().item() == pytest.approx(hand, rel=1e-12)
+    no_dt = ErrorEstimateRegularizer(TSIT5, agg=agg, times_dt=False)
+    _solve(no_dt, ctrl)
+    assert no_dt.entries[0].item() == 1.0  # EEst's initial value, no dt factor
+    eests = [1.0] + [i.error_ratio.item() for i in rec.infos]
+    expect = {"mean": np.mean, "sum": np.sum, "max": np.max}[agg](eests)
+    assert no_dt.value().item() == pytest.approx(expect, rel=1e-12)
     no_t0 = ErrorEstimateRegularizer(TSIT5, agg=agg, include_t0=False)
     sol2, _, _ = _solve(no_t0, ctrl)
     assert len(no_t0.entries) == sol2.n_accepted

@@ -53,11 +53,16 @@ def test_jitter_times_ordered_within_bounds():
     t = draws(reg, ts, 3000)
     assert np.all(t[:, 0] == 0.0)
     assert np.all(np.diff(t, axis=1) > 0)
-    assert t.min() >= 0.0 and t.max() <= 1.5
+    assert t.min() >= 0.0 and t.max() <= 1.0  # clamped to [t0, t1] as the reference
+    assert (t[:, -1] == 1.0).mean() > 0.3  # the last time jitters above t1 half the time
     dt = np.diff(ts)
     lo, hi = np.array(ts[1:]) - dt / 2, np.array(ts[1:]) + dt / 2
     inside = (t[:, 1:] >= lo - 1e-6) & (t[:, 1:] <= hi + 1e-6)
     assert inside.mean() > 0.9  # only the ordering fix-ups leave the +-dt/2 windows
+    # a long first interval jitters the middle time past t1: still inside, still increasing
+    t = draws(SteerRegularizer(None, mode="jitter_times", b=0.5), [0.0, 0.9, 1.0], 2000)
+    assert t.max() <= 1.0 and np.all(np.diff(t, axis=1) > 0)
+    assert (t[:, 1] > 0.999).any()
 
 
 def test_training_uses_drawn_times_prediction_exact_times():

@@ -15,6 +15,8 @@ class BacksolveAdjoint:
     name: ClassVar[str] = "backsolve"
     step_graph: ClassVar[bool] = False
     backward_counted: ClassVar[bool] = False
+    #: the interpolating adjoint's own solve loop (``make_solve`` picks it by this)
+    interpolating: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

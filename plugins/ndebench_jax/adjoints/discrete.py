@@ -13,6 +13,8 @@ class DiscreteAdjoint:
     name: ClassVar[str] = "discrete"
     step_graph: ClassVar[bool] = True
     backward_counted: ClassVar[bool] = True
+    #: the interpolating adjoint's own solve loop (``make_solve`` picks it by this)
+    interpolating: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.checkpoints = params.get("checkpoints")

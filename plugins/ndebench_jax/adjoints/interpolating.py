@@ -2,7 +2,7 @@
 backend's ``interpolating``, same parameter and semantics).
 
 A ``jax.custom_vjp`` around the training solve. The forward pass is the wrapped (estimating)
-solve of :func:`ndebench_jax.solve.make_wrapped_solve`, not differentiated, so its forward NFE
+solve of :func:`ndebench_jax.solve_loop.make_wrapped_solve`, not differentiated, so its forward NFE
 is counted by the field wrapper exactly as for ``discrete`` (and the biased local
 regularizers' reservoir rides in its state, from this same solve). The backward pass
 integrates only ``[a, g]`` (one flat vector, as torch), interval by interval from ``t_{i}`` down
@@ -83,7 +83,7 @@ def make_interpolating_solve(
 
     from ndebench_jax.counting import CountingConstantController
     from ndebench_jax.initial_step import hairer_initial_step
-    from ndebench_jax.solve import _pid, make_wrapped_solve
+    from ndebench_jax.solve_loop import make_wrapped_solve, pid
 
     n_grid = adjoint.checkpoints
     dense = n_grid == "steps"
@@ -97,7 +97,7 @@ def make_interpolating_solve(
     if fixed is not None:
         controller: Any = CountingConstantController(count=False)
     else:
-        controller = _pid(ctrl, q, optx.rms_norm)
+        controller = pid(ctrl, q, optx.rms_norm)
 
     def grid_of(ts: Any) -> Any:
         n = int(n_grid)

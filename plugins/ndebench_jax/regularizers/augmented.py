@@ -8,7 +8,9 @@ in the solver's error control (``in_error_control = true``, the only supported v
 torch). Each augmented evaluation is one counted evaluation of f (NFE means evaluations of f;
 the Jacobian vjps / Taylor jets inside the integrand are not counted as extra evaluations).
 
-- ``rnode_kinetic``: ``0.5 * reduce_j f_j^2``.
+- ``rnode_kinetic``: ``0.5 * reduce_j f_j^2``. The factor 0.5 is ffjord-rnode's
+  (``cnf_regularization.py``, the reference of arXiv 2002.02798); easy-neural-ode's RNODE
+  baseline has none (``mean f^2``), so its values and usable weights are twice ours.
 - ``rnode_jacobian``: Hutchinson, ``reduce_j (e^T J)_j^2`` (``estimator = "vjp"``) or
   ``reduce_j (J e)_j^2`` (``"jvp"``), averaged over ``n`` noise draws ``e`` (gaussian or
   rademacher) drawn once per solve from the per-step stream ``fold_in(fold_in(key(seed),

@@ -8,12 +8,14 @@ in the backward count). Value:
 
 - error: ``R = rms(u~ / (atol + rtol max(|z_s|, |z_new|))) * h0``;
 - stiffness: ``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` (0 if the denominator is
-  0), ``g7 - g6 = h0 (a_7 - a_6) @ K``.
+  0; ``eps`` defaults to the machine epsilon of the state's dtype, the reference's
+  ``eps(eltype(u))``), ``g7 - g6 = h0 (a_7 - a_6) @ K``.
 
-``detach_k1`` (default true, the reference code) set false differentiates k1 too (one more
-evaluation). With k1 detached the gradient omits declared dependencies (z(t_s), k1, h0), so it
-is not the derivative of R (declared ``detached_gradient``; the conformance kit then checks the
-loss part exactly and R's gradient for being finite and nonzero).
+``detach_k1`` (default true: the published method) set false differentiates k1 too (one more
+evaluation; a non-reference ablation). With k1 detached the gradient omits declared
+dependencies (z(t_s), k1, h0), so it is not the derivative of R (declared
+``detached_gradient``; the conformance kit then checks the loss part exactly and R's gradient
+for being finite and nonzero).
 
 Sampling (per-step stream ``fold_in(fold_in(key(seed), step), 2303)``, jax.random):
 
@@ -181,7 +183,9 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
         i, j = tab.stiffness_stages
         num = _rms(ks[j] - ks[i])
         den = _rms(h * _comb(tab.a[j] - tab.a[i], ks[: tab.stages]))
-        eps, norm = float(self.params["eps"]), float(self.params["normalizer"])
+        eps = self.params["eps"]
+        eps = float(jnp.finfo(num.dtype).eps) if eps is None else float(eps)  # eps(eltype(u))
+        norm = float(self.params["normalizer"])
         ok = (den > 0) & jnp.isfinite(num)
         return jnp.where(ok, num / (den + eps), 0.0) / norm
 

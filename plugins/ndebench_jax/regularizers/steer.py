@@ -5,7 +5,9 @@ its output times, evaluation uses the exact ones.
 - ``mode = "end_time"``: ``t1' ~ U(t1 - b, t1 + b)``; ``b >= t1 - t0`` is clamped to
   ``(1 - 1e-6)(t1 - t0)``; t1' is kept above the previous output time.
 - ``mode = "jitter_times"``: every time but the first moves by ``U(-dt_i/2, dt_i/2)``, then
-  clamped to ``[t0, t1 + b]`` and kept strictly increasing.
+  clamped to ``[t0, t1]`` as the reference (RegNeuralDE.jl's time-series baseline clamps to
+  [0, 1]) and kept strictly increasing (a time pushed past t1 by that is moved just below the
+  next one instead).
 
 The loss compares the solution at the drawn times with the targets at the exact ones.
 """
@@ -43,12 +45,18 @@ class SteerRegularizer(AbstractJaxRegularizer):
         else:
             dt = jnp.diff(ts)
             u = jax.random.uniform(key, dt.shape, ts.dtype)
-            new = jnp.clip(ts.at[1:].add(dt * (u - 0.5)), t0, t1 + b)
+            new = jnp.clip(ts.at[1:].add(dt * (u - 0.5)), t0, t1)
         out = [new[0]]
         for i in range(1, ts.shape[0]):  # strictly increasing (T is static)
             prev = out[-1]
             bump = jnp.nextafter(prev, jnp.inf) + 1e-9 * jnp.maximum(1.0, jnp.abs(prev))
             out.append(jnp.where(new[i] > prev, new[i], bump))
+        if self.params["mode"] == "jitter_times":  # within [t0, t1]: push down from the end
+            out[-1] = jnp.minimum(out[-1], t1)
+            for i in range(len(out) - 2, 0, -1):
+                nxt = out[i + 1]
+                down = jnp.nextafter(nxt, -jnp.inf) - 1e-9 * jnp.maximum(1.0, jnp.abs(nxt))
+                out[i] = jnp.where(out[i] < nxt, out[i], down)
         return jnp.stack(out)
 
     def make_train(self, field, solver, ctrl, adjoint):

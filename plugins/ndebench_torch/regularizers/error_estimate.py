@@ -1,8 +1,10 @@
 """ERNODE (Pal, Ma, Shah, Rackauckas, ICML 2021, arXiv 2105.03918; PAPERS.md section 1).
 
 Entry per accepted step ``e_n = EEst_n * h_n`` with ``EEst_n = rms(u~_n / sc)`` (the error
-ratio the controller accepted, differentiable, ``sc`` included) and ``h_n`` detached; the t0
-entry is ``1 * dt0`` (EEst's initial value 1). ``R = agg(e)``; agg defaults to mean (code).
+ratio the controller accepted, differentiable, ``sc`` included) and ``h_n`` detached. The t0
+entry is ``EEst * dt`` as the reference saves it: before the integrator sets its first step, so
+``dt`` is still 0 and the entry is **0** (``1``, EEst's initial value, with ``times_dt = false``);
+it still counts in the mean's denominator. ``R = agg(e)``; agg defaults to mean (code).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class ErrorEstimateRegularizer(AbstractRegularizer):
             )
 
     def t0_entry(self, h0: float) -> float:
-        return h0 if self.params["times_dt"] else 1.0
+        # OrdinaryDiffEq v5.50.0 saves the t0 entry before handle_dt! sets dt: EEst(=1) * 0.
+        return 0.0 if self.params["times_dt"] else 1.0
 
     def entry(self, info: StepInfo) -> torch.Tensor:
         eest = info.error_ratio if self.params["scaled"] else rms(info.y_error)

@@ -1,6 +1,8 @@
 """RNODE (Finlay, Jacobsen, Nurbekyan, Oberman, ICML 2020, arXiv 2002.02798; PAPERS.md §5).
 
-- ``rnode_kinetic``: integrand ``0.5 * reduce_j f_j^2``.
+- ``rnode_kinetic``: integrand ``0.5 * reduce_j f_j^2``. The factor 0.5 is ffjord-rnode's
+  (``cnf_regularization.py``, the reference of arXiv 2002.02798); easy-neural-ode's RNODE
+  baseline has none (``mean f^2``), so its values and usable weights are twice ours.
 - ``rnode_jacobian``: Hutchinson estimate of ``||df/dz||_F^2``: integrand ``reduce_j (e^T J)_j^2``
   (``estimator = "vjp"``, the reference code) or ``reduce_j (J e)_j^2`` (``"jvp"``, the
   easy-neural-ode baseline; computed by the double-vjp trick), averaged over ``n`` noise

@@ -6,7 +6,8 @@ k2..k7 with gradient (8 counted evaluations in all). The value is
 
 - error: ``R = rms(u~ / (atol + rtol max(|z_s|, |z_new|))) * h0``;
 - stiffness: ``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` (0 if the denominator
-  is 0), ``g7 - g6`` formed as ``h0 (a_7 - a_6) @ K`` as in SRNODE.
+  is 0; ``eps`` defaults to the machine epsilon of the state's dtype, the reference's
+  ``eps(eltype(u))``), ``g7 - g6`` formed as ``h0 (a_7 - a_6) @ K`` as in SRNODE.
 
 Sampling of t_s (one per training solve, seeded by (seed, step) through ``begin``):
 
@@ -17,8 +18,9 @@ Sampling of t_s (one per training solve, seeded by (seed, step) through ``begin`
   probability 1/k; O(1) memory). A solve with no eligible start (one step) falls back to t0,
   counted in ``record()["fallback_t0"]``.
 
-``detach_k1`` (default true, the reference code: k1 comes from the integrator's
-construction) may be set false to differentiate k1 too (one more evaluation): with k1 detached
+``detach_k1`` (default true: the published method, k1 comes from the integrator's
+construction) may be set false to differentiate k1 too (one more evaluation; a non-reference
+ablation): with k1 detached
 the stiffness quotient's gradient is not that of a difference quotient (k7 - k6 and g7 - g6
 lose their O(h) cancellation in the derivative), and it is far larger.
 h0 is clipped to ``t1 - t_s`` (the fresh integrator runs on [t_s, t1]); tolerances are those of

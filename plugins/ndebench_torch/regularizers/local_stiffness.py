@@ -11,7 +11,9 @@ from ndebench_torch.regularizers.local import AbstractLocalRegularizer, combine
 
 
 class LocalStiffnessRegularizer(AbstractLocalRegularizer):
-    """``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` of the fresh step, no h."""
+    """``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` of the fresh step, no h.
+    ``eps = None`` (the default) is the machine epsilon of the state's dtype, as the reference's
+    ``eps(eltype(u))``."""
 
     name: ClassVar[str] = "local_stiffness_unbiased"
 
@@ -23,7 +25,9 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
         i, j = tab.stiffness_stages
         num = rms(ks[j] - ks[i])
         den = rms(h * combine(tab.a[j] - tab.a[i], ks[: tab.stages]))
-        eps, norm = float(self.params["eps"]), float(self.params["normalizer"])
+        eps = self.params["eps"]
+        eps = torch.finfo(num.dtype).eps if eps is None else float(eps)  # eps(eltype(u))
+        norm = float(self.params["normalizer"])
         ok = (den > 0) & torch.isfinite(num)
         return torch.where(ok, num / (den + eps), torch.zeros_like(num)) / norm
 

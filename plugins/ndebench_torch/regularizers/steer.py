@@ -6,8 +6,9 @@ R = 0. Each training solve (seeded by (seed, step) through ``begin``) changes it
   ``t1 - t0``; a larger ``b`` is clamped to ``(1 - 1e-6)(t1 - t0)``. With several output times
   t1' must stay above the previous one: a draw below is clamped just above it.
 - ``mode = "jitter_times"``: every time but the first moves by ``U(-dt_i/2, dt_i/2)``,
-  ``dt_i = t_i - t_{i-1}``; the times are then clamped to ``[t0, t1 + b]`` and kept strictly
-  increasing.
+  ``dt_i = t_i - t_{i-1}``; the times are then clamped to ``[t0, t1]`` as the reference
+  (RegNeuralDE.jl's time-series baseline clamps to [0, 1]) and kept strictly increasing (a
+  time pushed past t1 by that is moved just below the next one instead).
 
 Clamps are counted in ``record()``. Prediction (evaluation) solves use the exact times, and the
 training loss compares the solution at the drawn times with the targets at the exact ones.
@@ -60,11 +61,17 @@ class SteerRegularizer(AbstractRegularizer):
             dt = np.diff(t)
             new = t.copy()
             new[1:] = t[1:] + dt * (self.rng.uniform(size=dt.shape) - 0.5)
-            new = np.clip(new, t0, t1 + b)
+            new = np.clip(new, t0, t1)
         for i in range(1, len(new)):  # strictly increasing
             if not new[i] > new[i - 1]:
                 new[i] = np.nextafter(new[i - 1], np.inf) + 1e-9 * max(1.0, abs(new[i - 1]))
                 self.clamped_times += 1
+        if self.params["mode"] == "jitter_times" and new[-1] > t1:  # within [t0, t1]
+            new[-1] = t1
+            for i in range(len(new) - 2, 0, -1):
+                if new[i] < new[i + 1]:
+                    break
+                new[i] = np.nextafter(new[i + 1], -np.inf) - 1e-9 * max(1.0, abs(new[i + 1]))
         return [float(x) for x in new]
 
     def solve(

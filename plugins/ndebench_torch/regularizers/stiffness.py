@@ -22,8 +22,8 @@ from ndebench_torch.solvers.step_info import StepInfo
 
 class StiffnessRegularizer(AbstractRegularizer):
     """Parameters: ``agg`` (max|mean|sum), ``normalizer`` (None: the tableau's
-    ``stability_size``, 3.5068 for Tsit5, else 1.0; the value used is in ``record()``),
-    ``include_t0``."""
+    ``stability_size``: 3.5068 for Tsit5, 3.3066 for Dopri5, else 1.0; the value used is in
+    ``record()``), ``include_t0``."""
 
     name: ClassVar[str] = "srnode"
 
