@@ -148,7 +148,7 @@ def _jax_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
     from ndebench_jax.adjoints.discrete import DiscreteAdjoint
-    from ndebench_jax.model import load_params, mlp_apply
+    from ndebench_jax.model import chain_apply, load_params
     from ndebench_jax.solve import make_solve
     from ndebench_jax.solvers.dopri5 import Dopri5
 
@@ -157,7 +157,7 @@ def _jax_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
     spec, params, _, _ = _weights(cfg["width"], cfg["scale"])
     device = jax.devices("gpu" if cfg["device"] == "cuda" else "cpu")[0]
     p = jax.device_put(load_params(params, jnp.float32), device)
-    field = mlp_apply(spec.parts["vector_field"], "vector_field")
+    field = chain_apply(spec.parts["vector_field"], "vector_field")
     rng = np.random.default_rng(0)
     z0 = jax.device_put(jnp.asarray(rng.standard_normal((cfg["batch"], 2)), jnp.float32), device)
     ts = jnp.asarray(np.linspace(0.0, cfg["t_end"], 11), jnp.float32)
