@@ -70,10 +70,13 @@ def compile_solver(solver: object, module: nn.Module, device: str) -> tuple[obje
 
 
 def inductor_cache_dir() -> str | None:
-    """The on-disk cache of inductor's compiled code: the user's ``TORCHINDUCTOR_CACHE_DIR``,
-    else the per-results-directory one the worker names (``NDEBENCH_COMPILE_CACHE_DIR``, see
-    ``ndebench.compile_cache``), else None (inductor's default under /tmp)."""
-    return os.environ.get("TORCHINDUCTOR_CACHE_DIR") or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
+    """The on-disk cache of inductor's compiled code: the per-results-directory one the worker
+    names (``NDEBENCH_COMPILE_CACHE_DIR``, see ``ndebench.compile_cache``; a user chooses its
+    root with ``NDEBENCH_COMPILE_CACHE``), else ``TORCHINDUCTOR_CACHE_DIR`` (with the cache
+    off; importing ``torch._dynamo``, preloaded in the fork server, sets that variable to
+    inductor's default under /tmp, so it cannot tell a user's choice from the default)."""
+    cache = os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
+    return cache or os.environ.get("TORCHINDUCTOR_CACHE_DIR")
 
 
 def is_compile_error(exc: BaseException) -> bool:
