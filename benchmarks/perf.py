@@ -321,17 +321,26 @@ def memory_rows(batch: int, width: int, tol: float, t_ends: list[float]) -> list
     return rows
 
 
-def sweeps(quick: bool) -> list[tuple[str, dict[str, Any]]]:
+def sweeps(
+    quick: bool,
+    tols: list[float] | None = None,
+    batches: list[int] | None = None,
+    widths: list[int] | None = None,
+    lengths: list[float] | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The configurations: per tolerance the base (batch 256, width 64, T 10), then batch,
+    width and integration-length sweeps around it."""
     base = {"batch": 256, "width": 64, "t_end": 10.0, "scale": 3.0, "device": "cpu"}
     if quick:
         return [("quick", {**base, "batch": 8, "width": 16, "t_end": 1.0, "tol": 1e-3})]
     out = []
-    for tol in (1e-3, 1e-6):
-        for b in (1, 16, 256, 4096):
+    for tol in tols or [1e-3, 1e-6]:
+        out.append(("base", {**base, "tol": tol}))
+        for b in batches or [1, 16, 4096]:
             out.append(("batch", {**base, "batch": b, "tol": tol}))
-        for w in (32, 128, 512):
+        for w in widths or [32, 128, 512]:
             out.append(("width", {**base, "width": w, "tol": tol}))
-        for t_end in (1.0, 100.0):
+        for t_end in lengths or [1.0, 100.0]:
             out.append(("length", {**base, "t_end": t_end, "tol": tol}))
     return out
 
@@ -346,6 +355,7 @@ def figures(rows: list[dict[str, Any]], out: Path) -> list[str]:
     for axis, sweep in (("batch", "batch"), ("width", "width")):
         for tol in sorted({r["tol"] for r in rows}):
             sel = [r for r in rows if r["sweep"] in (sweep, "base") and r["tol"] == tol]
+            sel = [r for r in sel if r["entry"] in {q["entry"] for q in sel if q["sweep"] == sweep}]
             if len({r[axis] for r in sel}) < 2:
                 continue
             fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -420,12 +430,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--entries", default=",".join((*TORCH, *JAX)))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
-        "--compiled-at",
+        "--heavy-at",
         default="all",
         choices=("all", "base"),
-        help="base: the compiled entry only at batch 256, width 64, T 10 (inductor compiles "
-        "every shape and tolerance anew: about a minute each on 2 busy cores)",
+        help="base: the entries that compile per shape (ndebench compiled, ndebench jax, "
+        "diffrax) only at the base configuration (each compile is about a minute on 2 busy "
+        "cores)",
     )
+    floats = lambda text: [float(x) for x in text.split(",")]  # noqa: E731
+    ap.add_argument("--tols", type=floats, default=None, help="e.g. 1e-3,1e-6")
+    ap.add_argument("--batches", type=lambda t: [int(x) for x in t.split(",")], default=None)
+    ap.add_argument("--widths", type=lambda t: [int(x) for x in t.split(",")], default=None)
+    ap.add_argument("--lengths", type=floats, default=None, help="T values, e.g. 1,100")
     ap.add_argument("--quick", action="store_true", help="one tiny configuration, 2 repeats")
     args = ap.parse_args(argv)
     import os
@@ -439,12 +455,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         names = [n for n in names if n in ("ndebench eager", "torchdiffeq", "ndebench jax (jit)")]
     loads = [os.getloadavg()[0]]
     rows = []
-    for sweep, cfg in sweeps(args.quick):
+    for sweep, cfg in sweeps(args.quick, args.tols, args.batches, args.widths, args.lengths):
         cfg = {**cfg, "device": args.device, "sweep": sweep}
         here = names
-        base = cfg["batch"] == 256 and cfg["width"] == 64 and cfg["t_end"] == 10.0
-        if args.compiled_at == "base" and not base:
-            here = [n for n in names if n != "ndebench compiled"]
+        heavy = ("ndebench compiled", "ndebench jax (jit)", "diffrax")
+        if args.heavy_at == "base" and sweep != "base":
+            here = [n for n in names if n not in heavy]
         print(f"measuring {cfg}", flush=True)
         rows.extend(measure(cfg, here, args.repeats))
         loads.append(os.getloadavg()[0])
