@@ -8,8 +8,11 @@ Measured side by side in one run:
    process: the per-cell cost of the measurement itself;
 3. *isolated*: ``ndebench run`` semantics with one child process per cell (LocalExecutor,
    1 worker): adds process start, imports and the result pipe, the fixed per-cell cost;
+   *program*: the same with each cell started as ``python -m ndebench.cellproc`` (how Dask
+   workers and SLURM tasks start cells): a fresh interpreter imports core per cell;
 4. *2 workers vs 1* on the same cells (throughput ratio);
-5. *dask LocalCluster* (2 workers) on the same cells, per-cell overhead vs local.
+5. *dask LocalCluster* (default, 2 daemonic worker processes) on the same cells, per-cell
+   overhead vs local with 2 workers.
 
 Default cells use the toy backend of the tests (numpy; no framework import) for the fixed
 costs and, with ``--backend torch``, realistic spiral cells of the PyTorch backend.
@@ -105,12 +108,12 @@ def in_process(cell: Cell, env: dict[str, Any]) -> float:
     return time.perf_counter() - t0
 
 
-def isolated(cs: list[Cell], workers: int, env: dict[str, Any]) -> float:
+def isolated(cs: list[Cell], workers: int, env: dict[str, Any], program: bool = False) -> float:
     reg = load_registry()
     jobs = [Job(cell=c, key=cell_key(c, reg, env), timeout_s=600, env=env) for c in cs]
     docs: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    LocalExecutor(workers).run(jobs, lambda _j, d: docs.append(d))
+    LocalExecutor(workers, program=program).run(jobs, lambda _j, d: docs.append(d))
     elapsed = time.perf_counter() - t0
     assert all(d["record"]["status"] == "ok" for d in docs), [d["record"]["message"] for d in docs]
     return elapsed
@@ -118,7 +121,6 @@ def isolated(cs: list[Cell], workers: int, env: dict[str, Any]) -> float:
 
 def dask_cluster(cs: list[Cell], env: dict[str, Any]) -> float | None:
     try:
-        import dask
         import distributed
     except ImportError:
         return None
@@ -126,12 +128,10 @@ def dask_cluster(cs: list[Cell], env: dict[str, Any]) -> float | None:
 
     reg = load_registry()
     jobs = [Job(cell=c, key=cell_key(c, reg, env), timeout_s=600, env=env) for c in cs]
-    with (
-        dask.config.set({"distributed.worker.daemon": False}),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=None
-        ) as cluster,
-    ):
+    # a default cluster: daemonic worker processes (cells start as `python -m ndebench.cellproc`)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         ex = DaskExecutor(cluster.scheduler_address)
         docs: list[dict[str, Any]] = []
         t0 = time.perf_counter()
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     ip = [in_process(c, env) for c in cs]
     one = isolated(cs, 1, env)
     two = isolated(cs, 2, env)
+    prog = isolated(cs, 1, env, program=True)
     dk = None if (args.quick or args.no_dask) else dask_cluster(cs, env)
     n = len(cs)
     res = {
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
         "fixed_cost_per_cell_ms": 1000 * (one / n - statistics.median(b)),
         "isolated_overhead_pct": 100 * (one / n / statistics.median(b) - 1),
         "throughput_2_vs_1_workers": one / two,
+        "program_1_worker_s_per_cell": prog / n,
+        "program_vs_fork_cost_per_cell_ms": 1000 * (prog - one) / n,
         "dask_2_workers_s_per_cell": None if dk is None else dk / n,
         "dask_overhead_per_cell_ms_vs_local_2": None if dk is None else 1000 * (dk - two) / n,
         "hardware": env["hardware"],

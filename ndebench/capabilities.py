@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ndebench.components import RegularizerInfo
+from ndebench.components import SDE, RegularizerInfo
 from ndebench.plugins import Registry
 from ndebench.spec import Cell
 
@@ -38,6 +38,11 @@ def unsupported_reason(reg: Registry, cell: Cell) -> str | None:
             return f"backend {cell.backend!r} has no {axis} {name!r} (has {have})"
         parts[axis] = info
     solver, adjoint, regularizer = parts["solver"], parts["adjoint"], parts["regularizer"]
+    if SDE in solver.provides and SDE not in task.requires:
+        return (
+            f"solver {solver.name!r} integrates SDEs; task {cell.task!r} has no SDE block "
+            "(ODE tasks take ODE solvers)"
+        )
     lack_task = sorted(task.requires - backend.provides - solver.provides - adjoint.provides)
     if lack_task:
         return (

@@ -1,186 +1,187 @@
-"""The seed papers' headline claims, and what a results table says about them.
+"""Claims: two runs on one results directory never run (or store) one cell twice.
 
-A claim is data: which methods (names of :data:`ndebench.methods.METHODS`), which measured
-ratio to the baseline (plain training), and the bounds that make it reproduced or partly
-reproduced. A method's speed-up counts only at matched accuracy: its test metric within
-``tol_abs`` (accuracy) or ``tol_rel`` (lower-is-better metrics, relative) of the baseline's,
-seed means compared. For each claim, task and backend the best qualifying configuration of
-each method is reported (the suite's weights are its candidates), so a claim is judged on
-what the run measured, never on a tuned number.
+A claim is a small JSON file ``claims/<key>.claim`` (pid, host, process start time, lease)
+created exclusively before a cell starts and removed when its result is stored. While a run
+holds claims, a heartbeat thread touches them every ``lease_s / 4`` seconds. A claim is stale,
+and is taken over, when
 
-Also the papers' table layout (:func:`paper_table`): per task and backend, one row per method
-and configuration: train and test metric, training time, prediction time and prediction NFE,
-mean ± standard deviation over seeds, each with its ratio to the baseline.
+- its heartbeat is older than its lease (the run died, hung, or lives on another host that
+  lost the file system; a live process with a reused PID never touches it), or
+- it was written on this host by a process that no longer exists (or is a zombie, or is a
+  different process that reuses the PID: its start time differs), or
+- it cannot be read and its file is older than the lease (garbage, or a claim whose writer
+  died before writing it).
+
+``ignore=True`` (``ndebench run --ignore-claims``) takes over every claim: the user says no
+other run is using the directory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+#: seconds without a heartbeat after which a claim expires
+LEASE_S = 120.0
+
+
+def _process_start(pid: int) -> float | None:
+    try:
+        import psutil
+
+        return float(psutil.Process(pid).create_time())
+    except Exception:
+        return None
 
 
 @dataclass(frozen=True)
-class Claim:
-    paper: str
-    text: str  # quoted from the abstract (PAPERS.md section 9)
-    methods: tuple[str, ...]
-    column: str  # the measured quantity whose ratio to the baseline is judged
-    reproduced: float  # ratio at or below this: reproduced
-    partly: float  # ratio below this: partly reproduced
-    lower: bool = True  # a ratio below 1 is the claimed direction
+class Holder:
+    """Who holds a claim, for the run's summary."""
 
-    def verdict(self, ratio: float) -> str:
-        if not np.isfinite(ratio):
-            return "not measured"
-        r = ratio if self.lower else 1.0 / ratio
-        if r <= self.reproduced:
-            return "reproduced"
-        if r < self.partly:
-            return "partly"
-        return "not reproduced"
+    pid: Any
+    host: Any
+    age_s: float
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on host {self.host}, heartbeat {self.age_s:.0f} s ago"
 
 
-_GLOBAL = ("ernode", "srnode")
-_LOCAL = (
-    "local_error_unbiased",
-    "local_error_biased",
-    "local_stiffness_unbiased",
-    "local_stiffness_biased",
-)
+class Claims:
+    def __init__(self, root: Path, lease_s: float = LEASE_S, ignore: bool = False) -> None:
+        self.dir = root / "claims"
+        self.lease_s = float(lease_s)
+        self.ignore = ignore
+        self.held: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._me = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": _process_start(os.getpid()),
+            "lease_s": self.lease_s,
+        }
 
-CLAIMS: tuple[Claim, ...] = (
-    Claim("arXiv 2105.03918", "ERNODE/SRNODE \"can halve\" the prediction time", _GLOBAL,
-          "predict_time_s", 0.6, 0.95),
-    Claim("arXiv 2105.03918", "a similar reduction in training times", _GLOBAL,
-          "train_time_s", 0.6, 0.95),
-    Claim("arXiv 2105.03918", "TayNODE raises training time (up to an order of magnitude)",
-          ("taynode",), "train_time_s", 1.0 / 2.0, 1.0 / 1.05, lower=False),
-    Claim("arXiv 2303.02262", "local regularization: NFE 0.556x-0.733x", _LOCAL,
-          "predict_nfe", 0.733, 0.95),
-    Claim("arXiv 2303.02262", "local regularization: predictions 1.3x-2x faster", _LOCAL,
-          "predict_time_s", 1.0 / 1.3, 0.95),
-)  # fmt: skip
+    def path(self, key: str) -> Path:
+        return self.dir / f"{key}.claim"
 
-PAPER_COLUMNS = {
-    "train_metric": "train metric",
-    "test_metric": "test metric",
-    "train_time_s": "train time (s)",
-    "predict_time_s": "predict time (s)",
-    "predict_nfe": "predict NFE",
-}
-_GROUP = ["task", "backend", "mode", "device", "solver", "adjoint"]
-
-
-def _ok(df: pd.DataFrame) -> pd.DataFrame:
-    out = df[df["status"].astype(str) == "ok"].copy()
-    if "regularizer_baseline" in out.columns:
-        out["_baseline"] = out["regularizer_baseline"].fillna(False).astype(bool)
-    else:
-        out["_baseline"] = out["regularizer"].astype(str) == "none"
-    return out
-
-
-def _config_keys(df: pd.DataFrame) -> list[str]:
-    """Swept parameters: the configuration within a (group, regularizer)."""
-    swept: set[str] = set()
-    for value in df.get("swept", pd.Series(dtype=str)).dropna().astype(str):
-        swept.update(v for v in value.split(",") if v)
-    return sorted(c for c in swept if c in df.columns)
-
-
-def _lower_is_better(group: pd.DataFrame) -> bool:
-    if "lower_is_better" in group.columns and group["lower_is_better"].notna().any():
-        return bool(group["lower_is_better"].dropna().iloc[0])
-    return str(group["metric_name"].iloc[0]) not in ("accuracy",)
-
-
-def _matched(metric: float, base: float, lower: bool, tol_abs: float, tol_rel: float) -> bool:
-    if lower:
-        return bool(metric <= base * (1.0 + tol_rel) + 1e-12)
-    return bool(metric >= base - tol_abs)
-
-
-def paper_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, backend, ..., regularizer, configuration): seed mean ± std of the
-    papers' columns and ratios of seed means to the baseline of the same group."""
-    ok = _ok(df)
-    if ok.empty:
-        return pd.DataFrame()
-    conf = _config_keys(ok)
-    cols = [c for c in PAPER_COLUMNS if c in ok.columns]
-    rows: list[dict[str, Any]] = []
-    for key, group in ok.groupby(_GROUP, dropna=False, sort=True):
-        base = group[group["_baseline"]]
-        base_mean = base[cols].mean(numeric_only=True) if not base.empty else None
-        by = ["regularizer", *[c for c in conf if group[c].notna().any()]]
-        for sub_key, sub in group.groupby(by, dropna=False, sort=True):
-            sub_key = sub_key if isinstance(sub_key, tuple) else (sub_key,)
-            row: dict[str, Any] = dict(zip(_GROUP, key, strict=True))
-            row.update(dict(zip(by, sub_key, strict=True)))
-            row["seeds"] = int(sub["seed"].nunique())
-            for c in cols:
-                mean, std = float(sub[c].mean()), float(sub[c].std(ddof=0))
-                row[PAPER_COLUMNS[c]] = f"{mean:.4g} ± {std:.2g}"
-                if base_mean is not None and c != "train_metric" and c != "test_metric":
-                    b = float(base_mean[c])
-                    row[f"{PAPER_COLUMNS[c]} ratio"] = mean / b if b else float("nan")
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def claims_table(df: pd.DataFrame, tol_abs: float = 0.01, tol_rel: float = 0.10) -> pd.DataFrame:
-    """For each claim, task, backend and method: the best configuration whose test metric is
-    matched to the baseline's, its ratio and the verdict (or why none qualifies)."""
-    ok = _ok(df)
-    rows: list[dict[str, Any]] = []
-    if ok.empty:
-        return pd.DataFrame()
-    conf = _config_keys(ok)
-    for key, group in ok.groupby(_GROUP, dropna=False, sort=True):
-        base = group[group["_baseline"]]
-        if base.empty:
-            continue
-        lower = _lower_is_better(group)
-        base_metric = float(base["test_metric"].mean())
-        for claim in CLAIMS:
-            if claim.column not in group.columns:
+    def claim(self, key: str) -> bool:
+        """Claim ``key`` for this process; take over a stale claim (any claim if ``ignore``)."""
+        path = self.path(key)
+        text = json.dumps({**self._me, "time": time.time()})
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            except FileExistsError:
+                if not (self.ignore or self.holder(key) is None):
+                    return False
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
                 continue
-            base_value = float(base[claim.column].mean())
-            for method in claim.methods:
-                runs = group[group["regularizer"].astype(str) == method]
-                if runs.empty:
-                    continue
-                by = [c for c in conf if runs[c].notna().any()] or ["regularizer"]
-                candidates = []
-                for cfg, sub in runs.groupby(by, dropna=False, sort=True):
-                    metric = float(sub["test_metric"].mean())
-                    value = float(sub[claim.column].mean())
-                    ratio = value / base_value if base_value else float("nan")
-                    label = ", ".join(
-                        f"{k}={v}" for k, v in zip(by, cfg if isinstance(cfg, tuple) else (cfg,),
-                                                   strict=True) if k != "regularizer"
-                    )  # fmt: skip
-                    matched = _matched(metric, base_metric, lower, tol_abs, tol_rel)
-                    candidates.append((matched, ratio, metric, label, int(sub["seed"].nunique())))
-                qualified = [c for c in candidates if c[0]]
-                row: dict[str, Any] = {
-                    "paper": claim.paper,
-                    "claim": claim.text,
-                    **dict(zip(_GROUP, key, strict=True)),
-                    "method": method,
-                }
-                if not qualified:
-                    best = min(candidates, key=lambda c: c[1] if claim.lower else -c[1])
-                    row.update(configuration=best[3], seeds=best[4], ratio=best[1],
-                               test_metric=best[2], baseline_metric=base_metric,
-                               verdict="no configuration at matched accuracy")  # fmt: skip
-                else:
-                    best = min(qualified, key=lambda c: c[1] if claim.lower else -c[1])
-                    row.update(configuration=best[3], seeds=best[4], ratio=best[1],
-                               test_metric=best[2], baseline_metric=base_metric,
-                               verdict=claim.verdict(best[1]))  # fmt: skip
-                rows.append(row)
-    return pd.DataFrame(rows)
+            try:
+                _write_all(fd, text.encode())
+            except BaseException:
+                # never leave an empty claim behind (e.g. a full disk)
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise
+            finally:
+                os.close(fd)
+            with self._lock:
+                self.held.add(key)
+            self._start_heartbeat()
+            return True
+        return False
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self.held.discard(key)
+        with contextlib.suppress(FileNotFoundError):
+            self.path(key).unlink()
+
+    def holder(self, key: str) -> Holder | None:
+        """The live holder of ``key``'s claim, or None if there is none or it is stale."""
+        path = self.path(key)
+        try:
+            age = time.time() - path.stat().st_mtime
+        except OSError:
+            return None
+        try:
+            info = json.loads(path.read_text())
+            if not isinstance(info, dict):
+                raise ValueError("not a claim")
+            lease = float(info.get("lease_s", self.lease_s))
+            pid = int(info["pid"])
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+            # being written right now, or garbage: stale once older than the lease
+            return None if age > self.lease_s else Holder("?", "?", age)
+        if age > lease:
+            return None
+        if info.get("host") == socket.gethostname() and not _alive(pid, info.get("started")):
+            return None
+        return Holder(pid, info.get("host"), age)
+
+    # --- heartbeat
+    def _start_heartbeat(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat, name="ndebench-claims", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease_s / 4):
+            self.touch()
+
+    def touch(self) -> None:
+        """Renew the lease of every claim this process holds."""
+        with self._lock:
+            keys = list(self.held)
+        for key in keys:
+            with contextlib.suppress(OSError):
+                os.utime(self.path(key))
+
+    def close(self) -> None:
+        """Stop the heartbeat and release every claim still held."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        for key in list(self.held):
+            self.release(key)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _alive(pid: int, started: Any) -> bool:
+    """Whether ``pid`` (on this host) is the live, non-zombie process that wrote the claim."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return False
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if isinstance(started, int | float) and abs(proc.create_time() - started) > 1.0:
+            return False  # the PID was reused by another process
+    except Exception:
+        pass
+    return True

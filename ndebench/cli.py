@@ -1,4 +1,4 @@
-"""``ndebench run | report | list | doctor``.
+"""``ndebench run | report | compare | export | list | doctor``.
 
 Exit codes: 0 every cell ok or unsupported; 1 some cell failed (failed, crashed, timeout,
 diverged, oom); 2 bad input (suite file, plugin name, flag, results directory), with a
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ndebench.errors import InputError
+from ndebench.paths import terminal_text
 
 
 def _positive_int(text: str) -> int:
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_argument("--slurm-gpus-per-cell", type=int, default=0)
     slurm.add_argument("--slurm-cpus-per-cell", type=_positive_int, default=1)
     slurm.add_argument("--slurm-array-parallelism", type=_positive_int, default=16)
+    run.add_argument(
+        "--ignore-claims",
+        action="store_true",
+        help="run cells even if another run claims them (only when no other run is using "
+        "the directory; claims otherwise expire 2 min after their run stops)",
+    )
     run.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument(
@@ -77,18 +84,34 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out", help="report directory (default RESULTS/report, next to the results)"
     )
-
-    cmp = sub.add_parser("compare", help="flag regressions from results A to results B")
-    cmp.add_argument("a", help="baseline results directory")
-    cmp.add_argument("b", help="new results directory")
-    cmp.add_argument("--alpha", type=float, default=0.01, help="test level (default 0.01)")
-    cmp.add_argument(
-        "--threshold",
+    report.add_argument(
+        "--tolerance",
         type=float,
         default=0.05,
-        help="minimum relative change to flag (default 0.05)",
+        help="the summary's test-metric tolerance relative to the baseline (default 0.05)",
     )
-    cmp.add_argument("--all", action="store_true", help="show unflagged comparisons too")
+
+    cmp = sub.add_parser("compare", help="a verdict per configuration from results A to results B")
+    cmp.add_argument("a", help="baseline results directory")
+    cmp.add_argument("b", help="new results directory")
+    cmp.add_argument(
+        "--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)"
+    )
+    cmp.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="[METRIC=]FRACTION",
+        help="minimum relative change to flag, for one metric (predict_time_s=0.1) or all "
+        "(0.1); repeatable; defaults: times 0.25, memory 0.10, NFE and test metric 0.05",
+    )
+    cmp.add_argument("--all", action="store_true", help="show unchanged configurations too")
+    cmp.add_argument("--out", help="also write the markdown to this file")
+
+    exp = sub.add_parser("export", help="write the results table to a parquet or CSV file")
+    exp.add_argument("results", help="results directory")
+    exp.add_argument("--format", choices=["parquet", "csv"], default=None)
+    exp.add_argument("--out", required=True, help="output file (.parquet or .csv)")
 
     lst = sub.add_parser("list", help="installed plugins, what they support, load failures")
     lst.add_argument("--strict-plugins", action="store_true")
@@ -107,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "list":
             return _list(args)
         if args.command == "doctor":
@@ -114,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return doctor()
     except InputError as exc:
-        print(f"ndebench: error: {exc}", file=sys.stderr)
+        print(f"ndebench: error: {terminal_text(exc)}".replace("\n", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
@@ -145,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         store = Store(out)
         return _dry_run(plan(suite, store, reg, args.resume, args.retry_failed), out)
-    store = Store(out, create=True)
+    store = Store(out, create=True, ignore_claims=args.ignore_claims)
     store.save_suite(suite.name, Path(args.suite).read_text())
     executor = _executor(args, out)
     progress = Progress(quiet=args.quiet)
@@ -164,6 +189,8 @@ def _run(args: argparse.Namespace) -> int:
         executor.close()
     for line in idle_backend_warnings(summary.idle_backends):
         print(f"ndebench: {line}", file=sys.stderr)
+    for line in summary.lines():
+        print(f"ndebench: {terminal_text(line)}", file=sys.stderr)
     if not args.quiet:
         print(f"results in {out}/ (report: ndebench report {out})", file=sys.stderr)
     return summary.exit_code
@@ -222,24 +249,67 @@ def _report(args: argparse.Namespace) -> int:
     from ndebench.plugins import load_registry
     from ndebench.report import write_report
 
+    if not 0 <= args.tolerance < 10:
+        raise InputError(f"--tolerance {args.tolerance}: must be in [0, 10)")
     # by default next to the results (never onto committed files under the working directory)
     out = Path(args.out) if args.out else Path(args.results) / "report"
-    path = write_report(Path(args.results), out, registry=load_registry())
-    print(f"report written to {path}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    try:
+        path = write_report(
+            Path(args.results), out, registry=load_registry(), tolerance=args.tolerance
+        )
+    except OSError as exc:
+        where = exc.filename or out or "the report directory"
+        raise InputError(f"{where}: cannot write the report ({exc.strerror or exc})") from None
+    print(f"report written to {terminal_text(path)}")
     return 0
 
 
+def _thresholds(values: list[str]) -> dict[str, float]:
+    from ndebench.compare import METRICS
+
+    out: dict[str, float] = {}
+    for text in values:
+        name, _, number = text.rpartition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            raise InputError(f"--threshold {text!r}: not [METRIC=]FRACTION") from None
+        if not 0 <= value < 10:
+            raise InputError(f"--threshold {text!r}: the fraction must be in [0, 10)")
+        if name and name not in METRICS:
+            raise InputError(
+                f"--threshold {text!r}: unknown metric {name!r} (allowed: {', '.join(METRICS)})"
+            )
+        out.update({name: value} if name else dict.fromkeys(METRICS, value))
+    return out
+
+
 def _compare(args: argparse.Namespace) -> int:
-    from ndebench.compare import compare, format_changes
+    from ndebench.compare import compare, format_markdown
 
     for path in (args.a, args.b):
         if not Path(path).is_dir():
             raise InputError(f"{path}: no such results directory")
     if not 0 < args.alpha < 1:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
-    changes = compare(Path(args.a), Path(args.b), args.alpha, args.threshold)
-    print(format_changes(changes, only_flagged=not args.all))
-    return 1 if any(c.verdict == "regression" for c in changes) else 0
+    result = compare(Path(args.a), Path(args.b), args.alpha, _thresholds(args.threshold))
+    text = format_markdown(result, show_all=args.all)
+    print(terminal_text(text), end="")
+    if args.out:
+        from ndebench.report.files import write_text_atomic
+
+        write_text_atomic(Path(args.out), text)
+    return 1 if result.regressions else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ndebench.export import export_results
+
+    path = export_results(Path(args.results), Path(args.out), args.format)
+    print(f"results written to {terminal_text(path)}")
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

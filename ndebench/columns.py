@@ -55,6 +55,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("dtype", "extension", True),
     Column("lower_is_better", "extension"),
+    Column("config_id", "extension", True),
     Column("train_metric", "extension"),
     Column("regularizer_family", "extension", True),
     Column("regularizer_baseline", "extension"),

@@ -1,183 +1,465 @@
-"""``ndebench compare A B``: regressions between two results directories, tested, not eyeballed.
+"""``ndebench compare A B``: a verdict per configuration between two results directories.
 
-Cells are matched on their configuration (the axes and swept parameters, not the suite name
-or the machine), and each metric is compared with a two-sided Mann-Whitney U test:
+Sampling unit. Each cell (one seed of one configuration) is one sample: per-step times within
+a run are correlated, so they are summarised by the cell's own statistic (``train_step_time_s``
+is already a per-run summary) and never treated as independent samples.
 
-- times (``train_step_time_s``, ``predict_time_s``): the per-step training times stored in the
-  curves of every matched seed (warm-up steps excluded), so a cell contributes dozens of
-  samples; prediction times use the per-cell medians over seeds;
-- peak memory: the per-seed values.
+Matching. Cells are matched on their full configuration without the seed: the ``config_id``
+column when both sides have it, else every parameter column (the axes, the swept parameters,
+``train_steps`` and ``dtype``). Two configurations that differ in any of them (another budget,
+say) are never matched. The hardware is not part of the match, so a CPU run can be compared
+with a GPU run, or two machines with each other; each side's hardware is stated.
 
-A timing or memory change is flagged when the test rejects equality at ``alpha`` (default
-0.01) *and* the ratio of medians B/A moves by more than ``threshold`` (default 5%) in the worse
-direction. NFE and the test metric are deterministic for a given seed on a CPU (same data,
-same weights, same steps), so they are not tested as noise: they are paired by seed and a
-change is flagged when *every* common seed moved beyond ``threshold`` in the same direction
-(the p column then reads "paired"). ``compare`` exits 1 when it flags a regression.
+Statistics, per configuration and metric:
+
+- *paired* (NFE and the test metric, which are deterministic for a given seed on a given
+  machine): with seeds in common, the per-seed ratios B/A; a change is flagged when every
+  common seed moved beyond the metric's threshold in the same direction. Without common seeds
+  the unpaired method is used instead, and the row says so.
+- *unpaired* (times, memory): a percentile bootstrap confidence interval (level ``1 - alpha``)
+  of the ratio of medians B/A, resampling cells on each side. A change is flagged when the
+  whole interval lies on one side of 1 **and** the ratio of medians moves beyond the metric's
+  threshold. With 2 seeds per side the interval is about the range of the pairwise ratios.
+
+The *minimum detectable change* of a row is the larger of its threshold and the half-width
+(as a factor) of its interval: smaller true changes cannot be told from run-to-run noise by
+this design. With fewer than two cells per side an unpaired metric is ``not comparable``: one
+run cannot estimate noise.
+
+Verdict of a configuration: ``status changed`` when a seed that finished (ok) in A ended
+otherwise in B (or the reverse); else ``regressed`` if any metric regressed, ``improved`` if
+any improved and none regressed, ``unchanged``, or ``not comparable`` (present on one side
+only, or nothing finished on both). ``status changed`` from ok, and ``regressed``, make
+``compare`` exit 1.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ndebench.errors import InputError
 from ndebench.spec import AXES
 
 KEY_AXES = tuple(a for a in AXES if a != "seed")
-#: deterministic per seed: compared seed by seed, not by a test
-PAIRED = ("train_nfe_forward", "predict_nfe", "test_metric")
-METRICS: dict[str, str] = {
-    "train_step_time_s": "train step time",
-    "predict_time_s": "predict time",
-    "train_nfe_forward": "train NFE (fwd)",
-    "predict_nfe": "predict NFE",
-    "peak_memory_mb": "peak memory",
-    "test_metric": "test metric",
+#: metric -> (label, compared per seed when seeds match)
+METRICS: dict[str, tuple[str, bool]] = {
+    "train_step_time_s": ("train step time", False),
+    "predict_time_s": ("predict time", False),
+    "train_nfe_forward": ("train NFE (fwd)", True),
+    "predict_nfe": ("predict NFE", True),
+    "peak_memory_mb": ("peak memory", False),
+    "test_metric": ("test metric", True),
 }
+#: default relative thresholds: timings drift between two runs on a shared machine
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "train_step_time_s": 0.25,
+    "predict_time_s": 0.25,
+    "train_nfe_forward": 0.05,
+    "predict_nfe": 0.05,
+    "peak_memory_mb": 0.10,
+    "test_metric": 0.05,
+}
+EXTRA_PARAMS = ("train_steps", "dtype")
+HIGHER_IS_BETTER_NAMES = frozenset({"accuracy", "acc"})
+BOOTSTRAP = 4000
 
-
-def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-corrected)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    n1, n2 = len(a), len(b)
-    if n1 == 0 or n2 == 0:
-        return float("nan")
-    both = np.concatenate([a, b])
-    order = both.argsort(kind="mergesort")
-    ranks = np.empty(len(both))
-    sorted_vals = both[order]
-    i = 0
-    tie_term = 0.0
-    while i < len(both):
-        j = i
-        while j + 1 < len(both) and sorted_vals[j + 1] == sorted_vals[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        t = j - i + 1
-        tie_term += t**3 - t
-        i = j + 1
-    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
-    n = n1 + n2
-    var = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
-    if var <= 0:
-        return 1.0
-    z = (abs(u - n1 * n2 / 2) - 0.5) / math.sqrt(var)
-    return float(math.erfc(max(z, 0.0) / math.sqrt(2)))
+REGRESSED, IMPROVED, UNCHANGED = "regressed", "improved", "unchanged"
+NOT_COMPARABLE, STATUS_CHANGED = "not comparable", "status changed"
 
 
 @dataclass(frozen=True)
-class Change:
-    config: str
+class MetricComparison:
+    """One metric of one configuration."""
+
     metric: str
-    a: float
-    b: float
-    ratio: float
-    p: float
+    a: float  # median of A
+    b: float  # median of B
+    ratio: float  # B/A (ratio of medians, or median per-seed ratio when paired)
+    ci: tuple[float, float]  # interval of the ratio
+    detectable: float  # minimum detectable relative change (inf: cannot detect)
     n_a: int
     n_b: int
-    verdict: str  # "regression" | "improvement" | ""
-    paired: bool = False
+    paired: bool
+    verdict: str
+    note: str = ""
 
 
-def _samples(
-    df: Any, curves: Any, metric: str, warmup: int = 1
-) -> dict[tuple[Any, ...], list[float]]:
-    ok = df[df.status == "ok"]
-    swept = sorted({s for v in ok.get("swept", []) for s in str(v or "").split(",") if s})
-    keys = [*KEY_AXES, *swept]
-    out: dict[tuple[Any, ...], list[float]] = {}
-    if metric == "train_step_time_s" and len(curves):
-        merged = curves.merge(ok[["config_hash", *swept]], on="config_hash")
-        merged = merged[merged.step >= warmup]
-        for key, group in merged.groupby(keys, dropna=False):
-            out[tuple(key)] = group.step_time_s.astype(float).tolist()
-        return out
-    for key, group in ok.groupby(keys, dropna=False):
-        group = group.dropna(subset=[metric]).sort_values("seed")
-        if len(group):
-            out[tuple(key)] = group[metric].astype(float).tolist()
-            seeds_key = (*tuple(key), "__seeds__")
-            out[seeds_key] = group.seed.astype(float).tolist()
+@dataclass
+class CellComparison:
+    """One configuration (all its seeds) on both sides."""
+
+    config: str
+    status_a: str
+    status_b: str
+    verdict: str
+    metrics: list[MetricComparison] = field(default_factory=list)
+    note: str = ""
+    lost_ok: bool = False  # a seed that finished in A did not finish in B
+
+    @property
+    def is_regression(self) -> bool:
+        return self.verdict == REGRESSED or (self.verdict == STATUS_CHANGED and self.lost_ok)
+
+
+@dataclass
+class Comparison:
+    cells: list[CellComparison]
+    hardware_a: list[str]
+    hardware_b: list[str]
+    match_on: str
+    thresholds: dict[str, float]
+    alpha: float
+    a_dir: str = ""
+    b_dir: str = ""
+
+    @property
+    def regressions(self) -> list[CellComparison]:
+        return [c for c in self.cells if c.is_regression]
+
+
+# ---------------------------------------------------------------------------- statistics
+
+
+def bootstrap_ratio_ci(
+    a: Sequence[float], b: Sequence[float], alpha: float, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of median(b)/median(a), resampling each side."""
+    xa, xb = np.asarray(a, float), np.asarray(b, float)
+    ma = np.median(xa[rng.integers(0, len(xa), (BOOTSTRAP, len(xa)))], axis=1)
+    mb = np.median(xb[rng.integers(0, len(xb), (BOOTSTRAP, len(xb)))], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = mb / ma
+    lo, hi = np.nanquantile(ratios, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def _direction(ratio: float, threshold: float, lower_is_better: bool) -> str:
+    if not math.isfinite(ratio):
+        return UNCHANGED
+    worse = ratio > 1 + threshold if lower_is_better else ratio < 1 - threshold
+    better = ratio < 1 - threshold if lower_is_better else ratio > 1 + threshold
+    return REGRESSED if worse else IMPROVED if better else UNCHANGED
+
+
+def compare_metric(
+    metric: str,
+    a: Mapping[int, float],
+    b: Mapping[int, float],
+    threshold: float,
+    alpha: float,
+    lower_is_better: bool,
+    rng: np.random.Generator,
+) -> MetricComparison:
+    """Compare one metric given ``{seed: value}`` of each side (finished cells only)."""
+    xa, xb = list(a.values()), list(b.values())
+    ma = float(np.median(xa)) if xa else math.nan
+    mb = float(np.median(xb)) if xb else math.nan
+    nan2 = (math.nan, math.nan)
+    if not xa or not xb:
+        return MetricComparison(
+            metric, ma, mb, math.nan, nan2, math.inf, len(xa), len(xb), False, NOT_COMPARABLE,
+            "no finished cell on one side",
+        )  # fmt: skip
+    common = sorted(set(a) & set(b))
+    if METRICS[metric][1] and common:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.array([b[s] / a[s] if a[s] else math.nan for s in common])
+        if np.isnan(rel).all():
+            same = all(a[s] == b[s] for s in common)
+            rel = np.ones(len(common)) if same else rel
+        verdicts = {_direction(float(r), threshold, lower_is_better) for r in rel}
+        verdict = verdicts.pop() if len(verdicts) == 1 else UNCHANGED
+        ci = (float(np.nanmin(rel)), float(np.nanmax(rel)))
+        spread = ci[1] / ci[0] if ci[0] > 0 else math.inf
+        detectable = max(threshold, math.sqrt(spread) - 1) if math.isfinite(spread) else math.inf
+        note = f"{len(common)} seed(s) paired"
+        ratio = float(np.nanmedian(rel)) if not np.isnan(rel).all() else math.nan
+        return MetricComparison(
+            metric, ma, mb, ratio, ci, detectable, len(xa), len(xb), True, verdict, note
+        )
+    note = "" if not METRICS[metric][1] else "unpaired: no seed in common"
+    if len(xa) < 2 or len(xb) < 2:
+        return MetricComparison(
+            metric, ma, mb, mb / ma if ma else math.nan, nan2, math.inf, len(xa), len(xb),
+            False, NOT_COMPARABLE, "one run per side cannot estimate run-to-run noise",
+        )  # fmt: skip
+    lo, hi = bootstrap_ratio_ci(xa, xb, alpha, rng)
+    ratio = mb / ma if ma else math.nan
+    width = math.sqrt(hi / lo) if lo > 0 and math.isfinite(hi) else math.inf
+    detectable = max(threshold, width - 1)
+    verdict = _direction(ratio, threshold, lower_is_better)
+    if verdict != UNCHANGED and lo <= 1 <= hi:
+        verdict = UNCHANGED  # beyond the threshold but not beyond the noise
+        note = (note + "; " if note else "") + "interval contains 1"
+    return MetricComparison(
+        metric, ma, mb, ratio, (lo, hi), detectable, len(xa), len(xb), False, verdict, note
+    )
+
+
+# ---------------------------------------------------------------------------- matching
+
+
+def _swept(df: pd.DataFrame) -> list[str]:
+    names: list[str] = []
+    for v in df.get("swept", pd.Series(dtype=object)).dropna():
+        names += [s for s in str(v).split(",") if s and s not in names and s in df.columns]
+    return names
+
+
+def config_keys(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.Series, pd.Series, str]:
+    """A configuration key per row of each side, and a sentence on what was matched."""
+    if {"config_id"} <= set(a.columns) & set(b.columns) and (
+        a["config_id"].notna().all() and b["config_id"].notna().all()
+    ):
+        return a["config_id"].astype(str), b["config_id"].astype(str), "config_id"
+    params = [*KEY_AXES, *sorted(set(_swept(a)) | set(_swept(b))), *EXTRA_PARAMS]
+
+    def keys(df: pd.DataFrame) -> pd.Series:
+        cols = {p: df[p] if p in df.columns else pd.Series(None, index=df.index) for p in params}
+        frame = pd.DataFrame(cols)
+        return frame.apply(lambda r: _key_text(r.to_dict()), axis=1).astype(str)
+
+    return keys(a), keys(b), "the parameter columns " + ", ".join(params)
+
+
+def _key_text(values: dict[str, Any]) -> str:
+    clean = {k: _plain(v) for k, v in values.items() if _plain(v) is not None}
+    return json.dumps(clean, sort_keys=True, default=str)
+
+
+def _plain(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _label(row: pd.Series, swept: list[str]) -> str:
+    parts = [str(row[a]) for a in KEY_AXES if a in row.index and a != "suite"]
+    parts += [f"{s}={row[s]}" for s in swept if s in row.index and _plain(row[s]) is not None]
+    return " ".join(parts)
+
+
+def lower_is_better(df: pd.DataFrame) -> tuple[bool, str]:
+    """The test metric's direction: the ``lower_is_better`` column when present, else a guess
+    from ``metric_name`` (accuracy is higher-is-better, everything else lower)."""
+    if "lower_is_better" in df.columns and df["lower_is_better"].notna().any():
+        return bool(df["lower_is_better"].dropna().iloc[0]), "declared by the task"
+    names = {str(n).lower() for n in df.get("metric_name", pd.Series(dtype=str)).dropna()}
+    return not (names and names <= HIGHER_IS_BETTER_NAMES), "guessed from metric_name"
+
+
+# ---------------------------------------------------------------------------- comparison
+
+
+def compare_frames(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    alpha: float = 0.05,
+    thresholds: Mapping[str, float] | None = None,
+) -> Comparison:
+    """Compare two results tables (as :func:`ndebench.store.load_results` returns them)."""
+    limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    rng = np.random.default_rng(20260101)
+    ka, kb, match_on = config_keys(a, b)
+    a, b = a.assign(_key=ka.values), b.assign(_key=kb.values)
+    swept = sorted(set(_swept(a)) | set(_swept(b)))
+    cells: list[CellComparison] = []
+    groups_a, groups_b = dict(tuple(a.groupby("_key"))), dict(tuple(b.groupby("_key")))
+    for key in sorted(set(groups_a) | set(groups_b)):
+        ga = groups_a.get(key, a.iloc[:0])
+        gb = groups_b.get(key, b.iloc[:0])
+        label = _label((ga if len(ga) else gb).iloc[0], swept)
+        sa, sb = _status_text(ga), _status_text(gb)
+        if ga.empty or gb.empty:
+            side = "A" if gb.empty else "B"
+            cells.append(CellComparison(label, sa, sb, NOT_COMPARABLE, note=f"only in {side}"))
+            continue
+        low_metric, _ = lower_is_better(pd.concat([ga, gb]))
+        ok_a, ok_b = ga[ga["status"].astype(str) == "ok"], gb[gb["status"].astype(str) == "ok"]
+        changed, lost_ok = _status_change(ga, gb)
+        metrics = []
+        for metric in METRICS:
+            if metric not in ga.columns or metric not in gb.columns:
+                continue
+            va, vb = _by_seed(ok_a, metric), _by_seed(ok_b, metric)
+            if not va and not vb:
+                continue
+            low = low_metric if metric == "test_metric" else True
+            metrics.append(compare_metric(metric, va, vb, limits[metric], alpha, low, rng))
+        verdicts = {m.verdict for m in metrics}
+        if changed:
+            verdict = STATUS_CHANGED
+        elif REGRESSED in verdicts:
+            verdict = REGRESSED
+        elif IMPROVED in verdicts:
+            verdict = IMPROVED
+        elif not metrics or verdicts == {NOT_COMPARABLE}:
+            verdict = NOT_COMPARABLE
+        else:
+            verdict = UNCHANGED
+        cells.append(CellComparison(label, sa, sb, verdict, metrics, changed, lost_ok))
+    return Comparison(cells, _hardware(a), _hardware(b), match_on, limits, alpha)
+
+
+def stored_config_ids(results_dir: Path) -> dict[str, str]:
+    """``config_hash -> id`` of each stored cell's full configuration without the seed and
+    the suite name (results written before the ``config_id`` column existed)."""
+    from ndebench.store import read_documents
+
+    docs, _ = read_documents(results_dir)
+    out = {}
+    for doc in docs:
+        cell = {k: v for k, v in dict(doc["cell"]).items() if k not in ("seed", "suite")}
+        text = json.dumps(cell, sort_keys=True, default=str)
+        out[str(doc["key"])] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return out
 
 
-def compare(a_dir: Path, b_dir: Path, alpha: float = 0.01, threshold: float = 0.05) -> list[Change]:
-    from ndebench.store import load_curves, load_results
+def _with_stored_config_id(df: pd.DataFrame, results_dir: Path) -> pd.DataFrame:
+    ids = stored_config_ids(results_dir)
+    return df.assign(config_id=df["config_hash"].astype(str).map(ids))
+
+
+def _by_seed(ok: pd.DataFrame, metric: str) -> dict[int, float]:
+    vals = pd.to_numeric(ok[metric], errors="coerce")
+    seeds = ok["seed"] if "seed" in ok.columns else pd.Series(range(len(ok)), index=ok.index)
+    return {int(s): float(v) for s, v in zip(seeds, vals, strict=True) if not math.isnan(v)}
+
+
+def _status_text(group: pd.DataFrame) -> str:
+    if group.empty:
+        return "—"
+    counts = group["status"].astype(str).value_counts()
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def _status_change(ga: pd.DataFrame, gb: pd.DataFrame) -> tuple[str, bool]:
+    """A description of seeds whose status moved from or to ok ('' if none), and whether a
+    seed that finished in A no longer does in B."""
+    sa = dict(zip(ga["seed"], ga["status"].astype(str), strict=True))
+    sb = dict(zip(gb["seed"], gb["status"].astype(str), strict=True))
+    common = sorted(set(sa) & set(sb))
+    if common:
+        moved = [s for s in common if (sa[s] == "ok") != (sb[s] == "ok")]
+        text = "; ".join(f"seed {s}: {sa[s]} → {sb[s]}" for s in moved)
+        return text, any(sa[s] == "ok" for s in moved)
+    # no seed in common: compare the fraction that finished
+    fa = sum(v == "ok" for v in sa.values()) / len(sa)
+    fb = sum(v == "ok" for v in sb.values()) / len(sb)
+    return (f"finished {fa:.0%} → {fb:.0%}" if fa != fb else ""), fb < fa
+
+
+def _hardware(df: pd.DataFrame) -> list[str]:
+    return sorted({str(h) for h in df.get("hardware", pd.Series(dtype=str)).dropna() if str(h)})
+
+
+def compare(
+    a_dir: Path, b_dir: Path, alpha: float = 0.05, thresholds: Mapping[str, float] | None = None
+) -> Comparison:
+    """Load two results directories and compare them (see the module docstring)."""
+    from ndebench.store import load_results
 
     a, b = load_results(a_dir), load_results(b_dir)
-    if not len(a) or not len(b):
-        raise InputError(f"{a_dir if not len(a) else b_dir}: no results to compare")
-    ca, cb = load_curves(a_dir), load_curves(b_dir)
-    lower_better = {m: True for m in METRICS}
-    higher_better_metrics = {"accuracy"}
-    names = set(a.metric_name.dropna()) | set(b.metric_name.dropna())
-    lower_better["test_metric"] = not (names and names <= higher_better_metrics)
-    changes: list[Change] = []
-    for metric in METRICS:
-        sa, sb = _samples(a, ca, metric), _samples(b, cb, metric)
-        common = [k for k in set(sa) & set(sb) if k[-1] != "__seeds__"]
-        for key in sorted(common, key=str):
-            xa, xb = np.array(sa[key]), np.array(sb[key])
-            ma, mb = float(np.median(xa)), float(np.median(xb))
-            ratio = mb / ma if ma else float("nan")
-            low = lower_better[metric]
-            if metric in PAIRED:
-                seeds_key = (*key, "__seeds__")
-                seeds_a = dict(zip(sa[seeds_key], xa, strict=True))
-                seeds_b = dict(zip(sb[seeds_key], xb, strict=True))
-                pairs = [(seeds_a[s], seeds_b[s]) for s in seeds_a if s in seeds_b]
-                rel = [(vb - va) / abs(va) if va else float("nan") for va, vb in pairs]
-                up = bool(rel) and all(r > threshold for r in rel)
-                down = bool(rel) and all(r < -threshold for r in rel)
-                worse, better = (up, down) if low else (down, up)
-                p, significant = float("nan"), True
-            else:
-                p = mann_whitney_p(xa, xb)
-                significant = p < alpha
-                worse = (ratio > 1 + threshold) if low else (ratio < 1 - threshold)
-                better = (ratio < 1 - threshold) if low else (ratio > 1 + threshold)
-            verdict = ""
-            if significant and worse:
-                verdict = "regression"
-            elif significant and better:
-                verdict = "improvement"
-            config = " ".join(str(k) for k in key)
-            changes.append(
-                Change(
-                    config,
-                    metric,
-                    ma,
-                    mb,
-                    ratio,
-                    p,
-                    len(xa),
-                    len(xb),
-                    verdict,
-                    paired=metric in PAIRED,
-                )
-            )
-    if not changes:
-        raise InputError(f"{a_dir} and {b_dir} have no finished configuration in common")
-    return changes
+    for path, df in ((a_dir, a), (b_dir, b)):
+        if not len(df):
+            raise InputError(f"{path}: no results to compare")
+    derived = "config_id" not in a.columns or "config_id" not in b.columns
+    if derived:
+        a, b = _with_stored_config_id(a, a_dir), _with_stored_config_id(b, b_dir)
+    out = compare_frames(a, b, alpha, thresholds)
+    if derived:
+        out.match_on = "each stored cell's full configuration (every parameter) but the seed"
+    out.a_dir, out.b_dir = str(a_dir), str(b_dir)
+    return out
 
 
-def format_changes(changes: list[Change], only_flagged: bool = False) -> str:
-    rows = [c for c in changes if c.verdict or not only_flagged]
+# ---------------------------------------------------------------------------- output
+
+
+def _md(text: object) -> str:
+    """A value made inert in a markdown table cell: pipes, markup and HTML escaped."""
+    from ndebench.report.markdown import md_escape
+
+    return md_escape(text)
+
+
+def _num(x: float) -> str:
+    return "—" if not math.isfinite(x) else f"{x:.4g}"
+
+
+def _cell_text(m: MetricComparison) -> str:
+    if m.verdict == NOT_COMPARABLE:
+        return f"n/c ({m.note})"
+    ci = f"[{_num(m.ci[0])}, {_num(m.ci[1])}]"
+    mark = {REGRESSED: " **▲ regressed**", IMPROVED: " ▼ improved"}.get(m.verdict, "")
+    return f"{_num(m.ratio)}× {ci}{mark}"
+
+
+def format_markdown(result: Comparison, show_all: bool = False) -> str:
+    """The comparison as markdown: sides, method, one row per configuration (changed ones
+    unless ``show_all``), then the counts per verdict."""
+    from collections import Counter
+
+    hw_a = "; ".join(result.hardware_a) or "unknown"
+    hw_b = "; ".join(result.hardware_b) or "unknown"
+    detect = [m.detectable for c in result.cells for m in c.metrics if not m.paired]
+    finite = [d for d in detect if math.isfinite(d)]
     lines = [
-        "| configuration | metric | A (median) | B (median) | B/A | p | n A/B | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "# ndebench compare",
+        "",
+        f"- **A:** `{_md(result.a_dir)}` — hardware: {_md(hw_a)}",
+        f"- **B:** `{_md(result.b_dir)}` — hardware: {_md(hw_b)}",
     ]
-    for c in rows:
+    if result.hardware_a != result.hardware_b:
+        lines.append("- **Cross-hardware:** rows matched by configuration ignoring hardware.")
+    lines += [
+        f"- **Matched on:** {_md(result.match_on)} (never across different budgets).",
+        f"- **Method:** one sample per cell (seed); times and memory: {1 - result.alpha:.0%} "
+        "bootstrap interval of the ratio of medians B/A; NFE and test metric: per-seed "
+        "ratios of common seeds.",
+        "- **Thresholds:** "
+        + ", ".join(f"{METRICS[k][0]} {v:.0%}" for k, v in result.thresholds.items()),
+    ]
+    if finite:
         lines.append(
-            f"| {c.config} | {METRICS[c.metric]} | {c.a:.4g} | {c.b:.4g} | {c.ratio:.3f} | "
-            f"{'paired' if c.paired else f'{c.p:.2g}'} | {c.n_a}/{c.n_b} | {c.verdict} |"
+            f"- **Minimum detectable change** (times, memory): median {np.median(finite):.0%}, "
+            f"worst {max(finite):.0%} over rows; smaller changes are reported as unchanged."
         )
-    flagged = sum(1 for c in changes if c.verdict == "regression")
-    lines.append("")
-    lines.append(f"{flagged} regression(s) flagged among {len(changes)} comparisons.")
-    return "\n".join(lines)
+    if len(finite) < len(detect):
+        lines.append(
+            f"- **Cannot detect:** {len(detect) - len(finite)} timing/memory comparison(s) have "
+            "fewer than two finished seeds on a side (not comparable)."
+        )
+    shown = [c for c in result.cells if show_all or c.verdict != UNCHANGED]
+    metrics = [m for m in METRICS if any(x.metric == m for c in shown for x in c.metrics)]
+    head = ["configuration", "verdict", "status A", "status B", *[METRICS[m][0] for m in metrics]]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in shown:
+        by = {m.metric: m for m in c.metrics}
+        verdict = c.verdict + (f" ({c.note})" if c.note else "")
+        row = [_md(v) for v in (c.config, verdict, c.status_a, c.status_b)]
+        row += [_cell_text(by[m]) if m in by else "—" for m in metrics]  # numbers only
+        lines.append("| " + " | ".join(row) + " |")
+    if not shown:
+        lines.append("| " + " | ".join(["(no changes)"] + [""] * (len(head) - 1)) + " |")
+    counts = Counter(c.verdict for c in result.cells)
+    lines += [
+        "",
+        f"{len(result.regressions)} regression(s) among {len(result.cells)} configurations: "
+        + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        + ". Cells read `ratio× [interval]`.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -35,6 +35,21 @@ DENSE_OUTPUT = "dense_output"
 #: (arXiv 2303.02262), so finite differences of R cannot match its gradient
 DETACHED_GRADIENT = "detached_gradient"
 
+# --- Stochastic differential equations (``SDE``, below, is the word tasks require and SDE
+# solvers provide: they integrate dz = f(t, z) dt + g(t, z) dW)
+#: noise types: diagonal noise (g(t, z) has z's shape and multiplies dW elementwise)
+NOISE_DIAGONAL = "noise_diagonal"
+#: the SDE is read in Itô's (resp. Stratonovich's) sense by this solver
+ITO = "ito"
+STRATONOVICH = "stratonovich"
+#: the solver chooses its steps from an error estimate (rejecting steps and, for SDEs,
+#: re-querying the same Brownian path on the shorter interval)
+ADAPTIVE = "adaptive"
+#: (declared by adjoints, required by SDE solvers) the adjoint differentiates an SDE solve along
+#: its fixed Brownian path: ``discrete`` by backpropagation through the solver's operations,
+#: ``backsolve`` through the solver's own stochastic adjoint (torchsde's ``sdeint_adjoint``)
+SDE_GRADIENT = "sde_gradient"
+
 
 # --- Words a task requires (AbstractTask.requires) and a backend provides.
 #: convolution and normalization layers (Conv2d, BatchNorm, GroupNorm)
@@ -59,6 +74,9 @@ class ComponentInfo:
     provides: frozenset[str] = frozenset()
     requires: frozenset[str] = frozenset()
     plugin: str = ""
+    #: allowed values of parameters in ``defaults`` (:mod:`ndebench.params`); a parameter
+    #: left out gets a declaration inferred from its default
+    param_types: dict[str, Any] = field(default_factory=dict)
 
     kind: str = "component"
 

@@ -58,7 +58,7 @@ class StepSizeController:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def factor(self, err: float, err_prev: float, accepted: bool, error_order: int) -> float:
+    def factor(self, err: float, err_prev: float, accepted: bool, error_order: float) -> float:
         """The step-size factor as a plain float (the reference the backends are tested against)."""
         if err == 0.0:
             return self.factor_max

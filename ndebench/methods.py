@@ -20,6 +20,7 @@ from ndebench.components import (
     STIFFNESS_ESTIMATE,
     RegularizerInfo,
 )
+from ndebench.params import Bool, Choice, Float, Int, Param, Weight
 
 #: the method families of the seed papers (``RegularizerInfo.family``)
 HEURISTICS = "Solver heuristics over all steps (ERNODE, SRNODE; arXiv 2105.03918)"
@@ -39,6 +40,22 @@ class Method:
     family: str = ""
     #: the baseline every other method is compared with (plain training)
     baseline: bool = False
+    #: allowed values of each parameter (every key of ``defaults``; :mod:`ndebench.params`)
+    types: dict[str, Param] = field(default_factory=dict, compare=False)
+
+
+BOOL = Bool()
+POSITIVE = Float(lo=0.0, lo_open=True)
+AGG = Choice(("mean", "sum", "max"))
+REDUCE = Choice(("mean", "sum"))
+#: types shared by the methods (a method's own ``types`` adds to these)
+COMMON_TYPES: dict[str, Param] = {
+    "weight": Weight(),
+    "agg": AGG,
+    "reduce": REDUCE,
+    "include_t0": BOOL,
+    "in_error_control": BOOL,
+}
 
 
 def _local(kind: str, biased: bool) -> Method:
@@ -67,11 +84,20 @@ def _local(kind: str, biased: bool) -> Method:
             "step_solver": "tsit5",
             "detach_k1": True,
             **extra,
-            **({"include_t0": False} if biased else {}),
+            **({"include_t0": False, "sample_from": "steps"} if biased else {}),
         },
         requires=frozenset({ACCEPTED_STEP_HOOK} if biased else ()),
         provides=frozenset({DETACHED_GRADIENT}),
         family=LOCAL,
+        types={
+            # the fresh step: Tsit5 on ODEs; an SRI method on SDEs (arXiv 2303.02262's SOSRI)
+            "step_solver": Choice(("tsit5", "sriw1", "sosri", "sosri2")),
+            "detach_k1": BOOL,
+            "sample_from": Choice(("steps", "saveat")),
+            "eps": POSITIVE,
+            "normalizer": POSITIVE,
+            "include_t0": BOOL,
+        },
     )
 
 
@@ -89,12 +115,14 @@ METHODS: dict[str, Method] = {
         },
         requires=frozenset({ERROR_ESTIMATE, STEP_GRAPH}),
         family=HEURISTICS,
+        types={"times_dt": BOOL, "scaled": BOOL, "detach_dt": BOOL},
     ),
     "srnode": Method(
         "SRNODE: max over accepted steps of rho_n / normalizer (arXiv 2105.03918)",
         {"weight": 0.1, "agg": "max", "normalizer": None, "include_t0": True},
         requires=frozenset({STIFFNESS_ESTIMATE, STEP_GRAPH}),
         family=HEURISTICS,
+        types={"normalizer": POSITIVE},
     ),
     **{
         f"local_{kind}_{'biased' if biased else 'unbiased'}": _local(kind, biased)
@@ -105,6 +133,7 @@ METHODS: dict[str, Method] = {
         "STEER: training end time t1' ~ U(t1-b, t1+b), R = 0 (arXiv 2006.10711)",
         {"weight": 0.0, "b": 0.5, "mode": "end_time"},
         family=RANDOM_END,
+        types={"b": POSITIVE, "mode": Choice(("end_time", "jitter_times", "series"))},
     ),
     "rnode_kinetic": Method(
         "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798); "
@@ -125,14 +154,26 @@ METHODS: dict[str, Method] = {
         },
         requires=frozenset({AUGMENTED_STATE}),
         family=INTEGRALS,
+        types={
+            "noise": Choice(("gaussian", "rademacher")),
+            "n": Int(lo=1, hi=1024),
+            "estimator": Choice(("vjp", "jvp")),
+        },
     ),
     "taynode": Method(
         "TayNODE: int mean (d^K z/dt^K)^2 dt, augmented state (arXiv 2007.04504)",
         {"weight": 6e-5, "order": 3, "reduce": "mean", "in_error_control": True},
         requires=frozenset({AUGMENTED_STATE}),
         family=INTEGRALS,
+        types={"order": Int(lo=2, hi=6)},
     ),
 }
+
+
+def types(name: str) -> dict[str, Param]:
+    """The declared type of every parameter of method ``name`` (``weight`` included)."""
+    m = METHODS[name]
+    return {k: m.types.get(k) or COMMON_TYPES[k] for k in m.defaults}
 
 
 def parameters(name: str) -> dict[str, Any]:
@@ -176,6 +217,7 @@ def declare(
         impl=impl,
         description=m.description + (f"; {note}" if note else ""),
         defaults=dict(m.defaults),
+        param_types=types(name),
         requires=m.requires | also_requires,
         provides=m.provides,
         family=m.family,

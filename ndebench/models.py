@@ -11,7 +11,9 @@ A model is a set of named parts (``ModelSpec.parts``), each a :class:`Chain` of 
   the encoder and head sit outside it (their gradients never enter an adjoint's state);
 - ``"latent_ode"``: ``encoder`` reads an irregular, masked series -> (mu, log sigma^2) of z0,
   ``vector_field`` evolves z, ``decoder`` maps z(t_i) to observations;
-- ``"sde_classifier"``: ``encoder`` -> SDE block (``drift``, ``diffusion``) -> ``head``.
+- ``"sde_classifier"``: ``encoder`` -> SDE block (``drift``, diagonal ``diffusion``; Itô) ->
+  ``head``; at prediction the logits are averaged over ``n_samples`` trajectories (the batch
+  replicated, one joint solve); without a ``diffusion`` part the block is the drift's ODE.
 
 The ODE state is always a flat (B, D) array, so every solver, adjoint and regularizer sees the
 same shape whatever the network: a convolutional field starts with :class:`Reshape` to
@@ -204,7 +206,8 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "node_trajectory": (("vector_field",), ()),
     "node_classifier": (("vector_field", "head"), ("encoder",)),
     "latent_ode": (("encoder", "vector_field", "decoder"), ()),
-    "sde_classifier": (("drift", "diffusion", "head"), ("encoder",)),
+    # no diffusion part: zero diffusion (the SDE block is the drift's ODE)
+    "sde_classifier": (("drift", "head"), ("encoder", "diffusion")),
 }
 
 #: the parts that form the differential-equation block of each kind: the only parameters a

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from typing import Any, TextIO
 
+from ndebench.paths import terminal_text
 from ndebench.spec import Cell, Status
 
 
@@ -78,6 +79,7 @@ class Progress:
     def _advance(self, line: str) -> None:
         if self.quiet:
             return
+        line = terminal_text(line)  # messages come from cells and stored records
         if self.use_rich and self._live is not None:
             self._live.update(self._task, advance=1, status=self._status_text())
             self._live.console.print(line, markup=False, highlight=False)

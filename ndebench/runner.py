@@ -28,20 +28,47 @@ class PlannedCell:
     key: str
     action: str  # "run" | "stored" | "unsupported" | "claimed"
     reason: str = ""
+    stored_status: str = ""  # the stored record's status (action "stored")
 
 
 @dataclass
 class RunSummary:
+    """What the run did. The exit code reflects every cell of the suite in the directory:
+    the cells run now and the stored cells ``--resume`` skipped."""
+
     counts: Counter[str] = field(default_factory=Counter)
+    stored: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
     claimed_elsewhere: int = 0
     #: backends of the suite none of whose cells can run here, with one of the reasons
     idle_backends: dict[str, str] = field(default_factory=dict)
+    #: (cell label, holder) of every cell skipped because another run holds its claim
+    claimed: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        bad = sum(n for s, n in self.counts.items() if s not in (Status.OK, Status.UNSUPPORTED))
+        good = (Status.OK.value, Status.UNSUPPORTED.value)
+        statuses = [*self.counts.items(), *self.stored.items()]
+        bad = sum(n for s, n in statuses if getattr(s, "value", s) not in good)
         return 1 if bad else 0
+
+    def lines(self) -> list[str]:
+        """What the user must read after the run (stored failures, claimed cells)."""
+        out = []
+        faults = {s: n for s, n in self.stored.items() if s not in ("ok", "unsupported")}
+        if faults:
+            listed = ", ".join(f"{n} {s}" for s, n in sorted(faults.items()))
+            out.append(
+                f"stored cells that did not finish ok (skipped by --resume): {listed}; "
+                "re-run them with --retry-failed"
+            )
+        if self.claimed:
+            out.append(
+                f"{len(self.claimed)} cell(s) skipped: claimed by another run "
+                "(--ignore-claims runs them anyway):"
+            )
+            out += [f"  {label} [{holder}]" for label, holder in self.claimed]
+        return out
 
 
 def cell_key(cell: Cell, reg: Registry, env: dict[str, Any]) -> str:
@@ -69,7 +96,7 @@ def plan(
         # an `unsupported` record is skipped only while the cell is still unsupported: a plugin
         # that has since gained the capability runs it
         if key in done and (done[key] != Status.UNSUPPORTED.value or reason):
-            out.append(PlannedCell(cell, key, "stored", reason or ""))
+            out.append(PlannedCell(cell, key, "stored", reason or "", stored_status=done[key]))
             continue
         if reason:
             out.append(PlannedCell(cell, key, "unsupported", reason))
@@ -131,10 +158,15 @@ def run_suite(
         for item in planned:
             if item.action == "stored":
                 summary.skipped += 1
+                summary.stored[item.stored_status] += 1
                 progress.skip(item.cell)
                 continue
             if not store.claim(item.key):
+                holder = store.holder(item.key)
                 summary.claimed_elsewhere += 1
+                summary.claimed.append(
+                    (item.cell.label(), holder.describe() if holder else "released since")
+                )
                 progress.skip(item.cell, "claimed by another run")
                 continue
             claimed.append(item.key)
@@ -166,6 +198,7 @@ def run_suite(
     finally:
         for key in claimed:
             store.release(key)
+        store.close()
         progress.stop()
     return summary
 

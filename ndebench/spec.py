@@ -147,6 +147,15 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def config_id(cell: dict[str, Any]) -> str:
+    """The identity of a cell's full configuration without its seed: every axis value and
+    every parameter (global and per component), not the suite name nor which parameters the
+    suite sweeps. Rows with equal ``config_id`` differ only in seed, so they may be
+    aggregated; rows that differ in any parameter never share one."""
+    same = {k: v for k, v in cell.items() if k not in ("seed", "suite", "swept")}
+    return config_hash(same)[:16]
+
+
 @dataclass(frozen=True)
 class StepStats:
     """What one training step reports. NFE comes from the vector-field wrapper."""

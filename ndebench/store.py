@@ -3,45 +3,59 @@
 Layout of a results directory::
 
     DIR/cells/<key>.json     one document per cell (schema below), never pickled
-    DIR/claims/<key>.claim   a running cell's claim (pid, host), removed when it finishes
-    DIR/suites/<name>.toml   the suite file each run used
+    DIR/cells/quarantine/    unreadable cell files moved aside (never overwritten)
+    DIR/claims/<key>.claim   a running cell's claim (:mod:`ndebench.claims`)
+    DIR/suites/<name>.toml   the suite file of the latest run; every version that ran is kept
+                             as ``<name>.<sha256 prefix>.toml``
 
 A document: ``{"schema": 1, "key", "cell": Cell.to_dict(), "record": {flat result columns},
 "curves": {column: [per step]}, "environment": {...}, "attempts": n, "previous": [older
 records]}``. Writes go to a temporary file in the same directory, are fsynced, then renamed
-over the target, so a reader sees either the old or the new document, never a half one.
-A retried cell keeps its earlier records under ``previous``: nothing stored is ever lost.
+over the target, so a reader sees either the old or the new document, never a half one;
+files get the usual permissions (the umask's). A retried cell keeps its earlier records
+under ``previous``: nothing stored is ever lost. A file that cannot be read (truncated,
+damaged, a newer schema) is never overwritten: it is moved to ``cells/quarantine/`` first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import hashlib
 import json
 import math
 import os
-import socket
+import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ndebench.claims import Claims, Holder
 from ndebench.columns import CURVE_COLUMNS as CURVE_COLUMNS
 from ndebench.columns import EXTRA_COLUMNS as EXTRA_COLUMNS
 from ndebench.columns import RESULT_COLUMNS as RESULT_COLUMNS
 from ndebench.columns import TEXT_COLUMNS as TEXT_COLUMNS
 from ndebench.errors import InputError
-from ndebench.spec import AXES, Status
+from ndebench.paths import terminal_text
+from ndebench.spec import AXES, Status, config_id
 
 SCHEMA = 1
+
+
+class StoreError(InputError):
+    """The results directory cannot take a write (e.g. a full disk): the run stops."""
 
 
 class Store:
     """A results directory."""
 
-    def __init__(self, root: str | Path, create: bool = False) -> None:
+    def __init__(self, root: str | Path, create: bool = False, ignore_claims: bool = False) -> None:
         self.root = Path(root)
+        self.claims = Claims(self.root, ignore=ignore_claims)
+        #: what the store did that the user must hear about (a quarantined file, ...)
+        self.notices: list[str] = []
         if create:
             try:
                 for sub in ("cells", "claims", "suites"):
@@ -69,8 +83,16 @@ class Store:
             return None
 
     def write(self, key: str, doc: dict[str, Any]) -> None:
-        """Store ``doc`` atomically; an existing record is kept in ``previous``."""
-        old = self.read(key)
+        """Store ``doc`` atomically; an existing record is kept in ``previous``, an existing
+        file that cannot be read is moved to quarantine first. Raises :class:`StoreError` when
+        the directory cannot take the write (the stored files are then as they were)."""
+        path = self.path(key)
+        old = None
+        if path.exists() or path.is_symlink():
+            try:
+                old = _read_doc(path)
+            except (OSError, ValueError) as exc:
+                self.quarantine(path, str(exc))
         doc = dict(doc)
         doc["schema"] = SCHEMA
         doc["key"] = key
@@ -80,33 +102,61 @@ class Store:
         else:
             doc.setdefault("attempts", 1)
         doc.setdefault("record", {})["attempts"] = doc["attempts"]
-        atomic_write_text(self.path(key), json.dumps(_clean(doc), indent=1, sort_keys=True))
+        try:
+            atomic_write_text(path, json.dumps(_clean(doc), indent=1, sort_keys=True))
+        except OSError as exc:
+            raise StoreError(
+                f"{path}: cannot store the result ({exc.strerror or exc}); stopped, the stored "
+                "files are unchanged"
+            ) from None
 
-    def save_suite(self, name: str, text: str) -> None:
-        atomic_write_text(self.root / "suites" / f"{name}.toml", text)
+    def quarantine(self, path: Path, reason: str) -> Path:
+        """Move an unreadable cell file aside to ``cells/quarantine/<name>.<UTC time>``."""
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        target = self.cells_dir / "quarantine" / f"{path.name}.{stamp}"
+        try:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(path, target)
+        except OSError as exc:
+            raise StoreError(
+                f"{path}: unreadable ({reason}) and cannot be moved to quarantine ({exc}); "
+                "stopped without overwriting it"
+            ) from None
+        self.notify(f"{path}: unreadable ({reason}); moved to {target}, not overwritten")
+        return target
+
+    def notify(self, message: str) -> None:
+        self.notices.append(message)
+        print(f"ndebench: {terminal_text(message)}", file=sys.stderr, flush=True)
+
+    def save_suite(self, name: str, text: str) -> Path:
+        """Keep this version of the suite text (by hash) and make it the latest."""
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        versioned = self.root / "suites" / f"{name}.{digest}.toml"
+        try:
+            if not versioned.exists():
+                atomic_write_text(versioned, text)
+            atomic_write_text(self.root / "suites" / f"{name}.toml", text)
+        except OSError as exc:
+            raise StoreError(f"{versioned}: cannot save the suite file ({exc})") from None
+        return versioned
 
     # --- claims: two runs on one directory never run (or store) one cell twice
     def claim(self, key: str) -> bool:
-        """Claim ``key`` for this process; take over a claim whose process is dead."""
-        path = self.root / "claims" / f"{key}.claim"
-        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not _stale(path):
-                    return False
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(info)
-            return True
-        return False
+        """Claim ``key`` for this process (see :mod:`ndebench.claims`)."""
+        try:
+            return self.claims.claim(key)
+        except OSError as exc:
+            raise StoreError(f"{self.claims.path(key)}: cannot write a claim ({exc})") from None
+
+    def holder(self, key: str) -> Holder | None:
+        return self.claims.holder(key)
 
     def release(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.root / "claims" / f"{key}.claim").unlink()
+        self.claims.release(key)
+
+    def close(self) -> None:
+        self.claims.close()
 
     def documents(self) -> Iterator[tuple[Path, dict[str, Any] | None, str]]:
         """Every result file with its document, or None and the reason it is unreadable."""
@@ -116,48 +166,39 @@ class Store:
             try:
                 yield path, _read_doc(path), ""
             except (OSError, ValueError) as exc:
-                yield path, None, str(exc)
-
-
-def _stale(path: Path) -> bool:
-    """A claim is stale if its process (on this host) no longer exists, or it is unreadable."""
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        # being written right now, or garbage: stale only if old
-        try:
-            return time.time() - path.stat().st_mtime > 60
-        except OSError:
-            return True
-    if info.get("host") != socket.gethostname():
-        return False
-    pid = int(info.get("pid", -1))
-    if pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        import psutil
-
-        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
-    except Exception:
-        return False
+                yield path, None, str(exc) or type(exc).__name__
 
 
 def _read_doc(path: Path) -> dict[str, Any]:
-    doc = json.loads(path.read_text())
+    """A result document, checked field by field; ValueError (or OSError) if unusable."""
+    try:
+        doc = json.loads(path.read_text())
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
     if not isinstance(doc, dict) or "record" not in doc or "cell" not in doc:
         raise ValueError("not an ndebench result document")
     if doc.get("schema") != SCHEMA:
         raise ValueError(f"schema {doc.get('schema')!r} is not {SCHEMA}")
+    if not isinstance(doc["record"], dict) or not doc["record"]:
+        raise ValueError("'record' is not a non-empty object")
+    if not isinstance(doc["cell"], dict):
+        raise ValueError("'cell' is not an object")
+    for key, kinds in (("curves", (dict, type(None))), ("previous", (list,))):
+        if key in doc and not isinstance(doc[key], kinds):
+            raise ValueError(f"{key!r} is a {type(doc[key]).__name__}")
+    if not all(isinstance(p, dict) for p in doc.get("previous", [])):
+        raise ValueError("'previous' holds a non-record")
+    curves = doc.get("curves") or {}
+    if not all(isinstance(v, list) for v in curves.values()):
+        raise ValueError("'curves' holds a non-list")
+    attempts = doc.get("attempts", 1)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ValueError(f"'attempts' is {attempts!r}, not an integer >= 1")
+    status = doc["record"].get("status")
+    if status not in {s.value for s in Status}:
+        raise ValueError(f"record status {status!r} is not one of {[s.value for s in Status]}")
     return doc
 
 
@@ -181,6 +222,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from a team
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -192,6 +234,13 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def finished_keys(store: Store, retry_failed: bool = False) -> dict[str, str]:
@@ -224,11 +273,58 @@ def read_documents(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     docs, problems = [], []
     for file, doc, reason in store.documents():
         if doc is None:
-            problems.append(f"{file}: skipped, unreadable result file ({reason})")
+            problems.append(terminal_text(f"{file}: skipped, unreadable result file ({reason})"))
             warnings.warn(problems[-1], stacklevel=2)
         else:
             docs.append(doc)
+    for problem in mixtures(docs):
+        problems.append(terminal_text(f"{path}: {problem}"))
+        warnings.warn(problems[-1], stacklevel=2)
     return docs, problems
+
+
+def mixtures(docs: list[dict[str, Any]]) -> list[str]:
+    """What a directory mixes that a reader must know: several ndebench versions, or
+    configurations of one matrix point that differ in a parameter that is not swept (they stay
+    apart by ``config_id``)."""
+    out = []
+    versions = sorted({str(d["record"].get("ndebench_version")) for d in docs})
+    if len(versions) > 1:
+        out.append(f"mixes results of ndebench versions {', '.join(versions)}")
+    points: dict[str, dict[str, dict[str, Any]]] = {}
+    for doc in docs:
+        cell = doc["cell"]
+        at = {k: cell.get(k) for k in ("suite", *AXES) if k != "seed"}
+        flat = _flat_params(cell)
+        for key in cell.get("swept") or []:
+            at[key] = [v for k, v in flat.items() if k == key or k.endswith(f".{key}")]
+        point = json.dumps(at, sort_keys=True, default=str)
+        points.setdefault(point, {})[config_id(cell)] = cell
+    differing: set[str] = set()
+    for configs in points.values():
+        if len(configs) > 1:
+            differing |= _differing_keys(list(configs.values()))
+    if differing:
+        out.append(
+            "holds several configurations of the same matrix point that differ in "
+            f"{', '.join(sorted(differing))} (kept apart by config_id)"
+        )
+    return out
+
+
+def _flat_params(cell: dict[str, Any]) -> dict[str, str]:
+    """Every parameter of a stored cell as ``key`` or ``axis.key`` -> JSON text."""
+    out = {k: json.dumps(v, default=str) for k, v in (cell.get("params") or {}).items()}
+    for axis, table in (cell.get("component_params") or {}).items():
+        for k, v in (table or {}).items():
+            out[f"{axis}.{k}"] = json.dumps(v, default=str)
+    return out
+
+
+def _differing_keys(cells: list[dict[str, Any]]) -> set[str]:
+    flats = [_flat_params(c) for c in cells]
+    keys = set().union(*flats)
+    return {k for k in keys if len({f.get(k) for f in flats}) > 1}
 
 
 def load_results(path: str | Path) -> Any:
@@ -240,6 +336,7 @@ def load_results(path: str | Path) -> Any:
     swept_cols: list[str] = []
     for doc in docs:
         row = dict(doc["record"])
+        row["config_id"] = config_id(doc["cell"])
         for key in str(row.get("swept") or "").split(","):
             if key and key not in swept_cols:
                 swept_cols.append(key)
@@ -264,7 +361,8 @@ def load_results(path: str | Path) -> Any:
 
 
 def load_curves(path: str | Path) -> Any:
-    """Per-step curves of every cell, long format: config_hash, the axes, then CURVE_COLUMNS."""
+    """Per-step curves of every cell, long format: config_hash, config_id, the axes, then
+    CURVE_COLUMNS."""
     import pandas as pd
 
     docs, _ = read_documents(path)
@@ -274,12 +372,12 @@ def load_curves(path: str | Path) -> Any:
         if not curves.get("step"):
             continue
         frame = pd.DataFrame({c: curves.get(c) for c in CURVE_COLUMNS if c in curves})
-        record = doc["record"]
-        for col in ("config_hash", "suite", *AXES):
+        record = {**doc["record"], "config_id": config_id(doc["cell"])}
+        for col in ("config_hash", "config_id", "suite", *AXES):
             frame.insert(0 if col == "config_hash" else len(frame.columns), col, record.get(col))
         frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=["config_hash", "suite", *AXES, *CURVE_COLUMNS])
+        return pd.DataFrame(columns=["config_hash", "config_id", "suite", *AXES, *CURVE_COLUMNS])
     out = pd.concat(frames, ignore_index=True)
-    head = ["config_hash", "suite", *AXES]
+    head = ["config_hash", "config_id", "suite", *AXES]
     return out[[*head, *[c for c in out.columns if c not in head]]]

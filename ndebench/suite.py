@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ndebench import schedules
+from ndebench import params as decl
+from ndebench import paths
 from ndebench.controller import StepSizeController
 from ndebench.errors import InputError, did_you_mean
 from ndebench.plugins import Registry
@@ -24,14 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SECTIONS = ("suite", "matrix", "params", "exclude")
-SUITE_KEYS: dict[str, type | tuple[type, ...]] = {
-    "name": str,
-    "description": str,
-    "seeds": list,
-    "timeout_s": (int, float),
-    "memory_limit_mb": (int, float),
-    "exclusive": bool,
-}
+SUITE_KEYS = tuple(decl.SUITE_TYPES)
 MATRIX_AXES = ("backend", "mode", "device", "task", "solver", "adjoint", "regularizer")
 REQUIRED_AXES = ("backend", "task", "solver", "adjoint", "regularizer")
 #: parameters every cell understands, with their defaults (one documented place)
@@ -46,24 +40,6 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "eval_every": 0,
     "compile_cache": True,
 }
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "dtype": ("float32", "float64"),
-    # Adam, AdaMax, plain SGD, SGD with momentum 0.9 (Flux's Momentum(lr, 0.9))
-    "optimizer": ("adam", "adamax", "sgd", "momentum"),
-}
-POSITIVE = (
-    "train_steps",
-    "batch_size",
-    "learning_rate",
-    "predict_repeats",
-    "timeout_s",
-    "rtol",
-    "atol",
-    "max_steps",
-    "safety",
-    "factor_max",
-    "memory_limit_mb",
-)
 
 
 @dataclass(frozen=True)
@@ -108,62 +84,30 @@ class _Check:
         return self.fail(key, f"unknown {value!r}{hint}; accepted: {', '.join(map(str, allowed))}")
 
 
-def _type_name(t: type | tuple[type, ...]) -> str:
-    ts = t if isinstance(t, tuple) else (t,)
-    return " or ".join(
-        {
-            int: "integer",
-            float: "number",
-            str: "string",
-            bool: "boolean",
-            list: "list",
-            dict: "table",
-        }.get(x, x.__name__)
-        for x in ts
-    )
+def _declared(reg: Registry, axis: str, value: str, key: str) -> decl.Param:
+    """The declared type of parameter ``key`` of ``value`` on ``axis`` (inferred from its
+    default when the component declares none)."""
+    if axis in ("backend", "mode", "device"):
+        return decl.GLOBAL_TYPES[key]
+    if axis == "task":
+        cls = reg.tasks.get(value)
+        declared = dict(getattr(cls, "param_types", {}) or {}) if cls else {}
+        if key in declared:
+            return declared[key]  # type: ignore[no-any-return]
+    else:
+        for (_, name), info in reg.table(axis).items():
+            if name == value and key in info.param_types:
+                return info.param_types[key]  # type: ignore[no-any-return]
+    if axis == "regularizer" and key == "weight":
+        return decl.Weight()
+    return decl.infer(_component_default(reg, axis, value, key))
 
 
-def _is_type(value: Any, t: type | tuple[type, ...]) -> bool:
-    ts = t if isinstance(t, tuple) else (t,)
-    if isinstance(value, bool) and bool not in ts:
-        return False
-    if float in ts and isinstance(value, int) and not isinstance(value, bool):
-        return True
-    return isinstance(value, ts)
-
-
-def _check_value(chk: _Check, key: str, name: str, value: Any, default: Any) -> None:
-    """Type- and range-check one parameter value against its default."""
-    if name == "weight":
-        try:
-            schedules.validate(value)
-        except schedules.ScheduleError as exc:
-            raise chk.fail(key, str(exc)) from None
-        return
-    if name == "lr_schedule":
-        try:
-            schedules.validate_lr_schedule(value)
-        except schedules.ScheduleError as exc:
-            raise chk.fail(key, str(exc)) from None
-        return
-    if name in CHOICES and value not in CHOICES[name]:
-        raise chk.unknown(key, value, CHOICES[name])
-    if name == "initial_step":
-        if value != "hairer" and not (_is_type(value, float) and value > 0):
-            raise chk.fail(key, f"{value!r} is not 'hairer' or a positive number")
-        return
-    if default is not None and not isinstance(default, list):
-        expected: type | tuple[type, ...] = (
-            (int, float) if isinstance(default, float) else type(default)
-        )
-        if not _is_type(value, expected):
-            raise chk.fail(
-                key, f"{value!r} is a {type(value).__name__}, expected {_type_name(expected)}"
-            )
-    if name in POSITIVE and _is_type(value, (int, float)) and value <= 0:
-        raise chk.fail(key, f"{value!r} must be > 0")
-    if name == "warmup_steps" and _is_type(value, int) and value < 0:
-        raise chk.fail(key, f"{value!r} must be >= 0")
+def _check_value(chk: _Check, key: str, value: Any, param: decl.Param) -> None:
+    """Check one parameter value against its declaration."""
+    complaint = decl.problem(param, value)
+    if complaint is not None:
+        raise chk.fail(key, complaint)
 
 
 def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
@@ -177,28 +121,27 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
     for key, value in suite.items():
         if key not in SUITE_KEYS:
             raise chk.unknown(f"suite.{key}", key, list(SUITE_KEYS))
-        if not _is_type(value, SUITE_KEYS[key]):
-            raise chk.fail(f"suite.{key}", f"{value!r} is not a {_type_name(SUITE_KEYS[key])}")
+        _check_value(chk, f"suite.{key}", value, decl.SUITE_TYPES[key])
     name = suite.get("name")
-    if not name or not isinstance(name, str):
-        raise chk.fail("suite.name", "missing (a non-empty string)")
-    if not all(c.isalnum() or c in "-_." for c in name):
-        raise chk.fail("suite.name", f"{name!r} may contain only letters, digits, '-', '_', '.'")
+    if not isinstance(name, str):
+        raise chk.fail("suite.name", f"missing; allowed: {paths.NAME_ALLOWED}")
+    bad_name = paths.name_problem(name)
+    if bad_name:
+        raise chk.fail(
+            "suite.name", f"{name!r} is not allowed ({bad_name}); allowed: {paths.NAME_ALLOWED}"
+        )
     seeds = suite.get("seeds", [0])
-    if not seeds or not all(_is_type(s, int) and s >= 0 for s in seeds):
-        raise chk.fail("suite.seeds", f"{seeds!r} must be a non-empty list of integers >= 0")
-    if "timeout_s" in suite and suite["timeout_s"] <= 0:
-        raise chk.fail("suite.timeout_s", f"{suite['timeout_s']!r} must be > 0")
-    if "memory_limit_mb" in suite and suite["memory_limit_mb"] <= 0:
-        raise chk.fail("suite.memory_limit_mb", f"{suite['memory_limit_mb']!r} must be > 0")
+    if len(set(seeds)) != len(seeds):
+        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise chk.fail("suite.seeds", f"{seeds!r} repeats {twice}; seeds must be unique")
 
     axes = _matrix(chk, raw.get("matrix"), registry)
     axes["seed"] = list(seeds)
 
-    params = raw.get("params", {})
-    if not isinstance(params, dict):
+    table = raw.get("params", {})
+    if not isinstance(table, dict):
         raise chk.fail("params", "must be a table")
-    top, per_value = _params(chk, params, axes, registry)
+    top, per_value = _params(chk, table, axes, registry)
     for key in ("timeout_s", "memory_limit_mb"):
         if key in suite and key not in top:
             top[key] = suite[key]
@@ -221,9 +164,13 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
     for i, rule in enumerate(excludes):
         if not rule:
             raise chk.fail(f"exclude[{i}]", "empty rule (it would exclude every cell)")
-        for key in rule:
+        for key, want in rule.items():
             if key not in (*AXES, *swept):
                 raise chk.unknown(f"exclude[{i}].{key}", key, [*AXES, *swept])
+            known = axes[key] if key in axes else _swept_values(key, sweeps, value_sweeps)
+            for v in want if isinstance(want, list) else [want]:
+                if v not in known:
+                    raise chk.unknown(f"exclude[{i}].{key}", v, [str(k) for k in known])
 
     cells: list[Cell] = []
     excluded = 0
@@ -243,7 +190,9 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
             if any(_matches(rule, point, swept_values) for rule in excludes):
                 excluded += 1
                 continue
-            cells.append(_make_cell(name, point, fixed, swept_values, swept, per_value, registry))
+            cell = _make_cell(name, point, fixed, swept_values, swept, per_value, registry)
+            _check_cell(chk, cell)
+            cells.append(cell)
     if not cells:
         if excluded:
             raise chk.fail("exclude", f"the rules exclude all {excluded} cells of the matrix")
@@ -258,6 +207,25 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
         raw=raw,
         exclusive=bool(suite.get("exclusive", False)),
     )
+
+
+def _swept_values(
+    key: str, sweeps: dict[str, list[Any]], value_sweeps: dict[tuple[str, str, str], list[Any]]
+) -> list[Any]:
+    """Every value parameter ``key`` takes in the suite's sweeps."""
+    out = list(sweeps.get(key, []))
+    for (_, _, k), vals in value_sweeps.items():
+        if k == key:
+            out.extend(v for v in vals if v not in out)
+    return out
+
+
+def _check_cell(chk: _Check, cell: Cell) -> None:
+    """Relations between one cell's merged parameters (e.g. factor_min <= safety)."""
+    bad = decl.cross_problem(cell.params)
+    if bad is not None:
+        key, complaint = bad
+        raise chk.fail(f"params.{key}", f"{complaint} (cell {cell.label()})")
 
 
 def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
@@ -310,6 +278,28 @@ def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
     return axes
 
 
+#: ``[params.task.<task>.weight]``: regularization weights for that task's cells, by regularizer
+#: (a weight depends on the loss's scale: an ELBO is thousands, a cross-entropy about 1)
+TASK_WEIGHTS = "weight"
+
+
+def _check_task_weights(chk: _Check, where: str, value: Any, regularizers: list[Any]) -> None:
+    if not isinstance(value, dict):
+        raise chk.fail(where, "must be a table: regularizer name = weight")
+    for name, weight in value.items():
+        if name not in regularizers:
+            raise chk.unknown(f"{where}.{name}", name, regularizers)
+        complaint = decl.problem(decl.Weight(), weight)
+        if complaint:
+            raise chk.fail(f"{where}.{name}", complaint)
+
+
+def _task_global(reg: Registry, task: str, key: str) -> bool:
+    """Whether ``key`` in ``[params.task.<task>]`` is a global parameter (not the task's)."""
+    cls = reg.tasks.get(task)
+    return key in GLOBAL_DEFAULTS and (cls is None or key not in cls.defaults)
+
+
 def _default_mode(reg: Registry, backend: str) -> str:
     """The declared default mode of ``backend`` (eager where it is not loaded)."""
     info = reg.backends.get(backend)
@@ -336,8 +326,10 @@ def _component_default(reg: Registry, axis: str, value: str, key: str) -> Any:
 def _component_keys(reg: Registry, axis: str, value: str) -> list[str] | None:
     """Allowed parameter keys of one axis value, or None if unknown (plugin not loaded)."""
     if axis == "task":
+        # a task's table may also set global parameters for that task's cells (a paper suite
+        # trains MNIST and PhysioNet with different optimizers, budgets and tolerances)
         cls = reg.tasks.get(value)
-        return sorted(cls.defaults) if cls else None
+        return sorted({*cls.defaults, *GLOBAL_DEFAULTS, TASK_WEIGHTS}) if cls else None
     if axis in ("solver", "adjoint", "regularizer"):
         keys: set[str] = set()
         found = False
@@ -368,29 +360,54 @@ def _params(
                 for pkey, pval in table.items():
                     if allowed is not None and pkey not in allowed:
                         raise chk.unknown(f"{where}.{pkey}", pkey, allowed)
+                    if key == "task" and pkey == TASK_WEIGHTS:
+                        _check_task_weights(chk, f"{where}.{pkey}", pval, axes["regularizer"])
+                        continue
+                    if key == "task" and _task_global(reg, axis_value, pkey):
+                        if isinstance(pval, list) and not isinstance(GLOBAL_DEFAULTS[pkey], list):
+                            raise chk.fail(
+                                f"{where}.{pkey}",
+                                "a global parameter set for one task cannot be a sweep; "
+                                "sweep it in [params]",
+                            )
+                        gparam = decl.GLOBAL_TYPES[pkey]
+                        _check_list_or_value(
+                            chk, f"{where}.{pkey}", pval, GLOBAL_DEFAULTS[pkey], gparam
+                        )
+                        continue
                     default = (
                         GLOBAL_DEFAULTS.get(pkey)
                         if key in ("backend", "mode", "device")
                         else _component_default(reg, key, axis_value, pkey)
                     )
-                    _check_list_or_value(chk, f"{where}.{pkey}", pkey, pval, default)
+                    param = _declared(reg, key, axis_value, pkey)
+                    _check_list_or_value(chk, f"{where}.{pkey}", pval, default, param)
                 per_value[(key, axis_value)] = dict(table)
             continue
         if key not in GLOBAL_DEFAULTS:
             raise chk.unknown(f"params.{key}", key, [*GLOBAL_DEFAULTS, *MATRIX_AXES])
-        _check_list_or_value(chk, f"params.{key}", key, value, GLOBAL_DEFAULTS[key])
+        _check_list_or_value(
+            chk, f"params.{key}", value, GLOBAL_DEFAULTS[key], decl.GLOBAL_TYPES[key]
+        )
         top[key] = value
     return top, per_value
 
 
-def _check_list_or_value(chk: _Check, where: str, key: str, value: Any, default: Any) -> None:
+def _check_list_or_value(
+    chk: _Check, where: str, value: Any, default: Any, param: decl.Param
+) -> None:
+    """A value, or a list of values to sweep (unless the parameter itself is a list)."""
     if isinstance(value, list) and not isinstance(default, list):
         if not value:
             raise chk.fail(where, "an empty list sweeps nothing")
+        if len({repr(v) for v in value}) != len(value):
+            raise chk.fail(
+                where, f"{value!r} sweeps a value twice; the values of a sweep must differ"
+            )
         for v in value:
-            _check_value(chk, where, key, v, default)
+            _check_value(chk, where, v, param)
     else:
-        _check_value(chk, where, key, value, default)
+        _check_value(chk, where, value, param)
 
 
 def _matches(rule: dict[str, Any], point: dict[str, Any], swept: dict[str, Any]) -> bool:
@@ -415,6 +432,8 @@ def _make_cell(
     params.update(fixed)
     for axis in ("backend", "mode", "device"):
         params.update(per_value.get((axis, point[axis]), {}))
+    task_table = per_value.get(("task", point["task"]), {})
+    params.update({k: v for k, v in task_table.items() if _task_global(reg, point["task"], k)})
     component_params: dict[str, dict[str, Any]] = {}
     for axis in ("task", "solver", "adjoint", "regularizer"):
         value = point[axis]
@@ -428,8 +447,13 @@ def _make_cell(
         for k, v in table.items():
             if k in swept_values and isinstance(v, list):
                 continue
+            if axis == "task" and (k == TASK_WEIGHTS or _task_global(reg, value, k)):
+                continue  # a global parameter of this task's cells (in params)
             merged[k] = v
         component_params[axis] = merged
+    task_weights = task_table.get(TASK_WEIGHTS, {})
+    if point["regularizer"] in task_weights:
+        component_params["regularizer"]["weight"] = task_weights[point["regularizer"]]
     for key, value in swept_values.items():
         placed = False
         for axis in ("task", "solver", "adjoint", "regularizer"):

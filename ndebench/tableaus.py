@@ -234,3 +234,166 @@ RK4 = Tableau(
 )
 
 TABLEAUS: dict[str, Tableau] = {t.name: t for t in (TSIT5, DOPRI5, BOSH3, EULER, RK4)}
+
+
+# =============================================================================================
+# SDE: stochastic Runge-Kutta methods of Rößler's SRI family (Itô, diagonal noise, strong 1.5)
+# =============================================================================================
+#
+# One step t -> t + h with increments dW (of W over the step) and I10 = int (W_s - W_t) ds
+# (StochasticDiffEq.jl ``perform_step/sri.jl``, all arithmetic elementwise: diagonal noise):
+#
+#   chi1 = (dW^2 - h) / (2 sqrt(h))        = I_(1,1) / sqrt(h)
+#   chi2 = I10 / h                         = I_(1,0) / h
+#   chi3 = (dW^3 - 3 h dW) / (6 h)         = I_(1,1,1) / h
+#   H0_i = y + h sum_j A0_ij k_j + chi2 sum_j B0_ij g_j,   k_i = f(t + c0_i h, H0_i)
+#   H1_i = y + h sum_j A1_ij k_j + sqrt(h) sum_j B1_ij g_j, g_i = g(t + c1_i h, H1_i)
+#   E2   = sum_i (beta3_i chi2 + beta4_i chi3) g_i
+#   y1   = y + h alpha @ k + sum_i (beta1_i dW + beta2_i chi1) g_i + E2
+#   E1   = h sum_{i < error_terms} k_i
+#   EEst = rms((delta E1 + E2) / (atol + rtol max(|y|, |y1|)))      (calculate_residuals)
+#
+# StochasticDiffEq draws I10 as h (dW + dZ / sqrt(3)) / 2 with an independent Wiener process Z;
+# ndebench uses the space-time Lévy area H of the same path, I10 = h (dW / 2 + H), which has
+# that law and stays consistent when a rejected step is re-queried on a sub-interval.
+# The stiffness estimate (``stiffness_stages = (i, j)``, 0-based) is
+# ``rms(k_j - k_i) / rms(H0_j - H0_i)`` (StochasticDiffEq computes it with (k4 - k3) /
+# (H03 - H02) for the composite ``AutoSOSRI2``); ``stability_size`` is its normalizer
+# (``alg_stability_size``: 10.6 for SOSRI2, StochasticDiffEq ``alg_utils.jl``, unchanged since
+# 2018; not defined for SOSRI or SRIW1, hence None).
+
+
+@dataclass(frozen=True, eq=False)
+class SRITableau:
+    """Coefficients of a Rößler SRI method as in StochasticDiffEq.jl's ``RosslerSRI``
+    (matrices lower triangular, row i = stage i)."""
+
+    name: str
+    c0: np.ndarray
+    c1: np.ndarray
+    A0: np.ndarray
+    A1: np.ndarray
+    B0: np.ndarray
+    B1: np.ndarray
+    alpha: np.ndarray
+    beta1: np.ndarray
+    beta2: np.ndarray
+    beta3: np.ndarray
+    beta4: np.ndarray
+    reference: str
+    order: float = 1.5
+    delta: float = 1.0
+    error_terms: int = 4
+    stiffness_stages: tuple[int, int] | None = None
+    stability_size: float | None = None
+
+    @property
+    def stages(self) -> int:
+        return len(self.alpha)
+
+    @property
+    def error_order(self) -> float:
+        """The controller's exponent order (StochasticDiffEq: ``alg_order`` = 3/2)."""
+        return self.order
+
+
+_ROSSLER = (
+    "Rößler (2010), Runge-Kutta methods for the strong approximation of solutions of "
+    "stochastic differential equations, SIAM J. Numer. Anal. 48:922-952"
+)
+_RACKAUCKAS_NIE = (
+    "Rackauckas & Nie (2018), Stability-optimized high order methods and stiffness detection "
+    "for pathwise stiff stochastic differential equations, arXiv 1804.04344"
+)
+
+
+def _four_stage(name: str, a0: list[float], a1: list[float], b0: list[float],
+                b1: list[float], c0: list[float], c1: list[float], alpha: list[float],
+                betas: list[list[float]], **kw: object) -> SRITableau:  # fmt: skip
+    """A FourStageSRI tableau from StochasticDiffEq's flat constants (a021, a031, a032, ...)."""
+
+    def low(v: list[float]) -> np.ndarray:
+        return _lower([v[0:1], v[1:3], v[3:6]])
+
+    b = [np.array(x) for x in betas]
+    return SRITableau(
+        name=name, c0=np.array(c0), c1=np.array(c1), A0=low(a0), A1=low(a1), B0=low(b0),
+        B1=low(b1), alpha=np.array(alpha), beta1=b[0], beta2=b[1], beta3=b[2], beta4=b[3],
+        **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+#: SRIW1 (Rößler 2010's SRI1 with Rackauckas & Nie's error estimate): StochasticDiffEq
+#: ``constructSRIW1``; its specialised step evaluates f twice (stages 3 and 4 have input y,
+#: f(H0_3) = k1 and k4 is unused) and g four times; E1 = h (k1 + k2), delta = 1/6.
+SRIW1 = SRITableau(
+    name="sriw1",
+    c0=np.array([0.0, 3 / 4, 0.0, 0.0]),
+    c1=np.array([0.0, 1 / 4, 1.0, 1 / 4]),
+    A0=_lower([[3 / 4], [0.0, 0.0], [0.0, 0.0, 0.0]]),
+    A1=_lower([[1 / 4], [1.0, 0.0], [0.0, 0.0, 1 / 4]]),
+    B0=_lower([[3 / 2], [0.0, 0.0], [0.0, 0.0, 0.0]]),
+    B1=_lower([[1 / 2], [-1.0, 0.0], [-5.0, 3.0, 1 / 2]]),
+    alpha=np.array([1 / 3, 2 / 3, 0.0, 0.0]),
+    beta1=np.array([-1.0, 4 / 3, 2 / 3, 0.0]),
+    beta2=np.array([-1.0, 4 / 3, -1 / 3, 0.0]),
+    beta3=np.array([2.0, -4 / 3, -2 / 3, 0.0]),
+    beta4=np.array([-2.0, 5 / 3, -2 / 3, 1.0]),
+    reference=_ROSSLER + "; error estimate: Rackauckas & Nie (2017), Discrete Contin. Dyn. "
+    "Syst. B 22:2731-2761; coefficients: StochasticDiffEq.jl src/tableaus.jl",
+    delta=1 / 6,
+    error_terms=2,
+)
+
+#: SOSRI: stability-optimized SRI (Rackauckas & Nie 2018), StochasticDiffEq
+#: ``SOSRIConstantCache`` (src/caches/rossler_caches.jl). The 2021/2023 SDE experiments' solver.
+SOSRI = _four_stage(
+    "sosri",
+    a0=[-0.04199224421316468, 2.842612915017106, -2.0527723684000727, 4.338237071435815,
+        -2.8895936137439793, 2.3017575594644466],
+    a1=[0.26204282091330466, 0.20903646383505375, -0.1502377115150361, 0.05836595312746999,
+        0.6149440396332373, 0.08535117634046772],
+    b0=[-0.21641093549612528, 1.5336352863679572, 0.26066223492647056, -1.0536037558179159,
+        1.7015284721089472, -0.20725685784180017],
+    b1=[-0.5119011827621657, 2.67767339866713, -4.9395031322250995, 0.15580956238299215,
+        3.2361551006624674, -1.4223118283355949],
+    c0=[0.0, -0.04199224421316468, 0.7898405466170333, 3.7504010171562823],
+    c1=[0.0, 0.26204282091330466, 0.05879875232001766, 0.758661169101175],
+    alpha=[1.140099274172029, -0.6401334255743456, 0.4736296532772559, 0.026404498125060714],
+    betas=[
+        [-1.8453464565104432, 2.688764531100726, -0.2523866501071323, 0.40896857551684956],
+        [0.4969658141589478, -0.5771202869753592, -0.12919702470322217, 0.2093514975196336],
+        [2.8453464565104425, -2.688764531100725, 0.2523866501071322, -0.40896857551684945],
+        [0.11522663875443433, -0.57877086147738, 0.2857851028163886, 0.17775911990655704],
+    ],
+    reference=_RACKAUCKAS_NIE + "; coefficients: StochasticDiffEq.jl SOSRIConstantCache",
+    stiffness_stages=(2, 3),
+)  # fmt: skip
+
+#: SOSRI2: stability-optimized SRI with c0_3 = c0_4 = 1 (stiffness-detecting pair; SRNODE's SDE
+#: solver is ``AutoSOSRI2(SOSRI2())``), StochasticDiffEq ``SOSRI2ConstantCache``.
+SOSRI2 = _four_stage(
+    "sosri2",
+    a0=[0.13804532298278663, 0.5818361298250374, 0.4181638701749618, 0.4670018408674211,
+        0.8046204792187386, -0.27162232008616016],
+    a1=[0.45605532163856893, 0.7555807846451692, 0.24441921535482677, 0.6981181143266059,
+        0.3453277086024727, -0.04344582292908241],
+    b0=[0.08852381537667678, 1.0317752458971061, 0.4563552922077882, 1.73078280444124,
+        -0.46089678470929774, -0.9637509618944188],
+    b1=[0.6753186815412179, -0.07452812525785148, -0.49783736486149366, -0.5591906709928903,
+        0.022696571806569924, -0.8984927888368557],
+    c0=[0.0, 0.13804532298278663, 0.9999999999999992, 0.9999999999999994],
+    c1=[0.0, 0.45605532163856893, 0.999999999999996, 0.9999999999999962],
+    alpha=[-0.15036858140642623, 0.7545275856696072, 0.686995463807979, -0.2911544680711602],
+    betas=[
+        [-0.45315689727309133, 0.8330937231303951, 0.3792843195533544, 0.24077885458934192],
+        [-0.4994383733810986, 0.9181786186154077, -0.25613778661003145, -0.16260245862427797],
+        [1.4531568972730915, -0.8330937231303933, -0.3792843195533583, -0.24077885458934023],
+        [-0.4976090683622265, 0.9148155835648892, -1.4102107084476505, 0.9930041932449877],
+    ],
+    reference=_RACKAUCKAS_NIE + "; coefficients: StochasticDiffEq.jl SOSRI2ConstantCache",
+    stiffness_stages=(2, 3),
+    stability_size=10.6,
+)  # fmt: skip
+
+SRI_TABLEAUS: dict[str, SRITableau] = {t.name: t for t in (SRIW1, SOSRI, SOSRI2)}

@@ -12,11 +12,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
-NEEDS = {"jax_overhead.py": "requires_jax", "solver_overhead.py": "requires_torch"}
+NEEDS = {
+    "jax_overhead.py": "requires_jax",
+    "perf.py": "requires_jax",
+    "solver_overhead.py": "requires_torch",
+}
 
 
 def test_every_script_is_listed() -> None:
-    assert {"harness_overhead.py", "jax_overhead.py", "solver_overhead.py"} <= set(SCRIPTS)
+    assert {"harness_overhead.py", "jax_overhead.py", "perf.py", "solver_overhead.py"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize(

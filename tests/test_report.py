@@ -60,9 +60,9 @@ def cell_row(
         "git_rev": "dd59962",
         "started_at": f"2026-11-24T10:{seed:02d}:{RTOLS.index(rtol) * 10:02d}+00:00",
         "config_hash": h,
+        "train_steps": 50,
     }
     numeric = {
-        "train_steps": 50,
         "train_time_s": 5.0,
         "train_step_time_s": 0.01,
         "train_nfe_forward": 80.0,
@@ -373,7 +373,9 @@ def test_write_report_default_out_dir(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "results").mkdir()
     with pytest.warns(UserWarning, match="unreadable"):
         index = write_report(tmp_path / "results")
-    assert index.resolve() == (tmp_path / "reports" / "synthetic" / "index.html").resolve()
+    # next to the results, never onto a committed reports/ directory
+    assert index.resolve() == (tmp_path / "results" / "report" / "index.html").resolve()
+    assert not (tmp_path / "reports").exists()
     md = (index.parent / "report.md").read_text()
     assert "## Report warnings" in md and "bad.json: skipped, unreadable result file" in md
 
@@ -477,7 +479,7 @@ def test_regularizer_only_sweep_shares_the_none_baseline() -> None:
 def test_summary_lists_each_backend_once_with_its_version() -> None:
     """Unsupported cells are refused before they run and carry no backend_version; the
     summary must not list their backend a second time without the version."""
-    from ndebench.report.sections import summary_section
+    from ndebench.report.sections import run_section as summary_section
 
     df = make_results()
     df.loc[df["status"] == "unsupported", "backend_version"] = ""
@@ -512,3 +514,223 @@ def test_regularizer_colors_are_distinct_for_every_regularizer() -> None:
     assert "none" in names and len(names) >= 11
     colors = regularizer_colors(names)
     assert len(set(colors.values())) == len(colors) == len(set(names))
+
+
+# ------------------------------------------------------------------ from a real small run
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A real toy-backend run sweeping rtol (2 seeds, baseline and ernode), and its report."""
+    from ndebench.cli import main
+
+    from .conftest import PLUGIN_DIR, ROOT
+    from .test_runner import suite_file
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NDEBENCH_PLUGINS", "ndebench_toy")
+    mp.setenv("PYTHONPATH", f"{PLUGIN_DIR}:{ROOT}")
+    tmp = tmp_path_factory.mktemp("real")
+    try:
+        suite = suite_file(tmp, name="real", steps=6)
+        suite.write_text(
+            suite.read_text().replace(
+                "predict_repeats = 2", "predict_repeats = 2\nrtol = [1e-3, 1e-5]"
+            )
+        )
+        res, rep = tmp / "res", tmp / "rep"
+        assert main(["run", str(suite), "--out", str(res), "--quiet"]) == 0
+        assert main(["report", str(res), "--out", str(rep)]) == 0
+    finally:
+        mp.undo()
+    return res, rep
+
+
+def test_real_run_report_opens_with_the_answer_and_the_pareto_figure(
+    real_run: tuple[Path, Path],
+) -> None:
+    import ndebench
+
+    res, rep = real_run
+    md = (rep / "report.md").read_text()
+    first = re.findall(r"^## (.+)$", md, re.M)[0]
+    assert first == "Summary"
+    summary = md.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert "fastest prediction time" in summary and "fastest train step time" in summary
+    assert "within 5% of its baseline" in summary
+    df = ndebench.load_results(res)
+    declared = "lower_is_better" in df.columns and df["lower_is_better"].notna().all()
+    source = "declared by the task" if declared else "guessed from the metric name"
+    assert f"Direction of the test metric: {source}" in summary
+    assert (rep / "figures" / "predict_time_vs_metric.png").read_bytes()[:8] == PNG_MAGIC
+    assert "Pareto front" in md
+    # the ratios the report states equal the ones computed by hand from the stored results
+    agg = aggregate(df)
+    for rtol in (1e-3, 1e-5):
+        cells = df[np.isclose(df["rtol"], rtol)]
+        by = cells.groupby("regularizer")["predict_time_s"].mean()
+        row = row_of(agg, "ernode", rtol)
+        assert row["predict_time_s_ratio"] == pytest.approx(by["ernode"] / by["none"])
+        assert f"({fmt_num(by['ernode'] / by['none'])}×)" in md
+    best = agg.loc[agg["predict_time_s_mean"].idxmin()]
+    assert f"{fmt_num(best['predict_time_s_ratio'])}×" in summary
+    html = (rep / "index.html").read_text()
+    assert "<details><summary>Full table" in html and "<h2>Summary</h2>" in html
+
+
+def test_tolerance_sweep_gets_the_work_precision_figure(real_run: tuple[Path, Path]) -> None:
+    _, rep = real_run
+    assert (rep / "figures" / "work_precision.png").read_bytes()[:8] == PNG_MAGIC
+    assert "Work-precision" in (rep / "report.md").read_text()
+
+
+def test_no_work_precision_without_a_tolerance_sweep(report: Path, tmp_path: Path) -> None:
+    df = make_results()
+    df = df[np.isclose(df["rtol"], 1e-3)].drop(columns=["rtol"]).assign(swept="")
+    render(df, None, tmp_path)
+    assert not (tmp_path / "figures" / "work_precision.png").exists()
+
+
+def test_summary_respects_tolerance_and_declared_direction(tmp_path: Path) -> None:
+    from ndebench.report.summary import best_rows
+
+    df = make_results()
+    df = df[np.isclose(df["rtol"], 1e-3)]
+    agg = aggregate(df)
+    # ernode halves the test metric and every time: the fastest, lower metric is better
+    best = best_rows(agg, tolerance=0.05)
+    assert set(best["regularizer"]) == {"ernode"}
+    assert (
+        best["direction_source"]
+        == "guessed from the metric name (these results predate lower_is_better)"
+    ).all()
+    # declared higher-is-better: ernode's halved metric is out of tolerance, taynode's 1.5x
+    # metric is within it but slower; the baseline itself wins
+    agg2 = aggregate(df.assign(lower_is_better=False))
+    best2 = best_rows(agg2, tolerance=0.05)
+    assert set(best2["regularizer"]) == {"none"}
+    assert (best2["direction_source"] == "declared by the task").all()
+
+
+def test_regularizer_baseline_and_family_columns_drive_the_report(tmp_path: Path) -> None:
+    """A baseline named anything, declared by the results; families from the results."""
+    df = make_results()
+    df = df[np.isclose(df["rtol"], 1e-3)].copy()
+    df["regularizer"] = df["regularizer"].replace({"none": "vanilla"})
+    df["regularizer_baseline"] = df["regularizer"] == "vanilla"
+    df["regularizer_family"] = df["regularizer"].map(
+        {
+            "vanilla": "baseline",
+            "ernode": "heuristics",
+            "srnode": "heuristics",
+            "taynode": "integral",
+        }
+    )
+    agg = aggregate(df)
+    assert row_of(agg, "ernode", 1e-3)["train_nfe_forward_ratio"] == pytest.approx(0.5)
+    assert bool(row_of(agg, "vanilla", 1e-3)["is_baseline"])
+    render(df, None, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "## heuristics — Task spiral" in md and "## integral — Task spiral" in md
+
+
+def test_performance_profile_equals_hand_computed_values() -> None:
+    """Three tasks, three configurations: r = t / best per task, rho(tau) = share of tasks."""
+    from ndebench.report.analysis import performance_profile, performance_ratios
+
+    times = {  # task -> regularizer -> predict time
+        "a": {"none": 1.0, "ernode": 2.0, "srnode": 4.0},
+        "b": {"none": 3.0, "ernode": 1.5, "srnode": None},  # srnode failed on b
+        "c": {"none": 2.0, "ernode": 2.0, "srnode": 1.0},
+    }
+    rows = []
+    for task, regs in times.items():
+        for reg, t in regs.items():
+            for seed in (0, 1):
+                row = cell_row(reg if reg != "srnode" else "srnode", 1e-3, 0)
+                row.update(task=task, seed=seed, config_hash=f"{task}{reg}{seed}", swept="")
+                row.pop("rtol")
+                if t is None:
+                    row.update(status="failed", predict_time_s=math.nan)
+                else:
+                    row["predict_time_s"] = t
+                rows.append(row)
+    df = pd.DataFrame(rows)
+    agg = aggregate(df)
+    ratios = performance_ratios(agg, df, "predict_time_s")
+    assert ratios.loc["a", "ernode"] == pytest.approx(2.0)
+    assert ratios.loc["b", "none"] == pytest.approx(2.0)
+    assert ratios.loc["b", "srnode"] == math.inf
+    assert ratios.loc["c", "srnode"] == pytest.approx(1.0)
+    rho = performance_profile(ratios, [1.0, 2.0, 4.0])
+    # none: r = (1, 2, 2); ernode: r = (2, 1, 2); srnode: r = (4, inf, 1)
+    assert rho.loc["none"].tolist() == pytest.approx([1 / 3, 1.0, 1.0])
+    assert rho.loc["ernode"].tolist() == pytest.approx([1 / 3, 1.0, 1.0])
+    assert rho.loc["srnode"].tolist() == pytest.approx([1 / 3, 1 / 3, 2 / 3])
+
+
+def test_pareto_front_hand_values() -> None:
+    from ndebench.report.analysis import pareto_front
+
+    x = [1.0, 2.0, 3.0, 1.5, 4.0]
+    y = [5.0, 3.0, 4.0, 6.0, 1.0]  # lower is better: (1,5), (2,3), (4,1) are not beaten
+    assert pareto_front(x, y, lower_y_better=True) == [0, 1, 4]
+    assert pareto_front(x, y, lower_y_better=False) == [0, 3]
+
+
+# ------------------------------------------------------------------ hostile strings
+
+HOSTILE = (
+    '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    "[click](javascript:alert(3)) ![p](data:text/html;base64,PHNjcmlwdD4=) "
+    "<a href='javascript:alert(4)'>a</a> `code` **b** | pipe <!-- c -->"
+)
+
+
+def _inert_html(html: str, local: tuple[str, ...] = ()) -> None:
+    """No script, no event handler, no link or image to anything but data:image, anchors and
+    the ``local`` relative prefixes (the report's own figure files)."""
+    from html.parser import HTMLParser
+
+    problems: list[str] = []
+
+    class Check(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in ("script", "iframe", "object", "embed", "link", "meta") and tag != "meta":
+                problems.append(tag)
+            for name, value in attrs:
+                v = (value or "").strip().lower()
+                if name.startswith("on"):
+                    problems.append(f"{tag} {name}")
+                if name == "href" and not v.startswith(("#", *local)):
+                    problems.append(f"href {v[:30]}")
+                if name == "src" and not v.startswith(("data:image/png", *local)):
+                    problems.append(f"src {v[:30]}")
+
+    Check().feed(html)
+    assert not problems, problems
+
+
+def test_hostile_strings_are_inert_in_index_html_and_report_md(tmp_path: Path) -> None:
+    from markdown_it import MarkdownIt
+
+    df = make_results()
+    df["suite"] = "suite " + HOSTILE
+    df["message"] = df["message"].where(df["status"] == "ok", "error " + HOSTILE)
+    df["hardware"] = "cpu " + HOSTILE
+    df["solver"] = np.where(df["seed"] == 0, "tsit5", "s" + HOSTILE)
+    df["rtol"] = df["rtol"].astype(object)
+    df.loc[df["regularizer"] == "srnode", "rtol"] = HOSTILE
+    df["task"] = "task" + HOSTILE
+    df["metric_name"] = "m" + HOSTILE
+    render(df, make_curves(df.assign(task="t")).assign(task="task" + HOSTILE), tmp_path,
+           title="t " + HOSTILE)  # fmt: skip
+    html = (tmp_path / "index.html").read_text()
+    _inert_html(html)
+    assert "&lt;script&gt;" in html  # shown, as text
+    md = (tmp_path / "report.md").read_text()
+    assert "<script" not in md and "<img" not in md and "<a " not in md
+    assert not re.search(r"(?<!\\)\]\((javascript|data):", md)  # only escaped brackets
+    # rendered as GitHub would (raw HTML allowed): still inert
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+    _inert_html(rendered, local=("figures/",))

@@ -243,3 +243,58 @@ def test_mode_left_out_runs_each_backend_in_its_default_mode(tmp_path: Path) -> 
         write(tmp_path, text.replace("[matrix]", '[matrix]\nmode = ["eager"]')), reg
     )
     assert {c.mode for c in explicit.cells} == {"eager"} and len(explicit.cells) == 8
+
+
+def test_task_tables_may_set_global_parameters_for_their_cells(tmp_path) -> None:
+    """A paper suite trains each task with its own optimizer, budget and tolerances."""
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[suite]\nname = "t"\nseeds = [0]\n[matrix]\nbackend = ["torch"]\n'
+        'task = ["spiral", "digits"]\nsolver = ["tsit5"]\nadjoint = ["discrete"]\n'
+        'regularizer = ["none"]\n[params]\nlearning_rate = 0.01\n'
+        '[params.task.digits]\nlearning_rate = 0.03\noptimizer = "adamax"\nlatent = 8\n'
+        'lr_schedule = {kind = "inverse_decay", gamma = 1e-5}\n'
+    )
+    cells = {c.task: c for c in load_suite(path, load_registry()).cells}
+    assert cells["spiral"].params["learning_rate"] == 0.01
+    assert cells["spiral"].params["optimizer"] == "adam"
+    digits = cells["digits"]
+    assert digits.params["learning_rate"] == 0.03 and digits.params["optimizer"] == "adamax"
+    assert digits.params["lr_schedule"]["gamma"] == 1e-5
+    assert digits.component("task")["latent"] == 8 and "optimizer" not in digits.component("task")
+    path.write_text(path.read_text().replace('optimizer = "adamax"', 'optimizer = "adamw"'))
+    import pytest
+
+    from ndebench.errors import InputError
+
+    with pytest.raises(InputError, match=r"params\.task\.digits\.optimizer"):
+        load_suite(path, load_registry())
+
+
+def test_task_tables_set_regularizer_weights_per_task(tmp_path) -> None:
+    import pytest
+
+    from ndebench.errors import InputError
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    text = (
+        '[suite]\nname = "t"\nseeds = [0]\n[matrix]\nbackend = ["torch"]\n'
+        'task = ["spiral", "digits"]\nsolver = ["tsit5"]\nadjoint = ["discrete"]\n'
+        'regularizer = ["none", "ernode"]\n[params.regularizer.ernode]\nweight = 0.5\n'
+        "[params.task.digits.weight]\nernode = 0.01\n"
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    cells = {(c.task, c.regularizer): c for c in load_suite(path, load_registry()).cells}
+    assert cells[("spiral", "ernode")].component("regularizer")["weight"] == 0.5
+    assert cells[("digits", "ernode")].component("regularizer")["weight"] == 0.01
+    path.write_text(text.replace("ernode = 0.01", "ernode = -1.0"))
+    with pytest.raises(InputError, match=r"params\.task\.digits\.weight\.ernode"):
+        load_suite(path, load_registry())
+    path.write_text(text.replace("ernode = 0.01", "srnode = 0.01"))
+    with pytest.raises(InputError, match="srnode"):
+        load_suite(path, load_registry())

@@ -9,17 +9,23 @@ numbers matter run with ``workers = 1`` or mark themselves ``exclusive``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
+from ndebench import cellproc
 from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart
 from ndebench.spec import Cell, Status
 
@@ -56,11 +62,86 @@ def _context() -> Any:
     return mp.get_context("spawn")
 
 
+class _ForkChild:
+    """A cell in a child forked by :mod:`multiprocessing` (the fork server): fast to start."""
+
+    def __init__(self, context: Any, job: Job) -> None:
+        self.conn, child = context.Pipe(duplex=False)
+        self.process: BaseProcess = context.Process(
+            target=_child,
+            args=(job.cell.to_dict(), job.key, job.env, child, dict(os.environ)),
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        self.pid = self.process.pid
+
+    def ready(self) -> bool:
+        return bool(self.conn.poll())
+
+    def receive(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.conn.recv_bytes().decode())
+        return doc
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def exitcode(self) -> int | None:
+        return self.process.exitcode
+
+    def join(self, timeout: float) -> None:
+        self.process.join(timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _ProgramChild:
+    """A cell in ``python -m ndebench.cellproc`` started with :mod:`subprocess`: allowed in a
+    daemonic process (a Dask worker), where :mod:`multiprocessing` may not have children."""
+
+    def __init__(self, job: Job) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="ndebench-cell-"))
+        (self.folder / cellproc.JOB).write_text(
+            json.dumps({"cell": job.cell.to_dict(), "key": job.key, "env": job.env}, default=str)
+        )
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "ndebench.cellproc", str(self.folder)],
+            stdin=subprocess.DEVNULL,
+        )
+        self.pid = self.popen.pid
+
+    def ready(self) -> bool:
+        return (self.folder / cellproc.RESULT).exists()
+
+    def receive(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads((self.folder / cellproc.RESULT).read_text())
+        return doc
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+    def join(self, timeout: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 @dataclass
 class _Running:
     job: Job
-    process: BaseProcess
-    conn: Connection
+    child: _ForkChild | _ProgramChild
     started: float
 
 
@@ -101,42 +182,38 @@ def _rss_tree_mb(pid: int | None) -> float:
 
 
 class LocalExecutor(AbstractExecutor):
-    def __init__(self, workers: int = 1) -> None:
+    """``program = True`` starts each cell as ``python -m ndebench.cellproc`` (subprocess)
+    instead of forking it from the fork server (what a daemonic process must do)."""
+
+    def __init__(self, workers: int = 1, program: bool = False) -> None:
         self.workers = max(1, int(workers))
-        self.context = _context()
+        self.program = program
+        self.context = None if program else _context()
 
     def _start(self, job: Job) -> _Running:
-        parent, child = self.context.Pipe(duplex=False)
-        proc = self.context.Process(
-            target=_child,
-            args=(job.cell.to_dict(), job.key, job.env, child, dict(os.environ)),
-            daemon=True,
-        )
-        proc.start()
-        child.close()
-        return _Running(job, proc, parent, time.perf_counter())
+        child = _ProgramChild(job) if self.program else _ForkChild(self.context, job)
+        return _Running(job, child, time.perf_counter())
 
     def _finish(self, run: _Running) -> dict[str, Any] | None:
         """The document of a finished child, or None if it is still running."""
         elapsed = time.perf_counter() - run.started
-        if run.conn.poll():
+        child = run.child
+        if child.ready():
             try:
-                doc: dict[str, Any] = json.loads(run.conn.recv_bytes().decode())
+                doc = child.receive()
             except (EOFError, OSError, ValueError):
-                run.process.join(5)
+                child.join(5)
                 return fault_document(
-                    run.job, Status.CRASHED, describe_exit(run.process.exitcode), elapsed
+                    run.job, Status.CRASHED, describe_exit(child.exitcode()), elapsed
                 )
-            run.process.join(10)
-            if run.process.is_alive():
-                run.process.kill()
+            child.join(10)
+            if child.alive():
+                child.kill()
             return doc
-        if not run.process.is_alive():
-            if run.conn.poll():  # the result arrived just before exit
+        if not child.alive():
+            if child.ready():  # the result arrived just before exit
                 return self._finish(run)
-            return fault_document(
-                run.job, Status.CRASHED, describe_exit(run.process.exitcode), elapsed
-            )
+            return fault_document(run.job, Status.CRASHED, describe_exit(child.exitcode()), elapsed)
         if elapsed > run.job.timeout_s:
             self._kill(run)
             return fault_document(
@@ -147,7 +224,7 @@ class LocalExecutor(AbstractExecutor):
             )
         limit = run.job.memory_limit_mb
         if limit is not None:
-            used = _rss_tree_mb(run.process.pid)
+            used = _rss_tree_mb(child.pid)
             if used > limit:
                 self._kill(run)
                 return fault_document(
@@ -163,12 +240,12 @@ class LocalExecutor(AbstractExecutor):
         try:
             import psutil
 
-            for child in psutil.Process(run.process.pid).children(recursive=True):
+            for child in psutil.Process(run.child.pid).children(recursive=True):
                 child.kill()
         except Exception:
             pass
-        run.process.kill()
-        run.process.join(10)
+        run.child.kill()
+        run.child.join(10)
 
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
         from ndebench.executors import preload
@@ -191,17 +268,18 @@ class LocalExecutor(AbstractExecutor):
                     doc = self._finish(run)
                     if doc is not None:
                         running.remove(run)
-                        run.conn.close()
+                        run.child.close()
                         on_done(run.job, doc)
                 time.sleep(POLL_S)
         finally:
             for run in running:
                 self._kill(run)
+                run.child.close()
 
 
 def run_isolated(job: Job) -> dict[str, Any]:
-    """Run one job in a child process here and return its result document (used on Dask
-    workers, SLURM array tasks and by ``doctor``)."""
+    """Run one job in a child program here and return its result document (used on Dask
+    workers, SLURM array tasks and by ``doctor``; works in a daemonic process)."""
     docs: list[dict[str, Any]] = []
-    LocalExecutor(workers=1).run([job], lambda _job, doc: docs.append(doc))
+    LocalExecutor(workers=1, program=True).run([job], lambda _job, doc: docs.append(doc))
     return docs[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import io
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,21 +22,29 @@ from ndebench.report import sections as sec
 from ndebench.report.backends import backends_section
 from ndebench.report.extensions import plugin_sections, warnings_section
 from ndebench.report.families import family_sections
-from ndebench.report.figures import FigureSet, make_figures
+from ndebench.report.figurekit import FigureSet
+from ndebench.report.figures import make_figures
 from ndebench.report.files import write_bytes_atomic, write_text_atomic
 from ndebench.report.html import render_html
 from ndebench.report.markdown import render_markdown
+from ndebench.report.model import ReportSection
+from ndebench.report.papers import paper_sections
+from ndebench.report.summary import DEFAULT_TOLERANCE, answer_section
 from ndebench.report.tables import aggregate
 
 FIGURE_DIR = "figures"
 
 
 def write_report(
-    results_dir: str | Path, out_dir: str | Path | None = None, registry: Any = None
+    results_dir: str | Path,
+    out_dir: str | Path | None = None,
+    registry: Any = None,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Path:
     """Write the report of the run stored in ``results_dir``; return the path of ``index.html``.
 
-    ``out_dir`` defaults to ``reports/<suite name>/`` (relative to the working directory).
+    ``out_dir`` defaults to ``<results_dir>/report/``, next to the results (never onto files
+    committed elsewhere). ``tolerance``: see :mod:`ndebench.report.summary`.
     ``registry`` (a :class:`ndebench.plugins.Registry`, plugin manager or hook relay) enables
     plugin sections. Raises :class:`InputError` if the directory holds no results.
     """
@@ -60,8 +67,15 @@ def write_report(
     if df is None or df.empty:
         raise InputError(f"no results in {str(results_dir)!r}: run 'ndebench run' first")
     if out_dir is None:
-        out_dir = Path("reports") / _slug(suite_name(df))
-    return render(df, curves, Path(out_dir), sections_from_plugins=registry, load_warnings=problems)
+        out_dir = results_dir / "report"
+    return render(
+        df,
+        curves,
+        Path(out_dir),
+        sections_from_plugins=registry,
+        load_warnings=problems,
+        tolerance=tolerance,
+    )
 
 
 def suite_name(df: pd.DataFrame) -> str:
@@ -71,7 +85,11 @@ def suite_name(df: pd.DataFrame) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-") or "report"
+    """One safe directory name per suite name (never '.', '..' or a separator; distinct names
+    never share a directory)."""
+    from ndebench.paths import component
+
+    return component(text)
 
 
 def build_sections(
@@ -80,13 +98,14 @@ def build_sections(
     out_dir: Path,
     sections_from_plugins: Any = None,
     load_warnings: Sequence[str] = (),
-) -> list[sec.ReportSection]:
-    """Every section in report order; figures are drawn into ``out_dir/figures``."""
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> list[ReportSection]:
+    """Every section in report order (the answer first); figures go to ``out_dir/figures``."""
     curves = curves if curves is not None else pd.DataFrame()
     extra, problems = plugin_sections(sections_from_plugins, df, curves)
     problems = [*load_warnings, *problems]
-    sections = [sec.summary_section(df, problems)]
     agg = aggregate(df)
+    sections = [answer_section(agg, df, tolerance), sec.run_section(df, problems)]
     glance = sec.glance_section(agg)
     sections += [glance] if glance is not None else []
     sections += sec.table_sections(agg)
@@ -94,11 +113,15 @@ def build_sections(
     side_by_side = backends_section(df)
     sections += [side_by_side] if side_by_side is not None else []
     try:
-        figset = make_figures(df, curves, out_dir / FIGURE_DIR)
+        figset = make_figures(df, curves, out_dir / FIGURE_DIR, agg)
     except Exception as exc:  # a figure bug must not lose the tables
         figset = FigureSet(notes=[f"Figures could not be drawn: {type(exc).__name__}: {exc}"])
         problems.append(f"built-in figures failed: {type(exc).__name__}: {exc}")
     sections.append(sec.figures_section(figset, out_dir))
+    try:
+        sections += paper_sections(df, curves, out_dir / FIGURE_DIR)
+    except Exception as exc:  # the papers' view must not lose the rest of the report
+        problems.append(f"papers' sections failed: {type(exc).__name__}: {exc}")
     sections.append(sec.failures_section(df))
     sections += [_adopt_figures(s, out_dir) for s in extra]
     sections.append(sec.provenance_section(df))
@@ -115,7 +138,7 @@ def _normalize(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(status=status)
 
 
-def _adopt_figures(section: sec.ReportSection, out_dir: Path) -> sec.ReportSection:
+def _adopt_figures(section: ReportSection, out_dir: Path) -> ReportSection:
     """Copy a plugin section's figures that live outside the report into ``figures/``."""
     root = out_dir.resolve()
     paths: list[Path] = []
@@ -126,17 +149,17 @@ def _adopt_figures(section: sec.ReportSection, out_dir: Path) -> sec.ReportSecti
             write_bytes_atomic(target, path.read_bytes())
             path = target
         paths.append(path)
-    return sec.ReportSection(section.title, section.markdown, section.html, paths)
+    return ReportSection(section.title, section.markdown, section.html, paths)
 
 
-def _unique_titles(sections: list[sec.ReportSection]) -> list[sec.ReportSection]:
+def _unique_titles(sections: list[ReportSection]) -> list[ReportSection]:
     seen: dict[str, int] = {}
     out = []
     for s in sections:
         n = seen.get(s.title, 0) + 1
         seen[s.title] = n
         if n > 1:
-            s = sec.ReportSection(f"{s.title} ({n})", s.markdown, s.html, s.figures)
+            s = ReportSection(f"{s.title} ({n})", s.markdown, s.html, s.figures)
         out.append(s)
     return out
 
@@ -148,6 +171,7 @@ def render(
     title: str | None = None,
     sections_from_plugins: Any = None,
     load_warnings: Sequence[str] = (),
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Path:
     """Write ``index.html``, ``report.md``, ``figures/*.png|svg`` and ``results.csv`` into
     ``out_dir`` from a results DataFrame and its curves; return the path of ``index.html``.
@@ -159,11 +183,11 @@ def render(
     out_dir.mkdir(parents=True, exist_ok=True)
     df = _normalize(df)
     title = title or f"ndebench report — {suite_name(df)}"
-    sections = build_sections(df, curves, out_dir, sections_from_plugins, load_warnings)
+    sections = build_sections(df, curves, out_dir, sections_from_plugins, load_warnings, tolerance)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     intro = (
         f"Generated {stamp} from stored results (nothing was re-run). "
-        "Figures are in `figures/` (PNG and SVG); the per-cell table is `results.csv`."
+        "Figures are in figures/ (PNG and SVG); the per-cell table is results.csv."
     )
     buf = io.StringIO()
     df.to_csv(buf, index=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ndebench.report.sections import ReportSection
+from ndebench.report.model import ReportSection
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,25 +1,33 @@
-"""The self-contained ``index.html``: inline CSS, figures embedded as base64 data URIs.
+"""The self-contained ``index.html``, rendered with jinja2 (autoescaping on).
 
-Nothing in the page refers to a network resource; the file can be mailed or archived alone.
+Inline CSS, figures embedded as base64 data URIs: nothing in the page refers to a network
+resource, and the file can be mailed or archived alone. Markdown bodies (plugin sections) go
+through markdown-it-py with raw HTML disabled and links limited to safe schemes; every other
+string is escaped by the templates.
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from ndebench.report.markdown import anchor
+from ndebench.report.model import ReportSection
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ndebench.report.sections import ReportSection
-
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+#: link schemes a markdown body may use; anything else (javascript:, data:, vbscript:, file:)
+#: is dropped by markdown-it's link validation
+SAFE_SCHEMES = ("http", "https", "mailto")
 
 CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --head: #f6f8fa; --accent: #0969da; }
@@ -55,8 +63,19 @@ details summary { cursor: pointer; }
 """
 
 
+@functools.cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("ndebench.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
 def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """``value`` as escaped HTML text."""
+    return str(escape(str(value)))
 
 
 def data_uri(path: Path) -> str:
@@ -67,10 +86,10 @@ def data_uri(path: Path) -> str:
 
 def html_figure(path: Path, caption: str = "", alt: str = "") -> str:
     """An embedded figure; ``data-file`` keeps the file name for reference."""
-    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return (
-        f'<figure><img src="{data_uri(path)}" alt="{esc(alt or path.stem)}" '
-        f'data-file="{esc(path.name)}">{cap}</figure>'
+        _env()
+        .get_template("figure.html.j2")
+        .render(src=data_uri(path), alt=alt or path.stem, name=path.name, caption=caption)
     )
 
 
@@ -82,130 +101,88 @@ def html_table(
     raw_columns: Iterable[str] = (),
     row_classes: Sequence[str] | None = None,
 ) -> str:
-    """A styled table; values are escaped except in ``raw_columns`` (already HTML)."""
+    """A styled table; values are escaped except in ``raw_columns`` (HTML this module or
+    :mod:`ndebench.report.sections` built from escaped parts)."""
     raw = set(raw_columns)
-    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
-    body: list[str] = []
+    rows: list[dict[str, Any]] = []
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
         cells = []
         for col, value in zip(frame.columns, row, strict=True):
-            text = str(value) if col in raw else esc(value)
+            text = Markup(str(value)) if col in raw else str(value)
             numeric = col not in raw and bool(_NUMERIC.match(str(value)))
-            cells.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")
-        cls = f' class="{esc(row_classes[i])}"' if row_classes and row_classes[i] else ""
-        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return (
-        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
-    )
+            cells.append({"text": text, "num": numeric})
+        cls = row_classes[i] if row_classes else ""
+        rows.append({"cells": cells, "cls": cls})
+    columns = [str(c) for c in frame.columns]
+    return _env().get_template("table.html.j2").render(columns=columns, rows=rows)
 
 
-def _inline(text: str, base_dir: Path | None) -> str:
-    """Inline markdown: images (embedded when local), links, code, bold, italics."""
-    out = esc(text)
+def _validate_link(url: str) -> bool:
+    """Relative links, anchors and the :data:`SAFE_SCHEMES` only."""
+    text = url.strip().lower()
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*):", text)
+    if scheme is None:
+        return not text.startswith("//")
+    return scheme.group(1) in SAFE_SCHEMES
 
-    def image(m: re.Match[str]) -> str:
-        alt, src = html.unescape(m.group(1)), html.unescape(m.group(2))
-        path = Path(src) if Path(src).is_absolute() or base_dir is None else base_dir / src
-        if path.is_file() and path.suffix.lower() in MIME:
-            return f'<img src="{data_uri(path)}" alt="{esc(alt)}" data-file="{esc(path.name)}">'
-        return f"<em>[image {esc(alt)}: {esc(src)} not embedded]</em>"
 
-    out = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", image, out)
-    out = re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', out)
-    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
-    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
-    return re.sub(r"(?<![*\w])\*([^*\s][^*]*)\*(?![*\w])", r"<em>\1</em>", out)
+@functools.cache
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.validateLink = _validate_link  # type: ignore[method-assign]
+    return md
 
 
 def markdown_to_html(text: str, base_dir: Path | None = None) -> str:
-    """A small markdown subset to HTML, for plugin sections that give only markdown:
-    headings, paragraphs, bullet lists, pipe tables, fenced code, inline markup."""
-    lines = text.strip("\n").splitlines()
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if not stripped:
-            i += 1
-        elif stripped.startswith("```"):
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith("```"):
-                j += 1
-            out.append(f"<pre>{esc(chr(10).join(lines[i + 1 : j]))}</pre>")
-            i = j + 1
-        elif m := re.match(r"^(#{1,6})\s+(.*)$", stripped):
-            level = min(6, len(m.group(1)) + 2)  # section titles are h2
-            out.append(f"<h{level}>{_inline(m.group(2), base_dir)}</h{level}>")
-            i += 1
-        elif stripped.startswith("|"):
-            j = i
-            while j < len(lines) and lines[j].strip().startswith("|"):
-                j += 1
-            out.append(_pipe_table(lines[i:j], base_dir))
-            i = j
-        elif re.match(r"^[-*+]\s+", stripped):
-            items = []
-            while i < len(lines) and re.match(r"^\s*[-*+]\s+", lines[i]):
-                items.append(_inline(re.sub(r"^\s*[-*+]\s+", "", lines[i]), base_dir))
-                i += 1
-            out.append("<ul>" + "".join(f"<li>{it}</li>" for it in items) + "</ul>")
-        else:
-            para = []
-            while (
-                i < len(lines)
-                and lines[i].strip()
-                and not re.match(r"^\s*([-*+]\s|#|\||```)", lines[i])
-            ):
-                para.append(lines[i].strip())
-                i += 1
-            out.append(f"<p>{_inline(' '.join(para), base_dir)}</p>")
-    return "\n".join(out)
-
-
-def _split_row(line: str) -> list[str]:
-    cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
-    return [c.strip().replace("\\|", "|") for c in cells]
-
-
-def _pipe_table(lines: list[str], base_dir: Path | None) -> str:
-    rows = [_split_row(line) for line in lines]
-    if len(rows) >= 2 and all(re.match(r"^:?-+:?$", c) for c in rows[1] if c):
-        head, body = rows[0], rows[2:]
-    else:
-        head, body = [], rows
-    thead = "".join(f"<th>{_inline(c, base_dir)}</th>" for c in head)
-    tbody = "".join(
-        "<tr>" + "".join(f"<td>{_inline(c, base_dir)}</td>" for c in r) + "</tr>" for r in body
+    """Markdown (CommonMark + tables) to HTML with markdown-it-py: raw HTML is shown as text,
+    links with unsafe schemes stay text, local images are embedded as data URIs, headings are
+    shifted down two levels (section titles are ``h2``)."""
+    md = _markdown()
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+        for child in token.children or ():
+            if child.type == "image":
+                _embed_image(child, base_dir)
+        if token.type == "table_open":
+            token.attrSet("data-md", "1")
+    out = md.renderer.render(tokens, md.options, {})
+    return re.sub(
+        r'<table data-md="1">(.*?)</table>',
+        r'<div class="table-wrap"><table>\1</table></div>',
+        out,
+        flags=re.S,
     )
-    return (
-        f'<div class="table-wrap"><table><thead><tr>{thead}</tr></thead>'
-        f"<tbody>{tbody}</tbody></table></div>"
-    )
+
+
+def _embed_image(token: Any, base_dir: Path | None) -> None:
+    """A local image file becomes a data URI; anything else (remote, scripted, missing)
+    becomes text, so the page never loads a resource."""
+    src = str(token.attrGet("src") or "")
+    if not re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
+        path = Path(src) if Path(src).is_absolute() or base_dir is None else base_dir / src
+        if path.is_file() and path.suffix.lower() in MIME:
+            token.attrSet("src", data_uri(path))
+            token.attrSet("data-file", path.name)
+            return
+    token.type, token.tag, token.attrs = "text", "", {}
+    token.content = f"[image not embedded: {src}]"
+    token.children = None
 
 
 def render_html(
     sections: Sequence[ReportSection], title: str, base_dir: Path, intro: str = ""
 ) -> str:
     """The whole self-contained page."""
-    nav = "".join(f'<a href="#{anchor(s.title)}">{esc(s.title)}</a>' for s in sections)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-    ]
-    if intro:
-        parts.append(f'<p class="muted">{_inline(intro, base_dir)}</p>')
-    parts.append(f"<nav>{nav}</nav>")
+    items = []
     for section in sections:
         body = section.html
         if body is None:
             body = markdown_to_html(section.markdown, base_dir)
-        parts.append(f'<section id="{anchor(section.title)}"><h2>{esc(section.title)}</h2>')
-        parts.append(body)
+        figures: list[Markup] = []
         shown: set[str] = set()
         for fig in section.figures:
             path = fig if fig.is_absolute() else base_dir / fig
@@ -213,9 +190,21 @@ def render_html(
                 continue  # this figure (in some format) is already shown
             shown.add(path.stem)
             if path.is_file() and path.suffix.lower() in MIME:
-                parts.append(html_figure(path, alt=path.stem))
+                figures.append(Markup(html_figure(path, alt=path.stem)))
             else:
-                parts.append(f'<p class="note">Figure {esc(path)} not found.</p>')
-        parts.append("</section>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+                figures.append(Markup(f'<p class="note">Figure {esc(path)} not found.</p>'))
+        items.append(
+            {
+                "title": section.title,
+                "anchor": anchor(section.title),
+                "body": Markup(body),
+                "figures": figures,
+            }
+        )
+    intro_html = Markup(re.sub(r"^<p>|</p>\s*$", "", markdown_to_html(intro))) if intro else ""
+    page = (
+        _env()
+        .get_template("page.html.j2")
+        .render(title=title, intro=intro_html, sections=items, css=Markup(CSS))
+    )
+    return page.rstrip("\n") + "\n"

@@ -8,16 +8,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ndebench.report.model import ReportSection
+
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ndebench.report.sections import ReportSection
+
+#: characters that could start markup, a link, an image or raw HTML in CommonMark/GFM
+_MD_SPECIAL = re.compile(r"([\\`*\[\]!|])")
 
 
 def md_escape(text: object) -> str:
-    """A value made safe for one markdown table cell (pipes escaped, one line)."""
+    """Any text made inert in markdown (one line): HTML characters as entities, markdown
+    punctuation backslash-escaped, so no tag, link, image or emphasis can form."""
     value = re.sub(r"\s*\n\s*", " / ", str(text).strip())
-    return value.replace("|", "\\|")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", value)
 
 
 def md_table(frame: pd.DataFrame) -> str:
@@ -40,14 +46,16 @@ def md_shared(shared: dict[str, str]) -> str:
     """ "All rows: mode=eager, device=cpu" for configuration values held constant, or ""."""
     if not shared:
         return ""
-    return "All rows: " + ", ".join(f"{k}=`{v}`" for k, v in shared.items()) + "."
+    return (
+        "All rows: " + ", ".join(f"{md_escape(k)}={md_escape(v)}" for k, v in shared.items()) + "."
+    )
 
 
 def anchor(title: str) -> str:
     """The anchor GitHub generates for a heading."""
     text = title.strip().lower()
     text = re.sub(r"[^\w\- ]", "", text)
-    return text.replace(" ", "-")
+    return text.replace(" ", "-") or "section"
 
 
 def relative_link(path: Path, out_dir: Path) -> str:
@@ -66,16 +74,18 @@ def render_markdown(
 
     A section's figure files not already referenced in its body are appended as images.
     """
-    parts = [f"# {title}", ""]
+    parts = [f"# {md_escape(title)}", ""]
     if intro:
         parts += [intro, ""]
-    parts += ["**Contents:** " + " · ".join(f"[{s.title}](#{anchor(s.title)})" for s in sections)]
+    links = (f"[{md_escape(s.title)}](#{anchor(s.title)})" for s in sections)
+    parts += ["**Contents:** " + " · ".join(links)]
     for section in sections:
-        parts += ["", f"## {section.title}", "", section.markdown.strip()]
+        parts += ["", f"## {md_escape(section.title)}", "", section.markdown.strip()]
         shown: set[str] = set()
         for fig in sorted(section.figures, key=lambda p: p.suffix.lower() != ".png"):
             if f"{fig.stem}." in section.markdown or fig.stem in shown:
                 continue  # already shown in some format; PNG preferred
             shown.add(fig.stem)
-            parts += ["", f"![{fig.stem}]({relative_link(fig, out_dir)})"]
+            link = relative_link(fig, out_dir).replace(" ", "%20").replace(")", "%29")
+            parts += ["", f"![{md_escape(fig.stem)}]({link})"]
     return "\n".join(parts).rstrip() + "\n"

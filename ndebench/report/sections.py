@@ -8,37 +8,20 @@ matplotlib are only imported when the built-in sections are computed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ndebench.report.model import ReportSection
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ndebench.report.figures import FigureSet
+    from ndebench.report.figurekit import FigureSet
+
+__all__ = ["ReportSection"]
 
 IDENTITY = ("task", "backend", "mode", "device", "solver", "adjoint", "regularizer", "seed")
 MESSAGE_CHARS = 300
-
-
-@dataclass(frozen=True)
-class ReportSection:
-    """One section of a report.
-
-    ``title`` becomes a level-2 heading; ``markdown`` is the body in GitHub-flavoured markdown
-    (may use ``###`` subheadings, tables, lists, ``![alt](path)`` images); ``html`` is an
-    optional hand-written HTML body for ``index.html`` (otherwise the markdown is converted);
-    ``figures`` are image files (PNG/SVG) shown after the body unless the body already
-    references them: linked from ``report.md``, embedded in ``index.html``.
-    """
-
-    title: str
-    markdown: str
-    html: str | None = None
-    figures: Sequence[Path] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "figures", tuple(Path(p) for p in self.figures))
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -69,8 +52,9 @@ def _status_text(status: str) -> str:
 
 def _bullets(items: list[tuple[str, str]]) -> tuple[str, str]:
     from ndebench.report.html import esc
+    from ndebench.report.markdown import md_escape
 
-    md = "\n".join(f"- **{k}:** {v}" for k, v in items)
+    md = "\n".join(f"- **{k}:** {md_escape(v)}" for k, v in items)
     html = "<ul>" + "".join(f"<li><strong>{esc(k)}:</strong> {esc(v)}</li>" for k, v in items)
     return md, html + "</ul>"
 
@@ -117,7 +101,7 @@ def time_span(df: pd.DataFrame) -> str:
     return f"{first.strftime(fmt)} → {last.strftime(fmt)} (cells started over {span})"
 
 
-def summary_section(df: pd.DataFrame, warnings: Sequence[str] = ()) -> ReportSection:
+def run_section(df: pd.DataFrame, warnings: Sequence[str] = ()) -> ReportSection:
     """Suite, cell counts per status, tasks, backends, hardware, versions, git rev, time span."""
     import pandas as pd
 
@@ -165,71 +149,78 @@ def summary_section(df: pd.DataFrame, warnings: Sequence[str] = ()) -> ReportSec
         note = f"{len(warnings)} warning(s) while building this report: see *Report warnings*."
         md += f"\n\n> **Note:** {note}"
         html += f'<p class="warning">{esc(note)}</p>'
-    return ReportSection("Summary", md, html)
+    return ReportSection("Run", md, html)
 
 
 # ------------------------------------------------------------------------------- tables
 
 RATIO_NOTE = (
     "Mean ± standard deviation over seeds of the finished cells; in parentheses the ratio of "
-    "the seed means to the `none` regularizer of the same configuration (below 1× means fewer "
-    "evaluations, less time or memory, or a lower metric). *seeds ok* counts finished cells of "
-    "all cells. NFE are per training step (forward pass) and per predicted batch."
+    "the seed means to the baseline regularizer of the same configuration (below 1× means "
+    "fewer evaluations, less time or memory, or a lower metric). *seeds ok* counts finished "
+    "cells of all cells. NFE are per training step (forward pass) and per predicted batch."
 )
 
 
-def table_sections(agg: pd.DataFrame) -> list[ReportSection]:
-    """One section per task with its comparison table (see :mod:`ndebench.report.tables`)."""
+def table_sections(
+    agg: pd.DataFrame, title_prefix: str = "", full_table: bool = True
+) -> list[ReportSection]:
+    """One section per task: the compact table (:data:`ndebench.report.tables.COMPACT`
+    metrics) and, one click away (unless ``full_table`` is false), the full table of every
+    metric."""
     from ndebench.report.html import esc, html_table
     from ndebench.report.markdown import md_shared, md_table
-    from ndebench.report.tables import BASELINE, display_table
+    from ndebench.report.tables import display_table
 
     sections = []
     for task in sorted(agg["task"].astype(str).unique()):
-        table, shared = display_table(agg, task)
-        shared_md = md_shared(shared)
-        md = "\n\n".join(p for p in (RATIO_NOTE, shared_md, md_table(table)) if p)
-        classes = ["baseline" if r == BASELINE else "" for r in table["regularizer"]]
+        compact, shared = display_table(agg, task, compact=True)
+        full = display_table(agg, task)[0] if full_table else compact
+        rows = agg[agg["task"].astype(str) == task]
+        classes = ["baseline" if b else "" for b in rows["is_baseline"]]
+        md = "\n\n".join(p for p in (RATIO_NOTE, md_shared(shared), md_table(compact)) if p)
         shared_html = ", ".join(f"{esc(k)}=<code>{esc(v)}</code>" for k, v in shared.items())
         html = f'<p class="muted">{_note_html()}</p>'
         if shared_html:
             html += f"<p>All rows: {shared_html}.</p>"
-        html += html_table(table, row_classes=classes)
-        sections.append(ReportSection(f"Task {task}", md, html))
+        html += html_table(compact, row_classes=classes)
+        if len(full.columns) > len(compact.columns):
+            summary = "Full table: every metric (also in results.csv)"
+            md += f"\n\n<details><summary>{summary}</summary>\n\n{md_table(full)}\n\n</details>"
+            html += f"<details><summary>{esc(summary)}</summary>"
+            html += html_table(full, row_classes=classes) + "</details>"
+        title = f"{title_prefix}Task {task}"
+        sections.append(ReportSection(title, md, html))
     return sections
 
 
 def _note_html() -> str:
     from ndebench.report.html import esc
 
-    return (
-        esc(RATIO_NOTE)
-        .replace("`none`", "<code>none</code>")
-        .replace("*seeds ok*", "<em>seeds ok</em>")
-    )
+    return esc(RATIO_NOTE).replace("*seeds ok*", "<em>seeds ok</em>")
 
 
 GLANCE_NOTE = (
     "For each regularizer, the median over configurations (backend, mode, device, solver, "
-    "adjoint, swept parameters) of its ratio to the `none` regularizer of the same "
+    "adjoint, swept parameters) of its ratio to the baseline regularizer of the same "
     "configuration (ratio of seed means). Below 1×: fewer evaluations, less time or memory, "
     "or a lower test metric. *configurations* counts those with a finished baseline."
 )
 
 
 def glance_section(agg: pd.DataFrame) -> ReportSection | None:
-    """Median ratio to ``none`` per task and regularizer, over configurations (None if no
+    """Median ratio to the baseline per task and regularizer, over configurations (None if no
     regularized configuration has a baseline)."""
     import pandas as pd
 
     from ndebench.report.html import esc, html_table
     from ndebench.report.markdown import md_table
-    from ndebench.report.tables import BASELINE, METRICS, fmt_ratio
+    from ndebench.report.tables import METRICS, fmt_ratio
 
     ratios = [m for m in METRICS if f"{m.column}_ratio" in agg.columns]
     if agg.empty or not ratios:
         return None
-    regs = agg[agg["regularizer"].astype(str) != BASELINE]
+    regs = agg[~agg["is_baseline"].astype(bool)]
     cols = [f"{m.column}_ratio" for m in ratios]
     regs = regs[regs[cols].notna().any(axis=1)]
     if regs.empty:
@@ -242,8 +233,7 @@ def glance_section(agg: pd.DataFrame) -> ReportSection | None:
             row[label] = fmt_ratio(group[f"{m.column}_ratio"].median())
         rows.append(row)
     table = pd.DataFrame(rows)
-    html_note = esc(GLANCE_NOTE).replace("`none`", "<code>none</code>")
-    html_note = html_note.replace("*configurations*", "<em>configurations</em>")
+    html_note = esc(GLANCE_NOTE).replace("*configurations*", "<em>configurations</em>")
     return ReportSection(
         "Regularizers at a glance",
         f"{GLANCE_NOTE}\n\n{md_table(table)}",
@@ -257,18 +247,17 @@ def glance_section(agg: pd.DataFrame) -> ReportSection | None:
 def figures_section(figset: FigureSet, out_dir: Path) -> ReportSection:
     """The built-in figures (PNG embedded in HTML; markdown links the PNG and the SVG)."""
     from ndebench.report.html import esc, html_figure
-    from ndebench.report.markdown import relative_link
+    from ndebench.report.markdown import md_escape, relative_link
 
     md_parts: list[str] = []
     html_parts: list[str] = []
     for fig in figset.figures:
         png, svg = relative_link(fig.png, out_dir), relative_link(fig.svg, out_dir)
-        md_parts.append(
-            f"### {fig.title}\n\n{fig.caption}\n\n![{fig.title}]({png})\n\n[SVG]({svg})"
-        )
+        title, caption = md_escape(fig.title), md_escape(fig.caption)
+        md_parts.append(f"### {title}\n\n{caption}\n\n![{title}]({png})\n\n[SVG]({svg})")
         html_parts.append(f"<h3>{esc(fig.title)}</h3>" + html_figure(fig.png, fig.caption))
     for note in figset.notes:
-        md_parts.append(f"*{note}*")
+        md_parts.append(f"*{md_escape(note)}*")
         html_parts.append(f'<p class="note">{esc(note)}</p>')
     figures = [p for f in figset.figures for p in (f.png, f.svg)]
     return ReportSection("Figures", "\n\n".join(md_parts), "\n".join(html_parts), figures)
@@ -281,7 +270,7 @@ def failures_section(df: pd.DataFrame) -> ReportSection:
     """Every cell that did not finish, by status, with its message; unsupported cells are
     grouped by their reason."""
     from ndebench.report.html import esc, html_table
-    from ndebench.report.markdown import md_shared, md_table
+    from ndebench.report.markdown import md_escape, md_shared, md_table
     from ndebench.report.tables import split_constant, swept_params
 
     title = "Cells that did not finish"
@@ -298,7 +287,8 @@ def failures_section(df: pd.DataFrame) -> ReportSection:
     html = [f"<p>{esc(head)}</p>"]
     if shared:
         md.append(md_shared(shared))
-        html.append("<p>" + esc(md_shared(shared).replace("`", "")) + "</p>")
+        text = ", ".join(f"{k}={v}" for k, v in shared.items())
+        html.append(f"<p>All rows: {esc(text)}.</p>")
     messages = bad["message"] if "message" in bad.columns else None
     order = ["failed", "crashed", "timeout", "diverged", "oom", "unsupported"]
     statuses = [s for s in order if s in set(bad["status"])]
@@ -307,13 +297,13 @@ def failures_section(df: pd.DataFrame) -> ReportSection:
         rows = bad[bad["status"] == st]
         meaning = _status_text(st)
         sub = f"{st} ({len(rows)})" + (f" — {meaning}" if meaning else "")
-        md.append(f"### {sub}")
+        md.append(f"### {md_escape(sub)}")
         html.append(f"<h3>{esc(sub)}</h3>")
         if st == "unsupported" and messages is not None:
             reasons = rows["message"].fillna("").astype(str)
             for reason, group in rows.groupby(reasons, sort=True):
                 text = _short(reason, 1000) or "no reason given"
-                md.append(f"**Reason:** {text} ({len(group)} cell(s))")
+                md.append(f"**Reason:** {md_escape(text)} ({len(group)} cell(s))")
                 html.append(f"<p><strong>Reason:</strong> {esc(text)} ({len(group)} cell(s))</p>")
                 table = _cell_table(group, cols, with_message=False)
                 md.append(md_table(table))

@@ -1,16 +1,22 @@
-"""Per-task comparison tables: seed aggregates and ratios to the ``none`` regularizer.
+"""Per-task comparison tables: seed aggregates and ratios to the baseline regularizer.
 
-A *configuration* is everything that defines an experiment except the regularizer and the seed:
-backend, mode, device, solver, adjoint, the swept parameters (and the hardware, when results
-from several machines are mixed). For each task, configuration and regularizer the table holds
+The baseline is the regularizer whose results carry ``regularizer_baseline = True`` (declared
+by its plugin); results written before that column existed fall back to the regularizer named
+``none``. A *configuration* is everything that defines an experiment except the regularizer
+and the seed: backend, mode, device, solver, adjoint, the swept parameters, ``train_steps`` and
+``dtype`` when they vary (and the hardware, when results from several machines are mixed).
+When results carry ``config_id`` (the hash of the full configuration without the seed), rows
+are also grouped by it, so cells that differ in any parameter are never averaged together.
+
+For each task, configuration and regularizer the table holds
 the mean, standard deviation and count over seeds of every :data:`METRICS` column (finished
-cells only), and two ratios to the ``none`` regularizer of the same task and configuration:
+cells only), and two ratios to the baseline of the same task and configuration:
 
 - ``<metric>_ratio``: ratio of the seed means (regularized mean / baseline mean);
 - ``<metric>_paired_ratio``: mean over seeds of the per-seed ratio (same seed, same data and
   initial weights), using only seeds where both cells finished.
 
-A group without a finished ``none`` baseline gets NaN ratios.
+A group without a finished baseline gets NaN ratios.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-BASELINE = "none"
+#: the baseline of results without a ``regularizer_baseline`` column (written before it existed)
+LEGACY_BASELINE = "none"
 OK = "ok"
 
 #: Configuration columns present in every result (swept parameters are added per suite).
@@ -61,13 +68,40 @@ def swept_params(df: pd.DataFrame) -> list[str]:
     return names
 
 
+def baseline_flags(df: pd.DataFrame) -> pd.Series:
+    """True for rows of the baseline regularizer: the ``regularizer_baseline`` column when
+    present, else (older results) the regularizer named ``none``."""
+    if "regularizer_baseline" in df.columns and df["regularizer_baseline"].notna().any():
+        flags = df["regularizer_baseline"].map(lambda v: bool(v) if pd.notna(v) else False)
+        return flags.astype(bool)
+    if "regularizer" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["regularizer"].astype(str) == LEGACY_BASELINE
+
+
+def baseline_names(df: pd.DataFrame) -> set[str]:
+    """Names of the baseline regularizers present in ``df``."""
+    if "regularizer" not in df.columns:
+        return set()
+    return {str(r) for r in df.loc[baseline_flags(df), "regularizer"]}
+
+
 def config_columns(df: pd.DataFrame) -> list[str]:
     """The columns that identify a configuration (see the module docstring)."""
     cols = [c for c in BASE_CONFIG if c in df.columns]
     cols += swept_params(df)
+    cols += [c for c in VARYING_PARAMS if c in df.columns and c not in cols and _varies(df, c)]
     if "hardware" in df.columns and df["hardware"].dropna().nunique() > 1:
         cols.append("hardware")
     return cols
+
+
+#: parameter columns that join the configuration when they vary in a results table
+VARYING_PARAMS: tuple[str, ...] = ("train_steps", "dtype")
+
+
+def _varies(df: pd.DataFrame, column: str) -> bool:
+    return bool(df[column].astype(str).nunique() > 1)
 
 
 def _metric_columns(df: pd.DataFrame) -> list[str]:
@@ -75,29 +109,46 @@ def _metric_columns(df: pd.DataFrame) -> list[str]:
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, configuration, regularizer): seed statistics and ratios to ``none``.
+    """One row per (task, configuration, regularizer): seed statistics and ratios to the baseline.
 
-    Columns: ``task``, the configuration columns, ``regularizer``, ``n_cells`` (all statuses),
-    ``n_ok``, ``metric_name``, and for each metric ``<m>_mean``, ``<m>_std``, ``<m>_n``,
-    ``<m>_ratio``, ``<m>_paired_ratio``. Groups whose cells all failed are kept (NaN values).
+    Columns: ``task``, the configuration columns, ``regularizer`` (and ``config_id`` when the
+    results have it), ``n_cells`` (all statuses), ``n_ok``, ``is_baseline``, ``family``,
+    ``metric_name``, ``lower_is_better`` (NaN when not recorded), and for each metric
+    ``<m>_mean``, ``<m>_std``, ``<m>_n``, ``<m>_ratio``, ``<m>_paired_ratio``, ``<m>_base``
+    (the baseline's seed mean). Groups whose cells all failed are kept (NaN values).
     """
     keys = ["task", *config_columns(df)]
     gkeys = [*keys, "regularizer"]
+    if "config_id" in df.columns and df["config_id"].notna().any():
+        gkeys.append("config_id")
     metrics = _metric_columns(df)
     if df.empty:
-        cols = [*gkeys, "n_cells", "n_ok", "metric_name"]
+        cols = [*gkeys, "n_cells", "n_ok", "is_baseline", "family", "metric_name"]
         for m in metrics:
-            cols += [f"{m}_{s}" for s in ("mean", "std", "n", "ratio", "paired_ratio")]
+            cols += [f"{m}_{s}" for s in ("mean", "std", "n", "ratio", "base", "paired_ratio")]
         return pd.DataFrame(columns=cols)
 
     status = df["status"] if "status" in df.columns else pd.Series(OK, index=df.index)
     is_ok = status.astype(str) == OK
-    frame = df.assign(_ok=is_ok.astype(int))
+    family = df["regularizer_family"] if "regularizer_family" in df.columns else None
+    lower = df["lower_is_better"] if "lower_is_better" in df.columns else None
+    frame = df.assign(
+        _ok=is_ok.astype(int),
+        _base=baseline_flags(df).astype(int),
+        _family=family.astype(object) if family is not None else "",
+        _lower=lower.map(_as_float) if lower is not None else math.nan,
+    )
     for m in metrics:
         frame[m] = pd.to_numeric(frame[m], errors="coerce")
     base = frame.groupby(gkeys, dropna=False, sort=False).agg(
-        n_cells=("_ok", "size"), n_ok=("_ok", "sum")
+        n_cells=("_ok", "size"),
+        n_ok=("_ok", "sum"),
+        is_baseline=("_base", "max"),
+        family=("_family", "first"),
+        lower_is_better=("_lower", "max"),
     )
+    base["is_baseline"] = base["is_baseline"].astype(bool)
+    base["family"] = base["family"].fillna("").astype(str)
     ok = frame[is_ok]
     if "metric_name" in frame.columns:
         names = ok.groupby(gkeys, dropna=False, sort=False)["metric_name"].agg(_join_unique)
@@ -119,6 +170,12 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     return _sort(out, keys)
 
 
+def _as_float(value: object) -> float:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return math.nan
+    return float(bool(value))
+
+
 def _join_unique(values: pd.Series) -> str:
     return ", ".join(sorted({str(v) for v in values.dropna()}))
 
@@ -127,42 +184,53 @@ def _add_ratios(
     out: pd.DataFrame, ok: pd.DataFrame, keys: list[str], metrics: list[str]
 ) -> pd.DataFrame:
     all_keys = list(keys)
-    baseline = out[out["regularizer"] == BASELINE]
+    baseline = out[out["is_baseline"]]
     # a parameter swept only for regularizers (weight, detach_k1, ...) is empty on the
-    # baseline's rows: the baseline of every value of it is the same `none` row
+    # baseline's rows: the baseline of every value of it is the same baseline row
     keys = [k for k in keys if k == "task" or not baseline[k].isna().all()]
     means = [f"{m}_mean" for m in metrics]
     ref = baseline[[*keys, *means]].rename(columns={c: f"{c}__base" for c in means})
+    out, ref = _align(out, ref, keys)
     merged = out.merge(ref, on=keys, how="left")
     for m in metrics:
         merged[f"{m}_ratio"] = _safe_ratio(merged[f"{m}_mean"], merged[f"{m}_mean__base"])
-    merged = merged.drop(columns=[f"{c}__base" for c in means])
+    # the baseline's seed mean of each metric, kept for the summary's tolerance test
+    merged = merged.rename(columns={f"{m}_mean__base": f"{m}_base" for m in metrics})
 
     # per-seed ratios, averaged over the seeds where both cells finished
-    gkeys = [*all_keys, "regularizer"]
+    gkeys = [*all_keys, "regularizer", *(["config_id"] if "config_id" in out.columns else [])]
     pair_keys = [*keys, "seed"]
     has_pairs = False
     if "seed" in ok.columns and metrics:
-        ref_cells = ok[ok["regularizer"] == BASELINE][[*pair_keys, *metrics]]
+        ref_cells = ok[ok["_base"] == 1][[*pair_keys, *metrics]]
         ref_cells = ref_cells.groupby(pair_keys, dropna=False, sort=False).mean().reset_index()
-        cells = ok[[*gkeys, "seed", *metrics]].merge(
-            ref_cells, on=pair_keys, how="inner", suffixes=("", "__base")
-        )
+        left, ref_cells = _align(ok[[*gkeys, "seed", *metrics]], ref_cells, pair_keys)
+        cells = left.merge(ref_cells, on=pair_keys, how="inner", suffixes=("", "__base"))
         for m in metrics:
             cells[f"{m}_paired_ratio"] = _safe_ratio(cells[m], cells[f"{m}__base"])
         has_pairs = len(cells) > 0
     if has_pairs:
         paired_cols = [f"{m}_paired_ratio" for m in metrics]
         paired = cells.groupby(gkeys, dropna=False, sort=False)[paired_cols].mean().reset_index()
-        for k in gkeys:  # a key that is all-missing here but boolean there: merge as objects
-            if paired[k].dtype != merged[k].dtype:
-                paired[k] = paired[k].astype(object)
-                merged[k] = merged[k].astype(object)
+        merged, paired = _align(merged, paired, gkeys)
         merged = merged.merge(paired, on=gkeys, how="left")
     else:  # no seed finished on both sides (an empty frame's key dtypes would not merge)
         for m in metrics:
             merged[f"{m}_paired_ratio"] = math.nan
     return merged
+
+
+def _align(
+    left: pd.DataFrame, right: pd.DataFrame, keys: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Key columns whose dtypes differ (all-missing here, boolean or text there) as objects
+    on both sides, so they merge."""
+    left, right = left.copy(), right.copy()
+    for k in keys:
+        if left[k].dtype != right[k].dtype:
+            left[k] = left[k].astype(object)
+            right[k] = right[k].astype(object)
+    return left, right
 
 
 def _safe_ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -173,7 +241,7 @@ def _safe_ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 def _sort(out: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    order = out["regularizer"].astype(str).map(lambda r: (r != BASELINE, r))
+    order = [(not b, str(r)) for b, r in zip(out["is_baseline"], out["regularizer"], strict=True)]
     out = out.assign(_reg_order=order)
     out = out.sort_values([*keys, "_reg_order"], kind="stable", na_position="last")
     return out.drop(columns="_reg_order").reset_index(drop=True)
@@ -215,12 +283,19 @@ def fmt_ratio(x: object) -> str:
     return text if text == "—" else f"{text}×"
 
 
-def display_table(agg: pd.DataFrame, task: str) -> tuple[pd.DataFrame, dict[str, str]]:
+#: the metrics of the compact per-task table (the full table has every metric)
+COMPACT: tuple[str, ...] = ("predict_nfe", "predict_time_s", "train_step_time_s", "test_metric")
+
+
+def display_table(
+    agg: pd.DataFrame, task: str, compact: bool = False
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """The human table of one task and the configuration values shared by all its rows.
 
     Returns (table of strings, {column: value} of the configuration columns held constant,
     which are dropped from the table to keep it narrow). Each metric cell reads
-    ``mean ± std (ratio×)`` with the ratio to ``none`` of the same configuration.
+    ``mean ± std (ratio×)`` with the ratio to the baseline of the same configuration.
+    ``compact`` keeps the :data:`COMPACT` metrics only.
     """
     rows = agg[agg["task"] == task].reset_index(drop=True)
     config = [c for c in rows.columns if c in (*BASE_CONFIG, "hardware") or _is_key(rows, c)]
@@ -230,8 +305,9 @@ def display_table(agg: pd.DataFrame, task: str) -> tuple[pd.DataFrame, dict[str,
     pairs = zip(rows["n_ok"], rows["n_cells"], strict=True)
     table["seeds ok"] = [f"{int(o)}/{int(n)}" for o, n in pairs]
     metric_name = _join_unique(rows["metric_name"].replace("", pd.NA)) or "metric"
+    baseline = rows["is_baseline"].astype(bool).tolist()
     for m in METRICS:
-        if f"{m.column}_mean" not in rows.columns:
+        if f"{m.column}_mean" not in rows.columns or (compact and m.column not in COMPACT):
             continue
         label, scale = m.label, 1.0
         if m.kind == "time":
@@ -239,14 +315,16 @@ def display_table(agg: pd.DataFrame, task: str) -> tuple[pd.DataFrame, dict[str,
             label = f"{m.label} ({unit})"
         elif m.kind == "metric":
             label = f"test {metric_name}"
+        means = (rows[f"{m.column}_mean"] * scale).tolist()
+        stds = (rows[f"{m.column}_std"] * scale).tolist()
+        counts = rows[f"{m.column}_n"].tolist()
+        ratios = rows[f"{m.column}_ratio"].tolist()
         cells = []
-        for _, r in rows.iterrows():
-            text = fmt_num(r[f"{m.column}_mean"] * scale)
-            std = r[f"{m.column}_std"]
-            if text != "—" and r[f"{m.column}_n"] > 1 and not pd.isna(std) and std != 0:
-                text += f" ± {fmt_num(std * scale, 2)}"
-            ratio = r[f"{m.column}_ratio"]
-            if text != "—" and r["regularizer"] != BASELINE and not pd.isna(ratio):
+        for mean, std, n, ratio, is_base in zip(means, stds, counts, ratios, baseline, strict=True):
+            text = fmt_num(mean)
+            if text != "—" and n > 1 and not pd.isna(std) and std != 0:
+                text += f" ± {fmt_num(std, 2)}"
+            if text != "—" and not is_base and not pd.isna(ratio):
                 text += f" ({fmt_ratio(ratio)})"
             cells.append(text)
         table[label] = cells
@@ -255,7 +333,8 @@ def display_table(agg: pd.DataFrame, task: str) -> tuple[pd.DataFrame, dict[str,
 
 def _is_key(rows: pd.DataFrame, column: str) -> bool:
     """Whether ``column`` of an aggregate frame is a swept-parameter key column."""
-    known = {"task", "regularizer", "n_cells", "n_ok", "metric_name"}
+    known = {"task", "regularizer", "n_cells", "n_ok", "metric_name", "is_baseline", "family",
+             "lower_is_better", "config_id"}  # fmt: skip
     if column in known:
         return False
     return not any(column.startswith(f"{m.column}_") for m in METRICS)

@@ -60,6 +60,8 @@ class AbstractTask(abc.ABC):
     lower_is_better: ClassVar[bool] = True
     #: parameters and their defaults; a suite may set these under [params.task.<name>]
     defaults: ClassVar[dict[str, Any]] = {}
+    #: allowed values of parameters (:mod:`ndebench.params`); others are inferred from defaults
+    param_types: ClassVar[dict[str, Any]] = {}
     #: capability words a backend/solver/adjoint must provide (see ndebench.components)
     requires: ClassVar[frozenset[str]] = frozenset()
 
@@ -67,6 +69,11 @@ class AbstractTask(abc.ABC):
         merged = dict(self.defaults)
         merged.update(params or {})
         self.params = merged
+
+    def loss_params(self) -> dict[str, float]:
+        """Keyword parameters of the task's loss (e.g. the ELBO's observation noise and KL
+        warm-up), passed by the backends to their implementation of ``loss``."""
+        return {}
 
     def unavailable(self) -> str | None:
         """Why this task's data cannot be read on this machine (missing files: which to put

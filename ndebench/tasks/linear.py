@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ndebench.models import MLP, Dense, ModelSpec
+from ndebench.params import POSITIVE, Float, Int, ListOf
 from ndebench.tasks.base import AbstractTask, Batch, TaskData
 
 #: a damped rotation: eigenvalues -0.1 +- 1i
@@ -38,6 +39,13 @@ class Linear(AbstractTask):
         "n_test": 64,
         "n_times": 8,
         "t_end": 2.0,
+    }
+    param_types: ClassVar[dict[str, Any]] = {
+        "matrix": ListOf(ListOf(Float())),
+        "n_train": Int(lo=1),
+        "n_test": Int(lo=1),
+        "n_times": Int(lo=2),
+        "t_end": POSITIVE,
     }
 
     @property

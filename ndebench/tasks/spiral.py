@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ndebench.models import MLP, ModelSpec
+from ndebench.models import ACTIVATIONS, MLP, ModelSpec
+from ndebench.params import POSITIVE, Bool, Choice, Int, ListOf
 from ndebench.tasks.base import AbstractTask, Batch, TaskData
 
 TRUE_A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
@@ -57,6 +58,18 @@ class Spiral(AbstractTask):
         "activation": "tanh",
         "time_dependent": False,
         "substeps": 20,
+    }
+    param_types: ClassVar[dict[str, Any]] = {
+        "n_train": Int(lo=1),
+        "n_test": Int(lo=1),
+        "n_times": Int(lo=2),
+        "t_end": POSITIVE,
+        "radius_min": POSITIVE,
+        "radius_max": POSITIVE,
+        "hidden": ListOf(Int(lo=1, hi=65536), min_len=0),
+        "activation": Choice(ACTIVATIONS),
+        "time_dependent": Bool(),
+        "substeps": Int(lo=1),
     }
 
     def model(self) -> ModelSpec:

@@ -12,11 +12,17 @@ from __future__ import annotations
 from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
+    ADAPTIVE,
     AUGMENTED_STATE,
     CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    ITO,
+    NOISE_DIAGONAL,
+    PER_SAMPLE_TIMES,
     RECURRENT,
+    SDE,
+    SDE_GRADIENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -25,6 +31,7 @@ from ndebench.components import (
     SolverInfo,
 )
 from ndebench.methods import declare
+from ndebench.params import Choice, Int, OneOf
 
 BACKEND = "jax"
 _P = "ndebench_jax"
@@ -45,8 +52,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             modes=("compiled",),
             default_mode="compiled",
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier"),
-            provides=frozenset({CONV, RECURRENT}),
+            model_kinds=("node_trajectory", "node_classifier", "latent_ode", "sde_classifier"),
+            provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )
     ]
 
@@ -81,7 +88,26 @@ def ndebench_register_solvers() -> list[SolverInfo]:
                 provides=frozenset({DENSE_OUTPUT}),
             )
         )
+    from ndebench_jax.sde.solvers import SPECS  # data only (no jax import)
+
+    for spec in SPECS.values():
+        out.append(
+            SolverInfo(
+                name=spec.name,
+                backend=BACKEND,
+                impl=f"{_P}.sde.solve:{spec.impl}",
+                description=spec.description + "; VirtualBrownianTree path",
+                provides=frozenset({SDE, NOISE_DIAGONAL, ITO})
+                | ({ADAPTIVE} if spec.adapt else set()),
+                requires=frozenset({SDE_GRADIENT}),
+                adaptive=spec.adapt is not None,
+            )
+        )
     return out
+
+
+#: the interpolating adjoint's checkpoints: the forward dense output or a grid of N points
+CHECKPOINTS = OneOf((Choice(("steps",)), Int(lo=1, hi=10**6)))
 
 
 @hookimpl
@@ -92,7 +118,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             backend=BACKEND,
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="diffrax RecursiveCheckpointAdjoint: reverse mode through the solver",
-            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE, SDE_GRADIENT}),
             reference=True,
         ),
         AdjointInfo(
@@ -109,6 +135,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             description="continuous adjoint of [a, g] only, reading z(t) from the forward "
             "solve's dense output (or a Hermite grid: checkpoints=N); jax.custom_vjp",
             defaults={"checkpoints": "steps"},
+            param_types={"checkpoints": CHECKPOINTS},
             provides=frozenset({AUGMENTED_STATE}),
         ),
     ]

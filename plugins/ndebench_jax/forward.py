@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from ndebench.models import ModelSpec
-from ndebench_jax.model import chain_apply
+from ndebench_jax.model import chain_apply, gru_apply, layer_apply
 
 Forward = Callable[..., tuple[Any, dict[str, Any]]]
 
@@ -39,9 +40,46 @@ def _classifier(spec: ModelSpec) -> Forward:
     return forward
 
 
+def _latent_ode(spec: ModelSpec) -> Forward:
+    """``latent_ode`` (:mod:`ndebench.tasks.series`); ``inputs`` is a dict: ``x`` (B, T, 2D)
+    values and encoder mask, ``gaps`` (B, T), ``index`` (B, T) positions in ``ts`` (the padded
+    union grid), ``noise`` (B, latent) eps (zeros in prediction: z0 = mu exactly)."""
+    encoder = spec.parts["encoder"]
+    gru = gru_apply("encoder.0")
+    head = [layer_apply(layer, f"encoder.{i}") for i, layer in enumerate(encoder.layers) if i]
+    hidden = encoder.layers[0].hidden_size  # type: ignore[union-attr]
+    decoder = chain_apply(spec.parts["decoder"], "decoder")
+
+    def forward(params, inputs, ts, solve):
+        x_in = inputs["x"]
+        d = x_in.shape[-1] // 2
+        values, enc_mask = x_in[..., :d], x_in[..., d:]
+        x = jnp.concatenate([values * enc_mask, enc_mask, inputs["gaps"][..., None]], axis=-1)
+        seen = (jnp.sum(enc_mask, axis=-1, keepdims=True) > 0).astype(x.dtype)
+
+        def cell(h, xs):
+            xi, si = xs
+            return si * gru(params, xi, h) + (1 - si) * h, None
+
+        h0 = jnp.zeros((x.shape[0], hidden), x.dtype)
+        # backwards in time: scan over the time axis reversed
+        h, _ = jax.lax.scan(cell, h0, (jnp.swapaxes(x, 0, 1), jnp.swapaxes(seen, 0, 1)),
+                            reverse=True)  # fmt: skip
+        for fn in head:
+            h = fn(params, 0.0, h)
+        mu, logvar = jnp.split(h, 2, axis=-1)
+        z0 = mu + jnp.exp(0.5 * logvar) * inputs["noise"]
+        ys = solve(z0, ts)  # (U, B, latent)
+        zs = ys[inputs["index"], jnp.arange(x.shape[0])[:, None]]
+        return decoder(params, 0.0, zs), {"mu": mu, "logvar": logvar}
+
+    return forward
+
+
 FORWARDS: dict[str, Callable[[ModelSpec], Forward]] = {
     "node_trajectory": _trajectory,
     "node_classifier": _classifier,
+    "latent_ode": _latent_ode,
 }
 
 

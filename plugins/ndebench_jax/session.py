@@ -16,6 +16,7 @@ restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -58,7 +59,11 @@ class JaxSession(AbstractSession):
         if setup.task.loss not in LOSSES:
             raise UnsupportedCell(f"jax backend has no loss {setup.task.loss!r}")
         forward = FORWARDS[spec.kind](spec)
-        loss_of = LOSSES[setup.task.loss]
+        loss_of = functools.partial(LOSSES[setup.task.loss], **setup.task.loss_params())
+        self.loss_of = loss_of
+        self.latent = spec.state_dim if spec.kind == "latent_ode" else 0
+        self.save_points: list[tuple[int, int]] = []  # (union, padded) per training solve
+        self.test_extras: dict[str, Any] = {}
         if cell.device == "cuda":
             from ndebench_jax.devices import has_gpu
 
@@ -119,7 +124,8 @@ class JaxSession(AbstractSession):
 
             prediction, extras = forward(params, inputs, ts, solve)
             ((r, out, n_extra),) = box
-            loss = loss_of(prediction, extras, targets, None, step)
+            labels, mask = targets
+            loss = loss_of(prediction, extras, labels, mask, step)
             return loss + weight * r, (loss, r, out, n_extra)
 
         grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
@@ -146,10 +152,10 @@ class JaxSession(AbstractSession):
                 box.append(out)
                 return out.ys
 
-            prediction, _ = forward(params, inputs, ts, solve)
+            prediction, extras = forward(params, inputs, ts, solve)
             (out,) = box
             stats = (out.nfe, out.accepted, out.rejected)
-            return prediction, stats, (out.max_steps_hit, out.failed)
+            return (prediction, extras), stats, (out.max_steps_hit, out.failed)
 
         # backward NFE not counted (backsolve): reported as -1
         self._backsolve = not adjoint.backward_counted
@@ -164,13 +170,35 @@ class JaxSession(AbstractSession):
         self._jnp = jnp
 
     # --- helpers
-    def _arrays(self, batch: Batch):
+    def _arrays(self, batch: Batch, step: int | None = None):
+        """(inputs, ts) on the device. Per-sample times (B, T): ``ts`` is the union grid of
+        :func:`ndebench.tasks.series.union_grid` padded with its last time to a static length,
+        the next power of two >= 16 (at most B T + 1), so batches of one shape share one
+        compilation unless their unions cross a power of two; ``inputs`` the dict of
+        :func:`ndebench_jax.forward._latent_ode` with the step's eps (zeros to predict)."""
         import jax
 
-        if batch.times.ndim != 1:
-            raise UnsupportedCell("jax backend needs one shared time grid per batch")
         put = lambda x: jax.device_put(np.asarray(x, dtype=self.dtype), self.device)  # noqa: E731
-        return put(batch.inputs), put(batch.times)
+        if batch.times.ndim == 1:
+            return put(batch.inputs), put(batch.times)
+        if not self.latent:
+            raise UnsupportedCell("jax backend: per-sample time grids need a latent_ode model")
+        from ndebench.tasks.series import gaps, noise, union_grid
+
+        n = len(np.unique(np.concatenate([[0.0], np.ravel(batch.times)])))
+        pad = min(max(16, 1 << (n - 1).bit_length()), batch.times.size + 1)
+        grid, index = union_grid(batch.times, pad_to=max(pad, n))
+        if step is not None:
+            self.save_points.append((n, len(grid)))
+        shape = (batch.size, self.latent)
+        eps = np.zeros(shape) if step is None else noise(self.seed, step, shape)
+        inputs = {
+            "x": put(batch.inputs),
+            "gaps": put(gaps(batch.times)),
+            "index": jax.device_put(index.astype(np.int32), self.device),
+            "noise": put(eps),
+        }
+        return inputs, put(grid)
 
     def _run(self, fn, *args):
         return fn(*args)
@@ -185,12 +213,13 @@ class JaxSession(AbstractSession):
 
     # --- AbstractSession
     def _inputs(self, batch: Batch, step: int, weight: float):
-        z0, ts = self._arrays(batch)
+        z0, ts = self._arrays(batch, step)
         targets = np.asarray(batch.targets)
         if not np.issubdtype(targets.dtype, np.integer):  # labels stay integers
             targets = targets.astype(self.dtype)
+        mask = None if batch.mask is None else np.asarray(batch.mask, dtype=self.dtype)
         w = np.asarray(weight if self.reg_name != "none" else 0.0, dtype=self.dtype)
-        return z0, ts, targets, w, np.asarray(step, dtype=np.int32)
+        return z0, ts, (targets, mask), w, np.asarray(step, dtype=np.int32)
 
     def _stats(self, stats, flags, what: str) -> StepStats:
         self._check(flags, what)
@@ -277,13 +306,21 @@ class JaxSession(AbstractSession):
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         z0, ts = self._arrays(batch)
-        ys, stats, flags = self._run(self._predict, self.params, z0, ts)
+        (ys, extras), stats, flags = self._run(self._predict, self.params, z0, ts)
         self._last = ys
         self._check(flags, "predict")
         nfe, acc, rej = (np.asarray(x) for x in stats)
         pred = np.asarray(ys, dtype=np.float64)
         if not np.all(np.isfinite(pred)):
             raise Diverged("predict: non-finite solution")
+        if self.latent:  # the plain negative ELBO at z0 = mu, and the solve's save points
+            elbo = self.loss_of(ys, extras, self._jnp.asarray(batch.targets, self.dtype),
+                                self._jnp.asarray(batch.mask, self.dtype), 0, kl_w=1.0)  # fmt: skip
+            self.test_extras = {
+                "test_neg_elbo": float(elbo),
+                "save_points_predict": len(np.unique(np.r_[0.0, np.ravel(batch.times)])),
+                "save_points_predict_padded": int(ts.shape[0]),
+            }
         return pred, PredictStats(nfe=round(float(nfe)), steps_accepted=int(acc),
                                   steps_rejected=int(rej))  # fmt: skip
 
@@ -301,7 +338,13 @@ class JaxSession(AbstractSession):
         return {k: np.asarray(v, dtype=np.float64) for k, v in self._grads.items()}
 
     def extra_metrics(self) -> dict[str, Any]:
+        series = {}
+        if self.save_points:
+            union, padded = np.mean(np.asarray(self.save_points, dtype=np.float64), axis=0)
+            series = {"save_points_train_mean": union, "save_points_train_padded_mean": padded}
         return {
+            **series,
+            **self.test_extras,
             "nfe_counting": "field wrapper: stage counts in state (fwd), custom_vjp probe (bwd)",
             "nfe_backward_counted": not self._backsolve,
             "compile_cache": self.compile_cache,

@@ -11,11 +11,17 @@ from __future__ import annotations
 from ndebench import hookimpl
 from ndebench.components import (
     ACCEPTED_STEP_HOOK,
+    ADAPTIVE,
     AUGMENTED_STATE,
     CONV,
     DENSE_OUTPUT,
     ERROR_ESTIMATE,
+    ITO,
+    NOISE_DIAGONAL,
+    PER_SAMPLE_TIMES,
     RECURRENT,
+    SDE,
+    SDE_GRADIENT,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     AdjointInfo,
@@ -24,6 +30,7 @@ from ndebench.components import (
     SolverInfo,
 )
 from ndebench.methods import declare
+from ndebench.params import Choice, Int, OneOf
 
 BACKEND = "torch"
 _P = "ndebench_torch"
@@ -43,13 +50,18 @@ def ndebench_register_backends() -> list[BackendInfo]:
             preload=("torch", "torch._dynamo"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier"),
-            provides=frozenset({CONV, RECURRENT}),
+            model_kinds=("node_trajectory", "node_classifier", "latent_ode", "sde_classifier"),
+            provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )
     ]
 
 
 _RK = frozenset({ERROR_ESTIMATE, ACCEPTED_STEP_HOOK, DENSE_OUTPUT})
+#: own SRI solvers: Itô SDEs with diagonal noise (and ODEs: zero diffusion), adaptive, no dense
+#: output; differentiated only by backpropagation through their steps (no continuous SDE
+#: adjoint of their own), hence ``requires`` step_graph (discrete adjoint only)
+_SRI = frozenset({SDE, NOISE_DIAGONAL, ITO, ADAPTIVE, ERROR_ESTIMATE, ACCEPTED_STEP_HOOK})
+_SRI_NEEDS = frozenset({STEP_GRAPH})
 
 
 @hookimpl
@@ -76,7 +88,37 @@ def ndebench_register_solvers() -> list[SolverInfo]:
             description="Bogacki-Shampine 3(2), 4 stages, FSAL; no stiffness stage pair",
             provides=_RK,
         ),
+        SolverInfo(
+            name="sriw1",
+            backend=BACKEND,
+            impl=f"{_P}.sde.sriw1:SRIW1Solver",
+            description="Rößler SRI1 with Rackauckas-Nie error estimate (SDE, Itô, diagonal "
+            "noise, strong 1.5); no stiffness pair",
+            provides=_SRI,
+            requires=_SRI_NEEDS,
+        ),
+        SolverInfo(
+            name="sosri",
+            backend=BACKEND,
+            impl=f"{_P}.sde.sosri:SOSRISolver",
+            description="stability-optimized SRI (SDE, Itô, diagonal noise, strong 1.5); "
+            "stiffness rms(k4-k3)/rms(H03-H02), normalizer unknown (1.0)",
+            provides=_SRI | {STIFFNESS_ESTIMATE},
+            requires=_SRI_NEEDS,
+        ),
+        SolverInfo(
+            name="sosri2",
+            backend=BACKEND,
+            impl=f"{_P}.sde.sosri:SOSRI2Solver",
+            description="SOSRI2 (c0_3 = c0_4 = 1): stiffness pair with normalizer 10.6",
+            provides=_SRI | {STIFFNESS_ESTIMATE},
+            requires=_SRI_NEEDS,
+        ),
     ]
+
+
+#: the interpolating adjoint's checkpoints: the forward dense output or a grid of N points
+CHECKPOINTS = OneOf((Choice(("steps",)), Int(lo=1, hi=10**6)))
 
 
 @hookimpl
@@ -87,7 +129,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             backend=BACKEND,
             impl=f"{_P}.adjoints.discrete:DiscreteAdjoint",
             description="backpropagation through the solver's operations (memory O(steps))",
-            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE}),
+            provides=frozenset({STEP_GRAPH, AUGMENTED_STATE, SDE_GRADIENT}),
             reference=True,
         ),
         AdjointInfo(
@@ -95,8 +137,8 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             backend=BACKEND,
             impl=f"{_P}.adjoints.backsolve:BacksolveAdjoint",
             description="continuous adjoint: [z, a, g] integrated backwards from t1 (memory O(1)); "
-            "a solver's own solve_adjoint when it has one",
-            provides=frozenset({AUGMENTED_STATE}),
+            "a solver's own solve_adjoint when it has one (SDEs: torchsde's sdeint_adjoint)",
+            provides=frozenset({AUGMENTED_STATE, SDE_GRADIENT}),
         ),
         AdjointInfo(
             name="interpolating",
@@ -104,6 +146,7 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             impl=f"{_P}.adjoints.interpolating:InterpolatingAdjoint",
             description="continuous adjoint reading z(t) from the forward solve's dense output",
             defaults={"checkpoints": "steps"},
+            param_types={"checkpoints": CHECKPOINTS},
             provides=frozenset({AUGMENTED_STATE}),
         ),
     ]

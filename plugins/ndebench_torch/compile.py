@@ -51,22 +51,23 @@ def compile_module(module: nn.Module, device: str) -> nn.Module:
         raise UnsupportedCell(f"torch.compile failed: {type(exc).__name__}: {exc}") from exc
 
 
-def compile_solver(solver: object, module: nn.Module, device: str) -> tuple[object, nn.Module]:
-    """Mode "compiled": the solver with its whole step compiled when it is one of the own RK
-    solvers (the field then stays uncompiled: it is inlined into the step's graph), else the
-    solver unchanged with the field module compiled (torchdiffeq, torchode)."""
+def compile_solver(solver: object, device: str) -> tuple[object, bool]:
+    """Mode "compiled": (solver, whether the field module still needs compiling). One of the
+    own RK solvers comes back with its whole step compiled (the field is inlined into the
+    step's graph: not compiled on its own); any other solver (torchdiffeq, torchode) comes
+    back unchanged, and the field is compiled instead."""
     from ndebench_torch.solvers.compiled_step import CompiledRungeKutta
     from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
 
-    if isinstance(solver, AbstractRungeKutta):
-        reason = compile_unavailable(device)
-        if reason:
-            raise UnsupportedCell(reason)
-        cache = inductor_cache_dir()
-        if cache:
-            os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
-        return CompiledRungeKutta(solver), module
-    return solver, compile_module(module, device)
+    if not isinstance(solver, AbstractRungeKutta):
+        return solver, True
+    reason = compile_unavailable(device)
+    if reason:
+        raise UnsupportedCell(reason)
+    cache = inductor_cache_dir()
+    if cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+    return CompiledRungeKutta(solver), False
 
 
 def inductor_cache_dir() -> str | None:

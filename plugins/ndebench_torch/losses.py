@@ -6,11 +6,13 @@ and the training step (for schedules such as a KL warm-up).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
+from ndebench.tasks.series import kl_weight
 from ndebench_torch.forward import ModelOutput, TorchBatch
 
 
@@ -27,6 +29,26 @@ def cross_entropy(out: ModelOutput, batch: TorchBatch, step: int = 0) -> torch.T
     return F.cross_entropy(out.prediction, batch.targets)
 
 
-Loss = Callable[[ModelOutput, TorchBatch, int], torch.Tensor]
+def gaussian_elbo(
+    out: ModelOutput, batch: TorchBatch, step: int = 0, *, obs_std: float = 0.01,
+    kl_warmup: float = 10.0, kl_rate: float = 0.99, kl_w: float | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """Negative ELBO per observed entry (:mod:`ndebench.tasks.series`): Gaussian log-likelihood
+    of the observed entries (std ``obs_std``) minus the warmed-up KL of q(z0) to N(0, I);
+    ``kl_w`` overrides the warm-up weight (1: the plain negative ELBO)."""
+    mask = torch.ones_like(batch.targets) if batch.mask is None else batch.mask
+    z = (out.prediction - batch.targets) / obs_std
+    ll = -0.5 * z**2 - math.log(obs_std) - 0.5 * math.log(2 * math.pi)
+    mu, logvar = out.extras["mu"], out.extras["logvar"]
+    kl = 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum()
+    w = kl_weight(step, kl_warmup, kl_rate) if kl_w is None else kl_w
+    return -((ll * mask).sum() - w * kl) / mask.sum().clamp_min(1)
 
-LOSSES: dict[str, Loss] = {"mse": mse, "cross_entropy": cross_entropy}
+
+Loss = Callable[..., torch.Tensor]
+
+LOSSES: dict[str, Loss] = {
+    "mse": mse,
+    "cross_entropy": cross_entropy,
+    "gaussian_elbo": gaussian_elbo,
+}

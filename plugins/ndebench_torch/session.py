@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -12,12 +13,19 @@ from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCe
 from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
+from ndebench.tasks.series import noise
 from ndebench_torch.adjoints.base import AbstractAdjoint
-from ndebench_torch.compile import compile_solver, inductor_cache_dir, is_compile_error
+from ndebench_torch.compile import (
+    compile_module,
+    compile_solver,
+    inductor_cache_dir,
+    is_compile_error,
+)
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
 from ndebench_torch.regularizers.base import AbstractRegularizer
+from ndebench_torch.sde.field import SDEField
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
 from ndebench_torch.solvers.step_info import Solution
 from ndebench_torch.vector_field import CountedField
@@ -48,18 +56,32 @@ class TorchSession(AbstractSession):
         if threads:  # None or 0: leave torch's global thread count alone
             torch.set_num_threads(int(threads))
         self.forward = _need(FORWARDS, setup.model.kind, "model kind")
-        self.loss_fn = _need(LOSSES, setup.task.loss, "loss")
+        self.loss_fn = functools.partial(
+            _need(LOSSES, setup.task.loss, "loss"), **setup.task.loss_params()
+        )
+        self.latent = setup.model.state_dim if setup.model.kind == "latent_ode" else 0
+        self.save_points: list[int] = []  # save points of each training solve
+        self.test_extras: dict[str, Any] = {}
         self.parts = build_parts(setup.model, setup.init_params, self.dtype, self.device)
-        vf = self.parts["vector_field"]
         # only the ODE block's parameters are the solver's: an encoder's or head's zero
         # gradients in a continuous adjoint's state would loosen its error control
-        self.block_params = block_parameters(self.parts, setup.model.block_parts)
+        blocks = [p for p in setup.model.block_parts if p in self.parts]
+        self.block_params = block_parameters(self.parts, tuple(blocks))
         self.compiled = cell.mode == "compiled"
         self.solver: AbstractRungeKutta = setup.solver.load()(setup.controller, **solver_params)
-        module = vf
-        if self.compiled:  # the whole RK step (own solvers) or the field (others) compiled
-            self.solver, module = compile_solver(self.solver, vf, cell.device)  # type: ignore[assignment]
-        self.field = CountedField(module, time_input=bool(vf.time_input))
+        # compiled: the whole RK step of the own solvers (the field inlined into its graph),
+        # else (peers' solvers, SDEs) the field module
+        self._compile_field = self.compiled
+        if self.compiled and setup.model.kind != "sde_classifier":
+            self.solver, self._compile_field = compile_solver(self.solver, cell.device)  # type: ignore[assignment]
+        self.field: Any = self._counted(blocks[0])
+        self.n_samples = 1
+        if setup.model.kind == "sde_classifier":
+            diffusion = self._counted("diffusion") if "diffusion" in self.parts else None
+            self.field = SDEField(self.field, diffusion, entropy=self._entropy(-1))
+            # zero diffusion: every trajectory is the ODE's, one is the average
+            if diffusion is not None:
+                self.n_samples = int(setup.task.params.get("n_samples", 1))
         self._nfe_forward = 0
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
@@ -70,6 +92,15 @@ class TorchSession(AbstractSession):
         self.optimizer = opt_cls(self.params, lr=setup.learning_rate)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+
+    def _counted(self, part: str) -> CountedField:
+        module = self.parts[part]
+        compiled = compile_module(module, self.setup.cell.device) if self._compile_field else module
+        return CountedField(compiled, time_input=bool(module.time_input))
+
+    def _entropy(self, step: int) -> int:
+        """The Brownian path of training step ``step`` (-1: prediction), from the cell's seed."""
+        return int(self.setup.cell.seed) * 1_000_003 + (step if step >= 0 else 999_983)
 
     def _batch(self, batch: Batch) -> TorchBatch:
         return TorchBatch.of(batch, self.dtype, self.device)
@@ -89,9 +120,16 @@ class TorchSession(AbstractSession):
     def _objective(self, batch: Batch, step: int, weight: float) -> tuple[Any, ...]:
         """(loss + weight R, loss, R, solution, forward NFE) of one training solve."""
         tb = self._batch(batch)
+        if self.latent:  # reparameterization eps of this step, as every backend draws it
+            eps = noise(self.setup.cell.seed, step, (batch.size, self.latent))
+            tb.noise = torch.as_tensor(eps, dtype=self.dtype, device=self.device)
+        if np.ndim(batch.times) == 2:
+            self.save_points.append(len(tb.times))
         reg = self.regularizer
         reg.begin(step, self.setup.cell.seed)
         self.field.reset()
+        if isinstance(self.field, SDEField):
+            self.field.entropy = self._entropy(step)
 
         def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
             return reg.solve(
@@ -157,13 +195,20 @@ class TorchSession(AbstractSession):
     def _predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         tb = self._batch(batch)
         self.field.reset()
+        forward = self.forward
+        if isinstance(self.field, SDEField):
+            self.field.entropy = self._entropy(-1)
+            forward = functools.partial(self.forward, n_samples=self.n_samples)
 
         def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
             return self.solver.solve(self.field, y0, ts)
 
-        out = self.forward(self.parts, tb, solve)
+        out = forward(self.parts, tb, solve)
         sol = out.solution
         pred = out.prediction.detach().to("cpu", torch.float64).numpy()
+        if self.latent:  # the plain negative ELBO at z0 = mu, and the solve's save points
+            elbo = self.loss_fn(out, tb, 0, kl_w=1.0).item()
+            self.test_extras = {"test_neg_elbo": elbo, "save_points_predict": len(tb.times)}
         return pred, PredictStats(self.field.nfe_forward, sol.n_accepted, sol.n_rejected)
 
     def sync(self) -> None:
@@ -182,7 +227,12 @@ class TorchSession(AbstractSession):
         return None
 
     def extra_metrics(self) -> dict[str, Any]:
+        series = {}
+        if self.save_points:
+            series["save_points_train_mean"] = float(np.mean(self.save_points))
         return {
+            **series,
+            **self.test_extras,
             "regularizer_record": self.regularizer.record(),
             "dtype": self.setup.dtype,
             "threads": torch.get_num_threads(),

@@ -57,7 +57,7 @@ def ndebench_register_solvers() -> list[SolverInfo]:
             name="euler",
             backend="toy",
             impl=f"{M}:ToyBackend",
-            defaults={"steps": 4},
+            defaults={"steps": 4, "delay_s": 0.0},
             provides=frozenset({ERROR_ESTIMATE}),
         ),
         SolverInfo(name="tsit5", backend="toy", impl=f"{M}:ToyBackend", defaults={"steps": 4}),
@@ -111,6 +111,8 @@ class ToySession(AbstractSession):
         rng = np.random.default_rng(setup.cell.seed)
         self.W = 0.1 * rng.standard_normal((2, 2))
         self.steps = int(setup.solver_params.get("steps", 4))
+        # a fixed wait per solve: durations that CPU contention barely moves (compare tests)
+        self.delay_s = float(setup.solver_params.get("delay_s", 0.0))
         self.fault = (
             setup.regularizer_params.get("kind", "ok")
             if setup.regularizer.name == "fault"
@@ -125,6 +127,8 @@ class ToySession(AbstractSession):
 
     def _solve(self, z0: np.ndarray, times: np.ndarray) -> tuple[list[np.ndarray], float]:
         h = float(times[-1] - times[0]) / self.steps
+        if self.delay_s:
+            time.sleep(self.delay_s)
         zs = [z0]
         for _ in range(self.steps):
             zs.append(zs[-1] + h * zs[-1] @ self.W.T)

@@ -28,6 +28,9 @@ Sampling (per-step stream ``fold_in(fold_in(key(seed), step), 2303)``, jax.rando
   state backwards, so it cannot carry it there; :mod:`ndebench_jax.reservoir`). Every adjoint
   works, with no extra solve and no extra evaluations; the draws are the same in all three.
   No eligible start (a one-step solve) falls back to t0 (as torch).
+  ``sample_from = "saveat"``: uniform over the output times but t1 (and t0 unless
+  ``include_t0``), from the main solve's saved states (the reference's behaviour when the task
+  passes save points); no reservoir.
 """
 
 from __future__ import annotations
@@ -99,6 +102,12 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
                 f"{self.name}: step_solver={name!r} is not one of {sorted(STEP_SOLVERS)}"
             )
         self.step_tableau = STEP_SOLVERS[name]
+        self.from_saveat = self.params.get("sample_from", "steps") == "saveat"
+        if self.params.get("sample_from", "steps") not in ("steps", "saveat"):
+            raise UnsupportedCell(
+                f"{self.name}: sample_from={self.params['sample_from']!r} is not one of "
+                "('steps', 'saveat')"
+            )
         #: test hook: a fixed u in [0, 1) for the unbiased t_s = t0 + u (t1 - t0)
         self.fixed_u: float | None = None
 
@@ -122,8 +131,9 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
         from ndebench_jax.counting import counted_field
         from ndebench_jax.solve import make_solve
 
+        reservoir = self.biased and not self.from_saveat
         solve = make_solve(
-            field, solver, ctrl, adjoint, None, reservoir=self.biased, include_t0=self.include_t0
+            field, solver, ctrl, adjoint, None, reservoir=reservoir, include_t0=self.include_t0
         )
         g = counted_field(field)
         tab = self.step_tableau
@@ -131,7 +141,18 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
 
         def train(params, probe, z0, ts, key):
             n_t = ts.shape[0]
-            if self.biased:
+            if self.biased and self.from_saveat:  # uniform over the save points but t1
+                out = solve(params, probe, z0, ts)
+                i = jnp.arange(n_t)
+                ok = (ts < ts[-1]) & ((ts > ts[0]) | (self.include_t0 & (i == 0)))
+                count = jnp.sum(ok)
+                k = jnp.floor(jax.random.uniform(key, (), ts.dtype) * count).astype(count.dtype)
+                idx = jnp.argmax(ok & (jnp.cumsum(ok) - 1 == k))
+                some = count > 0
+                t_s = jnp.where(some, ts[idx], ts[0]).astype(ts.dtype)
+                z_s = jnp.where(some, out.ys[idx], z0)
+                ys = out.ys
+            elif self.biased:
                 out = solve(params, probe, z0, ts, key)
                 t_k, z_k, count = out.kept
                 some = count > 0

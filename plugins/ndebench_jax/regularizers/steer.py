@@ -7,7 +7,9 @@ its output times, evaluation uses the exact ones.
 - ``mode = "jitter_times"``: every time but the first moves by ``U(-dt_i/2, dt_i/2)``, then
   clamped to ``[t0, t1]`` as the reference (RegNeuralDE.jl's time-series baseline clamps to
   [0, 1]) and kept strictly increasing (a time pushed past t1 by that is moved just below the
-  next one instead).
+  next one instead);
+- ``mode = "series"``: the same jitter, clamped to ``[t0, t1]`` and sorted (no loop over the
+  times: a padded union grid of the latent ODE has hundreds).
 
 The loss compares the solution at the drawn times with the targets at the exact ones.
 """
@@ -19,7 +21,7 @@ from typing import Any, ClassVar
 from ndebench.backend import UnsupportedCell
 from ndebench_jax.regularizers.base import AbstractJaxRegularizer
 
-MODES = ("end_time", "jitter_times")
+MODES = ("end_time", "jitter_times", "series")
 
 
 class SteerRegularizer(AbstractJaxRegularizer):
@@ -38,6 +40,10 @@ class SteerRegularizer(AbstractJaxRegularizer):
         import jax.numpy as jnp
 
         t0, t1 = ts[0], ts[-1]
+        if self.params["mode"] == "series":  # padded repeats (dt = 0) stay at t1
+            dt = jnp.diff(ts)
+            u = jax.random.uniform(key, dt.shape, ts.dtype)
+            return jnp.sort(jnp.clip(ts.at[1:].add(dt * (u - 0.5)), t0, t1))
         b = jnp.minimum(jnp.asarray(float(self.params["b"]), ts.dtype), (1.0 - 1e-6) * (t1 - t0))
         if self.params["mode"] == "end_time":
             u = jax.random.uniform(key, (), ts.dtype)

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from ndebench.backend import UnsupportedCell
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.solvers.runge_kutta import Field
 from ndebench_torch.solvers.step_info import Solution, StepObserver
@@ -90,6 +91,11 @@ class AbstractContinuousAdjoint(AbstractAdjoint):
         params: Sequence[torch.Tensor] = (),
         observers: Sequence[StepObserver] = (),
     ) -> Solution:
+        if getattr(f, "diffusion", None) is not None:
+            raise UnsupportedCell(
+                f"{self.name}: the ODE adjoint system drops the noise of an SDE; SDEs take the "
+                "discrete adjoint or a solver's own stochastic adjoint (torchsde's sdeint_adjoint)"
+            )
         ps = [p for p in params if p.requires_grad]
         run = _Run(self, solver, f, [float(t) for t in ts], ps, observers)
         ys: torch.Tensor = _Function.apply(run, y0, *ps)  # type: ignore[no-untyped-call]

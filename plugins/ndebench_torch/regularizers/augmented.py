@@ -64,6 +64,11 @@ class AbstractAugmentedRegularizer(AbstractRegularizer):
         ts: Sequence[float],
         params: Sequence[torch.Tensor] = (),
     ) -> Solution:
+        if getattr(f, "diffusion", None) is not None:
+            raise UnsupportedCell(
+                f"{self.name}: augmented-state integrals are defined for ODEs; on an SDE the "
+                "augmented components would need their own noise terms (not implemented)"
+            )
         d = y0.shape[-1]
         self.prepare(f, y0)
 

@@ -15,8 +15,10 @@ Sampling of t_s (one per training solve, seeded by (seed, step) through ``begin`
   no extra step) and removed from its prediction;
 - biased: uniform over the accepted step starts except t1 (and except t0 unless
   ``include_t0``), by reservoir sampling in a step observer (keep the k-th eligible start with
-  probability 1/k; O(1) memory). A solve with no eligible start (one step) falls back to t0,
-  counted in ``record()["fallback_t0"]``.
+  probability 1/k; O(1) memory); with ``sample_from = "saveat"`` uniform over the solve's
+  output times except t1 (and t0 unless ``include_t0``), as the reference does when the task
+  passes save points (it samples ``sol.t``, which then holds only those). A solve with no
+  eligible start (one step) falls back to t0, counted in ``record()["fallback_t0"]``.
 
 ``detach_k1`` (default true: the published method, k1 comes from the integrator's
 construction) may be set false to differentiate k1 too (one more evaluation; a non-reference
@@ -40,14 +42,18 @@ import torch
 
 from ndebench.backend import UnsupportedCell
 from ndebench.controller import StepSizeController
-from ndebench.tableaus import TSIT5, Tableau
+from ndebench.tableaus import SOSRI, SRI_TABLEAUS, TSIT5, SRITableau, Tableau
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.regularizers.base import AbstractRegularizer
+from ndebench_torch.sde.fresh_step import fresh_sri_step
+from ndebench_torch.sde.step import SRIStep
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.runge_kutta import Field
 from ndebench_torch.solvers.step_info import Solution, StepInfo
 
-STEP_SOLVERS = {"tsit5": TSIT5}
+STEP_SOLVERS: dict[str, Tableau | SRITableau] = {"tsit5": TSIT5, **SRI_TABLEAUS}
+#: biased t_s from the accepted step starts or from the output (save) times
+SAMPLE_FROM = ("steps", "saveat")
 
 
 def fresh_step(
@@ -95,6 +101,11 @@ class AbstractLocalRegularizer(AbstractRegularizer):
                 f"{self.name}: step_solver={name!r} is not one of {sorted(STEP_SOLVERS)}"
             )
         self.step_tableau = STEP_SOLVERS[name]
+        if self.params.get("sample_from", "steps") not in SAMPLE_FROM:
+            raise UnsupportedCell(
+                f"{self.name}: sample_from={self.params['sample_from']!r} is not one of "
+                f"{SAMPLE_FROM}"
+            )
         self.r = torch.zeros(())
         self.t_s = float("nan")
         self.z_s: torch.Tensor | None = None
@@ -126,7 +137,16 @@ class AbstractLocalRegularizer(AbstractRegularizer):
     ) -> Solution:
         ts = [float(t) for t in ts]
         self._t0, self._t1 = ts[0], ts[-1]
-        if self.biased:
+        if self.biased and self.params["sample_from"] == "saveat":
+            sol = adjoint.solve(solver, f, y0, ts, params=params, observers=())
+            first = 0 if self.params["include_t0"] else 1
+            eligible = [i for i in range(first, len(ts)) if ts[i] < ts[-1]]
+            if not eligible:
+                self.fallbacks += 1
+                eligible = [0]
+            i = eligible[int(self.rng.integers(len(eligible)))]
+            t_s, z_s = ts[i], sol.ys[i].detach()
+        elif self.biased:
             sol = adjoint.solve(solver, f, y0, ts, params=params, observers=[self])
             if self._kept is None:
                 self.fallbacks += 1
@@ -144,10 +164,32 @@ class AbstractLocalRegularizer(AbstractRegularizer):
                 sol.ys = torch.cat([sol.ys[:i], sol.ys[i + 1 :]])
         ctrl = getattr(solver, "controller", None) or StepSizeController()
         self.t_s, self.z_s = t_s, z_s
+        if getattr(f, "diffusion", None) is not None:
+            return self._sde_fresh_step(sol, f, t_s, z_s, ctrl, ts[-1])
+        if not isinstance(self.step_tableau, Tableau):
+            raise UnsupportedCell(f"{self.name}: step_solver {self.step_tableau.name} is for SDEs")
         self.h0, ks, gs = fresh_step(f, t_s, z_s, ctrl.rtol, ctrl.atol, ts[-1], self.step_tableau,
                                      bool(self.params["detach_k1"]))  # fmt: skip
         self.r = self.local_value(self.h0, ks, gs, ctrl.rtol, ctrl.atol)
         return sol
+
+    def _sde_fresh_step(
+        self, sol: Solution, f: Field, t_s: float, z_s: torch.Tensor,
+        ctrl: StepSizeController, t1: float,
+    ) -> Solution:  # fmt: skip
+        """SDE: one fresh SRI step (SOSRI unless ``step_solver`` names an SRI method) on a
+        fresh increment from this step's seeded stream (:mod:`ndebench_torch.sde.fresh_step`)."""
+        tab = self.step_tableau if isinstance(self.step_tableau, SRITableau) else SOSRI
+        self.sde_step_solver = tab.name
+        gen = torch.Generator(device=z_s.device).manual_seed(int(self.rng.integers(2**62)))
+        self.h0, st = fresh_sri_step(f, t_s, z_s, ctrl.rtol, ctrl.atol, t1, tab, gen)
+        self.r = self.sde_value(tab, self.h0, st, ctrl.rtol, ctrl.atol)
+        return sol
+
+    def sde_value(
+        self, tab: SRITableau, h: float, st: SRIStep, rtol: float, atol: float
+    ) -> torch.Tensor:
+        raise NotImplementedError
 
     def local_value(
         self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
@@ -158,4 +200,7 @@ class AbstractLocalRegularizer(AbstractRegularizer):
         return self.r
 
     def record(self) -> dict[str, Any]:
-        return {**self.params, "fallback_t0": self.fallbacks}
+        out = {**self.params, "fallback_t0": self.fallbacks}
+        if hasattr(self, "sde_step_solver"):
+            out["step_solver_used"] = self.sde_step_solver
+        return out

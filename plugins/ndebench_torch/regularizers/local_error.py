@@ -6,8 +6,10 @@ from typing import ClassVar
 
 import torch
 
+from ndebench.tableaus import SRITableau
 from ndebench_torch.regularizers.base import rms
 from ndebench_torch.regularizers.local import AbstractLocalRegularizer, combine
+from ndebench_torch.sde.step import SRIStep, error_terms
 
 
 class LocalErrorRegularizer(AbstractLocalRegularizer):
@@ -23,6 +25,14 @@ class LocalErrorRegularizer(AbstractLocalRegularizer):
         z_s, z_new = gs[0], gs[-1]
         sc = atol + rtol * torch.maximum(z_s.abs(), z_new.abs())
         return rms(u / sc) * h
+
+    def sde_value(
+        self, tab: SRITableau, h: float, st: SRIStep, rtol: float, atol: float
+    ) -> torch.Tensor:
+        """SDE: ``rms((delta E1 + E2) / sc) * h0`` of the fresh SRI step."""
+        z_s = st.h0[0]
+        sc = atol + rtol * torch.maximum(z_s.abs(), st.y1.abs())
+        return rms(error_terms(tab, st) / sc) * h
 
 
 class LocalErrorBiasedRegularizer(LocalErrorRegularizer):

@@ -6,8 +6,11 @@ from typing import ClassVar
 
 import torch
 
+from ndebench.backend import UnsupportedCell
+from ndebench.tableaus import SRITableau
 from ndebench_torch.regularizers.base import rms
 from ndebench_torch.regularizers.local import AbstractLocalRegularizer, combine
+from ndebench_torch.sde.step import SRIStep, stiffness
 
 
 class LocalStiffnessRegularizer(AbstractLocalRegularizer):
@@ -30,6 +33,16 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
         norm = float(self.params["normalizer"])
         ok = (den > 0) & torch.isfinite(num)
         return torch.where(ok, num / (den + eps), torch.zeros_like(num)) / norm
+
+    def sde_value(
+        self, tab: SRITableau, h: float, st: SRIStep, rtol: float, atol: float
+    ) -> torch.Tensor:
+        """SDE: ``rms(k4 - k3) / (rms(H03 - H02) + eps) / normalizer`` of the fresh SRI step."""
+        if tab.stiffness_stages is None:
+            raise UnsupportedCell(f"{self.name}: {tab.name} has no stiffness stage pair")
+        eps = self.params["eps"]
+        eps = torch.finfo(st.y1.dtype).eps if eps is None else float(eps)  # eps(eltype(u))
+        return stiffness(tab, st, h, eps=eps) / float(self.params["normalizer"])
 
 
 class LocalStiffnessBiasedRegularizer(LocalStiffnessRegularizer):

@@ -10,6 +10,10 @@ R = 0. Each training solve (seeded by (seed, step) through ``begin``) changes it
   (RegNeuralDE.jl's time-series baseline clamps to [0, 1]) and kept strictly increasing (a
   time pushed past t1 by that is moved just below the next one instead).
 
+- ``mode = "series"`` (time series, PAPERS.md section 6): the same jitter of every time but
+  the first, clamped to ``[t0, t1]`` and sorted (a jittered time may pass its neighbour; a
+  repeated time, dt = 0, stays put), ``b`` unused.
+
 Clamps are counted in ``record()``. Prediction (evaluation) solves use the exact times, and the
 training loss compares the solution at the drawn times with the targets at the exact ones.
 """
@@ -29,7 +33,7 @@ from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.solvers.runge_kutta import Field
 from ndebench_torch.solvers.step_info import Solution
 
-MODES = ("end_time", "jitter_times")
+MODES = ("end_time", "jitter_times", "series")
 
 
 class SteerRegularizer(AbstractRegularizer):
@@ -50,6 +54,11 @@ class SteerRegularizer(AbstractRegularizer):
         """The training times for one solve (one draw of the per-step random stream)."""
         t = np.asarray(ts, dtype=np.float64)
         t0, t1 = float(t[0]), float(t[-1])
+        if self.params["mode"] == "series":
+            dt = np.diff(t)
+            new = t.copy()
+            new[1:] = t[1:] + dt * (self.rng.uniform(size=dt.shape) - 0.5)
+            return [float(x) for x in np.sort(np.clip(new, t0, t1))]
         b = float(self.params["b"])
         if b >= t1 - t0:
             b = (1.0 - 1e-6) * (t1 - t0)

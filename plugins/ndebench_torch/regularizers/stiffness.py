@@ -34,20 +34,23 @@ class StiffnessRegularizer(AbstractRegularizer):
         norm = self.params["normalizer"]
         self.normalizer = float(norm if norm is not None else tableau.stability_size or 1.0)
         self.stages = tableau.stiffness_stages
-        i, j = self.stages
-        self._dg = tableau.a[j] - tableau.a[i]
+        self._tableau = tableau
         self._dg_t: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
 
     def t0_entry(self, h0: float) -> float:
         return 1.0 / self.normalizer
 
     def rho(self, info: StepInfo) -> torch.Tensor:
-        """Shampine's estimate of |lambda_max(df/dz)| on this step (0 if undefined)."""
+        """Shampine's estimate of |lambda_max(df/dz)| on this step (0 if undefined); the
+        solver's own estimate where it gives one (SDE solvers)."""
+        if info.stiffness is not None:
+            return info.stiffness
         k = info.k.reshape(info.k.shape[0], -1)
         key = (k.dtype, k.device)
-        if key not in self._dg_t:
-            self._dg_t[key] = torch.tensor(self._dg[None, :], dtype=k.dtype, device=k.device)
         i, j = self.stages
+        if key not in self._dg_t:
+            dg = self._tableau.a[j] - self._tableau.a[i]
+            self._dg_t[key] = torch.tensor(dg[None, :], dtype=k.dtype, device=k.device)
         num = rms(k[j] - k[i])
         den = rms(torch.mm(self._dg_t[key], k)) * abs(info.h)
         ok = (den > 0) & torch.isfinite(num) & torch.isfinite(den)

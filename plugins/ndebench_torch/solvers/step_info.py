@@ -18,6 +18,8 @@ class StepInfo:
     ``y_error = h * b_error @ k``; ``error_ratio`` is the 0-d tensor
     ``rms(y_error / (atol + rtol * max(|y0|, |y1|)))`` the controller accepted (EEst_n).
     ``h`` is a python float: step-size decisions are not differentiated.
+    ``stiffness``: the solver's own stiffness estimate (0-d) where its stages do not follow
+    the ODE tableau's pattern (SDE solvers: rms(k4 - k3) / rms(H03 - H02)); None otherwise.
     """
 
     t: float
@@ -31,6 +33,7 @@ class StepInfo:
     tableau: Tableau
     rtol: float
     atol: float
+    stiffness: torch.Tensor | None = None
 
 
 class StepObserver(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ndebench.claims import CLAIMS, claims_table, paper_table
+from ndebench.paper_claims import CLAIMS, claims_table, paper_table
 
 
 def rows() -> pd.DataFrame:

@@ -1,0 +1,58 @@
+"""Names that become paths, and text from stored data that goes to a terminal.
+
+A suite name becomes one directory (``results/<name>``, ``reports/<name>``): it must be a
+single safe path component, so ``.``, ``..``, separators and control characters never reach
+the file system, and two different names never map to the same directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+#: letters and digits of any script, '_', '-', '.'; at most 100 characters
+_SAFE = re.compile(r"[\w.-]{1,100}")
+_UNSAFE_CHAR = re.compile(r"[^\w.+-]")
+
+
+#: what a suite name may be, in words
+NAME_ALLOWED = "1 to 100 letters (any script), digits, '-', '_' or '.', not starting with '.'"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a suite name (a single path component), or None."""
+    if not _SAFE.fullmatch(name) or any(unicodedata.category(c)[0] == "C" for c in name):
+        return "a character that is not a letter, digit, '-', '_' or '.', or an empty name"
+    if name.startswith("."):
+        return "'.', '..' and names starting with '.' are not safe directory names"
+    return None
+
+
+def component(text: str) -> str:
+    """A single safe path component for ``text``: ``text`` itself when it is a valid suite
+    name, otherwise a cleaned version with a short hash of the original appended, so that two
+    different texts never share a directory."""
+    if name_problem(text) is None:
+        return text
+    cleaned = _UNSAFE_CHAR.sub("-", text).strip("-.")[:60] or "suite"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned}-{digest}"
+
+
+#: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), other two-byte ESC sequences
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+
+
+def terminal_text(text: object) -> str:
+    """``text`` safe to print: escape sequences removed, other control characters (except
+    newline and tab) shown as ``\\xNN``."""
+    s = _ESCAPES.sub("", str(text))
+    return "".join(
+        c
+        if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+        else f"\\x{ord(c):02x}"
+        if ord(c) < 256
+        else f"\\u{ord(c):04x}"
+        for c in s
+    )

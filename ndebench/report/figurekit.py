@@ -1,0 +1,103 @@
+"""What every figure module shares: the saved-figure records, style, colors, layout, saving.
+
+Drawn with matplotlib's object API (no pyplot, no global backend); each figure is saved as
+PNG (embedded in the HTML) and SVG (linked from the markdown), each file written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ndebench.report.files import write_with_atomic
+
+MAX_PANELS = 12
+SMOOTH_FRACTION = 40  # curves longer than 2x this are smoothed over len/SMOOTH_FRACTION steps
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+BASELINE_COLOR = "#4d4d4d"
+STYLE: Any = {  # rc parameters (typed Any: matplotlib types keys as literals)
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.hashsalt": "ndebench",
+}
+#: Which way is better for common test metrics (shown on the scatter's axis label).
+METRIC_DIRECTION = {
+    "accuracy": "higher is better",
+    "acc": "higher is better",
+    "mse": "lower is better",
+    "rmse": "lower is better",
+    "mae": "lower is better",
+    "nll": "lower is better",
+    "bpd": "lower is better",
+    "loss": "lower is better",
+}
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """One saved figure: a PNG and an SVG with the same stem."""
+
+    name: str
+    title: str
+    caption: str
+    png: Path
+    svg: Path
+
+
+@dataclass
+class FigureSet:
+    """The figures drawn for a report and the notes on figures that were skipped."""
+
+    figures: list[FigureFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def regularizer_colors(
+    names: Sequence[Any] | pd.Series, baselines: Sequence[str] | set[str] = ()
+) -> dict[str, str]:
+    """A stable color per regularizer: baselines dark grey, the others (sorted) from tab20's
+    saturated half (tab10's colors) then its light half, greys left out: 18 distinct colors,
+    so a suite of every regularizer (10 besides the baseline) never repeats one."""
+    tab20 = mpl.colormaps["tab20"].colors  # type: ignore[attr-defined]
+    palette = [tab20[i] for i in (*range(0, 20, 2), *range(1, 20, 2)) if i not in (14, 15)]
+    others = sorted({str(n) for n in names} - set(baselines))
+    colors = dict.fromkeys(baselines, BASELINE_COLOR)
+    for i, name in enumerate(others):
+        colors[name] = mpl.colors.to_hex(palette[i % len(palette)])
+    return colors
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "x"
+
+
+def save(fig: Figure, fig_dir: Path, stem: str) -> tuple[Path, Path]:
+    png, svg = fig_dir / f"{stem}.png", fig_dir / f"{stem}.svg"
+    write_with_atomic(png, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight"))
+    write_with_atomic(svg, lambda p: fig.savefig(p, bbox_inches="tight", metadata={"Date": None}))
+    return png, svg
+
+
+def grid(n: int, width: float = 4.6, height: float = 3.3) -> tuple[Figure, list[Axes]]:
+    ncols = 2 if n == 4 else min(3, n)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(width * ncols, height * nrows + 0.5), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]

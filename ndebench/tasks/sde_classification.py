@@ -1,0 +1,58 @@
+"""What the neural-SDE classifiers share (arXiv 2105.03918, 2303.02262; PAPERS.md §1-§3).
+
+Model kind ``sde_classifier``: encoder -> SDE block -> head, the block
+``dz = f(z) dt + g(z) dW`` (Itô, diagonal noise) over t in [0, t_end] with drift
+f = Dense(d -> hidden, tanh), Dense(hidden -> d) and diagonal diffusion g = Dense(d -> d), as
+in the papers' MNIST SDE (d = 32, hidden = 64). Training draws one Brownian path per step from
+(seed, step); prediction averages the logits of ``n_samples`` trajectories (default 10, as the
+papers) from one path per prediction call.
+
+``noise = "none"`` drops the diffusion part: the block is the drift's ODE, the task requires no
+SDE solver, and the cell is the ODE classifier with the same encoder, field and head
+(``same experiment`` with zero diffusion, tested to reproduce it exactly).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ndebench.components import NOISE_DIAGONAL, SDE
+from ndebench.models import Chain, Dense, ModelSpec
+from ndebench.tasks.classification import AbstractClassificationTask
+
+NOISES = ("diagonal", "none")
+
+
+class AbstractSDEClassifier(AbstractClassificationTask):
+    """Subclasses set ``in_features`` (the encoder's input) and ``data``."""
+
+    in_features: ClassVar[int]
+    sde_defaults: ClassVar[dict[str, Any]] = {
+        "latent": 32,
+        "hidden": 64,
+        "t_end": 1.0,
+        "noise": "diagonal",
+        "n_samples": 10,
+    }
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        super().__init__(params)
+        if self.params["noise"] not in NOISES:
+            raise ValueError(f"task {self.name}: noise={self.params['noise']!r} not in {NOISES}")
+        if int(self.params["n_samples"]) < 1:
+            raise ValueError(f"task {self.name}: n_samples must be >= 1")
+
+    @property
+    def requires(self) -> frozenset[str]:  # type: ignore[override]
+        return frozenset() if self.params["noise"] == "none" else frozenset({SDE, NOISE_DIAGONAL})
+
+    def model(self) -> ModelSpec:
+        d, h = int(self.params["latent"]), int(self.params["hidden"])
+        parts = {
+            "encoder": Chain((Dense(self.in_features, d),)),
+            "drift": Chain((Dense(d, h, "tanh"), Dense(h, d))),
+            "head": Chain((Dense(d, 10),)),
+        }
+        if self.params["noise"] == "diagonal":
+            parts["diffusion"] = Chain((Dense(d, d),))
+        return ModelSpec(kind="sde_classifier", parts=parts, state_dim=d)

@@ -1,0 +1,1 @@
+"""diffrax's SDE solvers on Itô SDEs with diagonal noise (VirtualBrownianTree paths)."""
