@@ -20,7 +20,8 @@ NEEDS = {
 
 
 def test_every_script_is_listed() -> None:
-    assert {"harness_overhead.py", "jax_overhead.py", "perf.py", "solver_overhead.py"} <= set(SCRIPTS)
+    expected = {"harness_overhead.py", "jax_overhead.py", "perf.py", "solver_overhead.py"}
+    assert expected <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize(
