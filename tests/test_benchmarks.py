@@ -16,6 +16,7 @@ NEEDS = {
     "jax_overhead.py": "requires_jax",
     "perf.py": "requires_jax",
     "solver_overhead.py": "requires_torch",
+    "startup_cost.py": "requires_torch",
 }
 
 
