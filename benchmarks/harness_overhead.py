@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--quick", action="store_true", help="2 cells, 5 steps, no dask")
+    ap.add_argument("--no-dask", action="store_true", help="skip the dask comparison")
     args = ap.parse_args(argv)
     if args.quick:
         args.cells, args.steps = 2, 5
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     one = isolated(cs, 1, env)
     two = isolated(cs, 2, env)
     prog = isolated(cs, 1, env, program=True)
-    dk = None if args.quick else dask_cluster(cs, env)
+    dk = None if (args.quick or args.no_dask) else dask_cluster(cs, env)
     n = len(cs)
     res = {
         "backend": args.backend,

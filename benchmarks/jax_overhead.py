@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import jax.numpy as jnp
     import optax
     from ndebench_jax.adjoints.discrete import DiscreteAdjoint
-    from ndebench_jax.model import load_params, mlp_apply
+    from ndebench_jax.model import chain_apply, load_params
     from ndebench_jax.regularizers.error_estimate import ErrorEstimateRegularizer
     from ndebench_jax.regularizers.stiffness import StiffnessRegularizer
     from ndebench_jax.solve import make_solve
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     test = setup.task.test_batch(data)
     f32 = jnp.float32
     p = load_params(setup.init_params, f32)
-    field = mlp_apply(setup.model.parts["vector_field"], "vector_field")
+    field = chain_apply(setup.model.parts["vector_field"], "vector_field")
     z0, ts = jnp.asarray(test.inputs, f32), jnp.asarray(test.times, f32)
     zero = jnp.zeros((), f32)
     rows: list[dict[str, Any]] = []

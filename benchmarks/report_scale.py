@@ -1,6 +1,8 @@
 """Report generation time and HTML size for a large synthetic results table.
 
-    python benchmarks/report_scale.py [N_CELLS=10000] [OUT_DIR]
+    python benchmarks/report_scale.py [N_CELLS=10000] [OUT_DIR] [--out SUMMARY.json] [--quick]
+
+(``--quick``: 200 cells, a smoke run; ``--out`` also writes the figures as JSON)
 
 Cells: tasks x backends x regularizers x solvers x rtol x seeds with log-normal times and
 NFE; no training curves (their figures scale with configurations, not cells).
@@ -8,8 +10,9 @@ NFE; no training curves (their figures scale with configurations, not cells).
 
 from __future__ import annotations
 
+import argparse
 import itertools
-import sys
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -52,9 +55,15 @@ def synthetic(n_cells: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows[:n_cells])
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp())
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n_cells", nargs="?", type=int, default=10_000)
+    ap.add_argument("out_dir", nargs="?", default=None)
+    ap.add_argument("--out", default=None, help="also write the figures as JSON here")
+    ap.add_argument("--quick", action="store_true", help="200 cells")
+    args = ap.parse_args(argv)
+    n = 200 if args.quick else args.n_cells
+    out = Path(args.out_dir) if args.out_dir else Path(tempfile.mkdtemp())
     df = synthetic(n)
     t0, c0 = time.perf_counter(), time.process_time()
     index = render(df, None, out)
@@ -64,6 +73,9 @@ def main() -> None:
         f"{len(df)} cells: report in {elapsed:.1f} s wall, {cpu:.1f} s CPU; "
         f"index.html {size / 1e6:.2f} MB ({out})"
     )
+    if args.out:
+        summary = {"cells": len(df), "wall_s": elapsed, "cpu_s": cpu, "index_html_bytes": size}
+        Path(args.out).write_text(json.dumps(summary))
 
 
 if __name__ == "__main__":

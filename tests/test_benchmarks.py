@@ -12,11 +12,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
-NEEDS = {"jax_overhead.py": "requires_jax", "solver_overhead.py": "requires_torch"}
+NEEDS = {
+    "jax_overhead.py": "requires_jax",
+    "perf.py": "requires_jax",
+    "solver_overhead.py": "requires_torch",
+    "startup_cost.py": "requires_torch",
+}
 
 
 def test_every_script_is_listed() -> None:
-    assert {"harness_overhead.py", "jax_overhead.py", "solver_overhead.py"} <= set(SCRIPTS)
+    expected = {"harness_overhead.py", "jax_overhead.py", "perf.py", "solver_overhead.py"}
+    assert expected <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize(
@@ -34,3 +40,41 @@ def test_benchmark_runs_quick(script: str, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(out.read_text())
+
+
+@pytest.mark.requires_torch
+@pytest.mark.parametrize("name", ["perf", "perf_gpu"])
+def test_perf_suites_load(name: str) -> None:
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    suite = load_suite(ROOT / "suites" / f"{name}.toml", load_registry())
+    assert {c.params["rtol"] for c in suite.cells} == {1e-3, 1e-6}
+    assert all(c.params["rtol"] == c.params["atol"] for c in suite.cells)
+
+
+@pytest.mark.requires_torch
+def test_perf_suite_runs_tiny(tmp_path: Path) -> None:
+    """suites/perf.toml cut to a tiny configuration (own torch eager, compiled and torchdiffeq
+    at one batch size, 2 steps) runs end to end."""
+    from ndebench.cli import main
+
+    text = (ROOT / "suites" / "perf.toml").read_text()
+    text = text.replace('backend = ["torch", "jax"]', 'backend = ["torch"]')
+    text = text.replace('mode = ["eager", "compiled"]', 'mode = ["eager"]')
+    text = text.replace(
+        'solver = ["dopri5", "diffrax_dopri5", "torchdiffeq_dopri5", "torchode_dopri5"]',
+        'solver = ["dopri5", "torchdiffeq_dopri5"]',
+    )
+    text = text.replace("batch_size = [16, 64, 256]", "batch_size = 8")
+    text = text.replace("train_steps = 40", "train_steps = 2\ngrad_fidelity = false")
+    text = text.replace("predict_repeats = 5", "predict_repeats = 1")
+    suite = tmp_path / "perf.toml"
+    suite.write_text(text)
+    out = tmp_path / "res"
+    assert main(["run", str(suite), "--out", str(out), "--quiet"]) == 0
+    import ndebench
+
+    df = ndebench.load_results(out)
+    assert len(df) == 4 and set(df.status) == {"ok"}
+    assert (df.train_nfe_forward > 0).all()

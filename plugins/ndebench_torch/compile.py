@@ -51,11 +51,33 @@ def compile_module(module: nn.Module, device: str) -> nn.Module:
         raise UnsupportedCell(f"torch.compile failed: {type(exc).__name__}: {exc}") from exc
 
 
+def compile_solver(solver: object, device: str) -> tuple[object, bool]:
+    """Mode "compiled": (solver, whether the field module still needs compiling). One of the
+    own RK solvers comes back with its whole step compiled (the field is inlined into the
+    step's graph: not compiled on its own); any other solver (torchdiffeq, torchode) comes
+    back unchanged, and the field is compiled instead."""
+    from ndebench_torch.solvers.compiled_step import CompiledRungeKutta
+    from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
+
+    if not isinstance(solver, AbstractRungeKutta):
+        return solver, True
+    reason = compile_unavailable(device)
+    if reason:
+        raise UnsupportedCell(reason)
+    cache = inductor_cache_dir()
+    if cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+    return CompiledRungeKutta(solver), False
+
+
 def inductor_cache_dir() -> str | None:
-    """The on-disk cache of inductor's compiled code: the user's ``TORCHINDUCTOR_CACHE_DIR``,
-    else the per-results-directory one the worker names (``NDEBENCH_COMPILE_CACHE_DIR``, see
-    ``ndebench.compile_cache``), else None (inductor's default under /tmp)."""
-    return os.environ.get("TORCHINDUCTOR_CACHE_DIR") or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
+    """The on-disk cache of inductor's compiled code: the per-results-directory one the worker
+    names (``NDEBENCH_COMPILE_CACHE_DIR``, see ``ndebench.compile_cache``; a user chooses its
+    root with ``NDEBENCH_COMPILE_CACHE``), else ``TORCHINDUCTOR_CACHE_DIR`` (with the cache
+    off; importing ``torch._dynamo``, preloaded in the fork server, sets that variable to
+    inductor's default under /tmp, so it cannot tell a user's choice from the default)."""
+    cache = os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
+    return cache or os.environ.get("TORCHINDUCTOR_CACHE_DIR")
 
 
 def is_compile_error(exc: BaseException) -> bool:

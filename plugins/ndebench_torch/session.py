@@ -15,7 +15,12 @@ from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench.tasks.series import noise
 from ndebench_torch.adjoints.base import AbstractAdjoint
-from ndebench_torch.compile import compile_module, inductor_cache_dir, is_compile_error
+from ndebench_torch.compile import (
+    compile_module,
+    compile_solver,
+    inductor_cache_dir,
+    is_compile_error,
+)
 from ndebench_torch.forward import FORWARDS, TorchBatch
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
@@ -66,6 +71,12 @@ class TorchSession(AbstractSession):
         blocks = [p for p in setup.model.block_parts if p in self.parts]
         self.block_params = block_parameters(self.parts, tuple(blocks))
         self.compiled = cell.mode == "compiled"
+        self.solver: AbstractSolver = setup.solver.load()(setup.controller, **solver_params)
+        # compiled: the whole RK step of the own solvers (the field inlined into its graph),
+        # else (peers' solvers, SDEs) the field module
+        self._compile_field = self.compiled
+        if self.compiled and setup.model.kind != "sde_classifier":
+            self.solver, self._compile_field = compile_solver(self.solver, cell.device)  # type: ignore[assignment]
         self.field: Any = self._counted(blocks[0])
         self.n_samples = 1
         if setup.model.kind == "sde_classifier":
@@ -76,7 +87,6 @@ class TorchSession(AbstractSession):
                 self.n_samples = int(setup.task.params.get("n_samples", 1))
         self._nfe_forward = 0
         self._forward_vjps = 0
-        self.solver: AbstractSolver = setup.solver.load()(setup.controller, **solver_params)
         self.adjoint: AbstractAdjoint = setup.adjoint.load()(**setup.adjoint_params)
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
             self.solver.tableau, **setup.regularizer_params
@@ -89,7 +99,7 @@ class TorchSession(AbstractSession):
 
     def _counted(self, part: str) -> CountedField:
         module = self.parts[part]
-        compiled = compile_module(module, self.setup.cell.device) if self.compiled else module
+        compiled = compile_module(module, self.setup.cell.device) if self._compile_field else module
         return CountedField(compiled, time_input=bool(module.time_input))
 
     def _entropy(self, step: int) -> int:
