@@ -161,7 +161,7 @@ SUITE_CASES: dict[str, tuple[str, str]] = {
     "warmup_steps -1": P("warmup_steps", "-1"),
     "predict_repeats 0": P("predict_repeats", "0"),
     "dtype float16": P("dtype", '"float16"'),
-    "optimizer sgd": P("optimizer", '"sgd"'),
+    "optimizer rmsprop": P("optimizer", '"rmsprop"'),
     "grad_fidelity yes": P("grad_fidelity", '"yes"'),
     "sweep repeats a value": P("rtol", "[1e-3, 1e-3]"),
     "sweep holds nan": P("rtol", "[1e-3, nan]"),
