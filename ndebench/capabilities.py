@@ -56,7 +56,9 @@ def unsupported_reason(reg: Registry, cell: Cell) -> str | None:
             f"solver {solver.name!r} nor adjoint {adjoint.name!r} provides"
         )
     if isinstance(regularizer, RegularizerInfo):
-        bad = regularizer.unsupported_value_reason(cell.component("regularizer"))
+        bad = regularizer.unsupported_task_reason(task.requires) or (
+            regularizer.unsupported_value_reason(cell.component("regularizer"))
+        )
         if bad:
             return bad
     for required_by, info in (("solver", solver), ("adjoint", adjoint)):

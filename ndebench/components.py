@@ -149,7 +149,19 @@ class RegularizerInfo(ComponentInfo):
     family: str = ""
     baseline: bool = False
     unsupported_values: dict[str, dict[Any, str]] = field(default_factory=dict)
+    #: task requirements (``AbstractTask.requires`` words, e.g. ``sde``) this implementation
+    #: cannot regularize, with the reason: ``{requirement: reason}``
+    unsupported_requirements: dict[str, str] = field(default_factory=dict)
     kind: str = "regularizer"
+
+    def unsupported_task_reason(self, requires: frozenset[str]) -> str | None:
+        """Why a task that requires ``requires`` cannot take this regularizer here, or None."""
+        for need in sorted(requires & self.unsupported_requirements.keys()):
+            return (
+                f"regularizer {self.name!r} on {self.backend} cannot regularize a task that "
+                f"requires {need}: {self.unsupported_requirements[need]}"
+            )
+        return None
 
     def unsupported_value_reason(self, params: dict[str, Any]) -> str | None:
         """Why the parameters ``params`` (the cell's table; defaults fill the rest) cannot

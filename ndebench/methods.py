@@ -203,13 +203,15 @@ def declare(
     also_requires: frozenset[str] = frozenset(),
     note: str = "",
     unsupported_values: dict[str, dict[Any, str]] | None = None,
+    unsupported_requirements: dict[str, str] | None = None,
 ) -> RegularizerInfo:
     """The declaration of method ``name`` implemented by ``impl`` on ``backend``.
 
     ``also_requires`` adds backend-specific requirements (e.g. JAX's biased local sampling
     keeps its reservoir in the solver state, which only a step-graph adjoint can carry);
     ``unsupported_values`` the parameter values this implementation cannot honour, with the
-    reason (``{"detach_dt": {False: "..."}}``)."""
+    reason (``{"detach_dt": {False: "..."}}``); ``unsupported_requirements`` the task
+    requirements it cannot regularize, with the reason (``{"sde": "..."}``)."""
     m = METHODS[name]
     return RegularizerInfo(
         name=name,
@@ -223,4 +225,5 @@ def declare(
         family=m.family,
         baseline=m.baseline,
         unsupported_values=dict(unsupported_values or {}),
+        unsupported_requirements=dict(unsupported_requirements or {}),
     )

@@ -86,3 +86,27 @@ def test_optional_methods_are_declared_exactly() -> None:
             assert cls.provides == _overridden(cls, AbstractSession, SESSION_OPTIONAL), cls
         else:
             assert cls.provides == _overridden(cls, AbstractBackend, BACKEND_OPTIONAL), cls
+
+
+@pytest.mark.parametrize("regularizer", ["steer", "taynode", "rnode_kinetic", "rnode_jacobian"])
+def test_jax_declares_that_it_regularizes_no_sde(regularizer: str) -> None:
+    """JAX runs SDE tasks unregularized only; the matrix says so from the declaration (the
+    reason names the task requirement), and the baseline stays runnable."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax not installed")
+    reg = load_registry()
+    for (backend, _), info in reg.regularizers.items():
+        if backend == "jax":
+            assert ("sde" in info.unsupported_requirements) is (not info.baseline), info.name
+
+    def sde_cell(name: str) -> Cell:
+        return Cell(suite="t", backend="jax", mode="compiled", device="cpu", task="sde_digits",
+                    solver="diffrax_spark", adjoint="discrete", regularizer=name,
+                    seed=0)  # fmt: skip
+
+    why = unsupported_reason(reg, sde_cell(regularizer))
+    assert why is not None and "requires sde" in why and "diffrax" in why
+    assert unsupported_reason(reg, sde_cell("none")) is None
+    ode = Cell(suite="t", backend="jax", mode="compiled", device="cpu", task="digits",
+               solver="tsit5", adjoint="discrete", regularizer=regularizer, seed=0)  # fmt: skip
+    assert unsupported_reason(reg, ode) is None

@@ -30,7 +30,7 @@ from ndebench.components import (
     RegularizerInfo,
     SolverInfo,
 )
-from ndebench.methods import declare
+from ndebench.methods import METHODS, declare
 from ndebench.params import Choice, Int, OneOf
 
 BACKEND = "jax"
@@ -169,6 +169,15 @@ _UNSUPPORTED = {
 }
 
 
+#: why no regularizer but the baseline runs on an SDE task here (declared, so the capability
+#: matrix says so before a cell starts; the SDE session refuses them too)
+_NO_SDE = {
+    SDE: "diffrax's SDE solvers expose no per-step error or stiffness estimates, the fresh SRI "
+    "step of the local regularizers is torch-only, and the augmented-state and end-time "
+    "regularizers are not wired into the JAX SDE solve"
+}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
@@ -178,6 +187,7 @@ def ndebench_register_regularizers() -> list[RegularizerInfo]:
             f"{_P}.{impl}",
             also_requires=_ALSO.get(name, frozenset()),
             unsupported_values=_UNSUPPORTED.get(name),
+            unsupported_requirements=None if METHODS[name].baseline else _NO_SDE,
         )
         for name, impl in _REGULARIZERS.items()
     ]
