@@ -13,7 +13,9 @@ A model is a set of named parts (``ModelSpec.parts``), each a :class:`Chain` of 
   ``vector_field`` evolves z, ``decoder`` maps z(t_i) to observations;
 - ``"sde_classifier"``: ``encoder`` -> SDE block (``drift``, diagonal ``diffusion``; Itô) ->
   ``head``; at prediction the logits are averaged over ``n_samples`` trajectories (the batch
-  replicated, one joint solve); without a ``diffusion`` part the block is the drift's ODE.
+  replicated, one joint solve); without a ``diffusion`` part the block is the drift's ODE;
+- ``"sde_trajectory"``: the SDE block (``drift``, diagonal ``diffusion``; Itô) from z0 =
+  inputs; the prediction is one sampled path per sample at the batch's times, (T, B, D).
 
 The ODE state is always a flat (B, D) array, so every solver, adjoint and regularizer sees the
 same shape whatever the network: a convolutional field starts with :class:`Reshape` to
@@ -208,6 +210,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "latent_ode": (("encoder", "vector_field", "decoder"), ()),
     # no diffusion part: zero diffusion (the SDE block is the drift's ODE)
     "sde_classifier": (("drift", "head"), ("encoder", "diffusion")),
+    "sde_trajectory": (("drift", "diffusion"), ()),
 }
 
 #: the parts that form the differential-equation block of each kind: the only parameters a
@@ -217,7 +220,11 @@ BLOCK_PARTS: dict[str, tuple[str, ...]] = {
     "node_classifier": ("vector_field",),
     "latent_ode": ("vector_field",),
     "sde_classifier": ("drift", "diffusion"),
+    "sde_trajectory": ("drift", "diffusion"),
 }
+
+#: the kinds whose block is an SDE (``drift`` and, optionally, ``diffusion``)
+SDE_KINDS: frozenset[str] = frozenset({"sde_classifier", "sde_trajectory"})
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 A task never imports a framework. Backends receive :class:`Batch` objects of numpy arrays
 and convert them; they implement the losses named by ``AbstractTask.loss`` (``"mse"``,
-``"cross_entropy"``, ``"gaussian_elbo"``) once each. Integer targets (class labels) stay
-integers end to end.
+``"cross_entropy"``, ``"gaussian_elbo"``, ``"moment_mse"``) once each. Integer targets (class
+labels) stay integers end to end.
 
 A task declares what a backend must offer to run it (``requires``: capability words such as
 ``"conv"``, ``"per_sample_times"``, ``"sde"``), checked by the capability matrix against what

@@ -16,6 +16,9 @@ def ndebench_register_tasks() -> list[type[AbstractTask]]:
     from ndebench.tasks.physionet import Physionet
     from ndebench.tasks.sde_digits import SDEDigits
     from ndebench.tasks.sde_mnist import SDEMnist
+    from ndebench.tasks.sde_ou import SdeOU
     from ndebench.tasks.spiral import Spiral
 
-    return [Spiral, Linear, Digits, Mnist, Cifar10, LatentOde, Physionet, SDEDigits, SDEMnist]
+    return [
+        Spiral, Linear, Digits, Mnist, Cifar10, LatentOde, Physionet, SDEDigits, SDEMnist, SdeOU,
+    ]  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 from ndebench.backend import AbstractBackend, AbstractSession, CellSetup
 from ndebench.components import SolverInfo
 from ndebench.controller import StepSizeController
+from ndebench.models import SDE_KINDS
 from ndebench.spec import Cell, PredictStats
 from ndebench_jax.devices import has_gpu
 
@@ -27,7 +28,7 @@ class JaxBackend(AbstractBackend):
     def session(self, setup: CellSetup) -> AbstractSession:
         from ndebench_jax.session import JaxSession
 
-        if setup.model.kind == "sde_classifier":
+        if setup.model.kind in SDE_KINDS:
             if "diffusion" in setup.model.parts:
                 from ndebench_jax.sde.session import JaxSDESession
 

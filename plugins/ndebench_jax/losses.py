@@ -39,8 +39,17 @@ def gaussian_elbo(prediction, extras, targets, mask, step, *, obs_std=0.01, kl_w
     return -(jnp.sum(ll * mask) - kl_w * kl) / jnp.maximum(jnp.sum(mask), 1)
 
 
+def moment_mse(prediction, extras, targets, mask, step):
+    """Squared error of the mean and std over the batch (axis 1) of paths (T, B, D) against
+    the targets, averaged over times and coordinates (the torch definition)."""
+    dm = prediction.mean(1) - targets.mean(1)
+    ds = prediction.std(1) - targets.std(1)
+    return jnp.mean(dm**2 + ds**2)
+
+
 LOSSES: dict[str, Callable[..., Any]] = {
     "mse": mse,
     "cross_entropy": cross_entropy,
     "gaussian_elbo": gaussian_elbo,
+    "moment_mse": moment_mse,
 }

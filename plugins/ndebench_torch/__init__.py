@@ -50,7 +50,13 @@ def ndebench_register_backends() -> list[BackendInfo]:
             preload=("torch", "torch._dynamo"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
-            model_kinds=("node_trajectory", "node_classifier", "latent_ode", "sde_classifier"),
+            model_kinds=(
+                "node_trajectory",
+                "node_classifier",
+                "latent_ode",
+                "sde_classifier",
+                "sde_trajectory",
+            ),
             provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )
     ]

@@ -132,9 +132,19 @@ def sde_classifier(
     return ModelOutput(logits, sol)
 
 
+def sde_trajectory(
+    parts: nn.ModuleDict, batch: TorchBatch, solve: Solve, n_samples: int = 1
+) -> ModelOutput:
+    """``sde_trajectory``: z0 = inputs, prediction = one sampled path per sample at the batch
+    times (T, B, D). ``n_samples`` is not used: the task's metric is over the batch's paths."""
+    sol = solve(batch.inputs, batch.times)
+    return ModelOutput(sol.ys, sol)
+
+
 FORWARDS: dict[str, Forward] = {
     "node_trajectory": trajectory,
     "node_classifier": classifier,
     "latent_ode": latent_ode,
     "sde_classifier": sde_classifier,
+    "sde_trajectory": sde_trajectory,
 }

@@ -45,10 +45,21 @@ def gaussian_elbo(
     return -((ll * mask).sum() - w * kl) / mask.sum().clamp_min(1)
 
 
+def moment_mse(out: ModelOutput, batch: TorchBatch, step: int = 0) -> torch.Tensor:
+    """Squared error of the mean and of the standard deviation over the batch (dim 1) of the
+    sampled paths (T, B, D) against the target paths, averaged over times and coordinates
+    (:mod:`ndebench.tasks.sde_ou`)."""
+    pred, tgt = out.prediction, batch.targets
+    dm = pred.mean(1) - tgt.mean(1)
+    ds = pred.std(1, correction=0) - tgt.std(1, correction=0)
+    return (dm**2 + ds**2).mean()
+
+
 Loss = Callable[..., torch.Tensor]
 
 LOSSES: dict[str, Loss] = {
     "mse": mse,
     "cross_entropy": cross_entropy,
     "gaussian_elbo": gaussian_elbo,
+    "moment_mse": moment_mse,
 }

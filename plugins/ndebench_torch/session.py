@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
+from ndebench.models import SDE_KINDS
 from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
@@ -75,11 +76,11 @@ class TorchSession(AbstractSession):
         # compiled: the whole RK step of the own solvers (the field inlined into its graph),
         # else (peers' solvers, SDEs) the field module
         self._compile_field = self.compiled
-        if self.compiled and setup.model.kind != "sde_classifier":
+        if self.compiled and setup.model.kind not in SDE_KINDS:
             self.solver, self._compile_field = compile_solver(self.solver, cell.device)  # type: ignore[assignment]
         self.field: Any = self._counted(blocks[0])
         self.n_samples = 1
-        if setup.model.kind == "sde_classifier":
+        if setup.model.kind in SDE_KINDS:
             diffusion = self._counted("diffusion") if "diffusion" in self.parts else None
             self.field = SDEField(self.field, diffusion, entropy=self._entropy(-1))
             # zero diffusion: every trajectory is the ODE's, one is the average

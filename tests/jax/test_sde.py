@@ -84,5 +84,5 @@ def test_spark_adaptive_error_follows_tolerance() -> None:
 def test_refusals() -> None:
     with pytest.raises(UnsupportedCell, match="fixed step only"):
         make_sde_solve(lambda p, t, z: z, lambda p, t, z: z, "diffrax_euler", StepSizeController())
-    with pytest.raises(UnsupportedCell, match="sde_classifier cells only"):
+    with pytest.raises(UnsupportedCell, match="SDE cells only"):
         DiffraxSPaRK()

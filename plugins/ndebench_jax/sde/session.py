@@ -1,4 +1,5 @@
-"""One JAX ``sde_classifier`` cell with diffusion: encoder -> diffrax SDE solve -> head.
+"""One JAX SDE cell: ``sde_classifier`` with diffusion (encoder -> diffrax SDE solve -> head)
+or ``sde_trajectory`` (inputs -> diffrax SDE solve saved at the batch times, (T, B, D)).
 
 Vanilla training only (regularizer ``none`` or ``steer``-free: the diffrax SDE solvers expose
 no per-step estimates and the local fresh SRI step is torch-only), discrete adjoint
@@ -47,17 +48,21 @@ class JaxSDESession(AbstractSession):
         self.dtype = jnp.float64 if setup.dtype == "float64" else jnp.float32
         self.params = load_params(setup.init_params, self.dtype)
         enc = chain_apply(spec.parts["encoder"], "encoder") if "encoder" in spec.parts else None
-        head = chain_apply(spec.parts["head"], "head")
+        trajectory = spec.kind == "sde_trajectory"
+        head = None if trajectory else chain_apply(spec.parts["head"], "head")
         drift = chain_apply(spec.parts["drift"], "drift")
         diffusion = chain_apply(spec.parts["diffusion"], "diffusion")
         solve = make_sde_solve(drift, diffusion, cell.solver, setup.controller)
         loss_of = LOSSES[setup.task.loss]
-        n_samples = int(setup.task.params.get("n_samples", 1))
+        n_samples = 1 if trajectory else int(setup.task.params.get("n_samples", 1))
         seed = int(cell.seed)
         self.optimizer = optax.adam(setup.learning_rate)
         self.opt_state = self.optimizer.init(self.params)
 
         def forward(params, inputs, ts, key, reps):
+            if head is None:  # sde_trajectory: one path per sample at every batch time
+                out = solve(params, inputs, ts, key)
+                return out.ys, out
             z0 = enc(params, 0.0, inputs) if enc is not None else inputs
             z0 = z0.reshape(z0.shape[0], -1)
             if reps > 1:
@@ -95,6 +100,11 @@ class JaxSDESession(AbstractSession):
             raise UnsupportedCell("jax backend needs one shared time grid per batch")
         return np.asarray(batch.inputs, self.dtype), np.asarray(batch.times, self.dtype)
 
+    def _targets(self, batch: Batch) -> np.ndarray:
+        """Labels stay integers; real-valued targets take the cell's dtype."""
+        t = np.asarray(batch.targets)
+        return t if np.issubdtype(t.dtype, np.integer) else t.astype(self.dtype)
+
     def _stats(self, loss, out) -> StepStats:
         loss = float(loss)
         if not np.isfinite(loss):
@@ -108,14 +118,14 @@ class JaxSDESession(AbstractSession):
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
         x, ts = self._arrays(batch)
         self.params, self.opt_state, loss, out, _ = self._step(
-            self.params, self.opt_state, x, ts, np.asarray(batch.targets), np.int32(step)
+            self.params, self.opt_state, x, ts, self._targets(batch), np.int32(step)
         )
         self._last = self.params
         return self._stats(loss, out)
 
     def loss_and_grad(self, batch: Batch, weight: float, step: int = 0):  # type: ignore[no-untyped-def]
         x, ts = self._arrays(batch)
-        (loss, out), grads = self._grads(self.params, x, ts, np.asarray(batch.targets),
+        (loss, out), grads = self._grads(self.params, x, ts, self._targets(batch),
                                          np.int32(step))  # fmt: skip
         stats = self._stats(loss, out)
         return stats.loss, 0.0, {k: np.asarray(v, np.float64) for k, v in grads.items()}
@@ -126,7 +136,7 @@ class JaxSDESession(AbstractSession):
         self._last = logits
         pred = np.asarray(logits, dtype=np.float64)
         if not np.all(np.isfinite(pred)):
-            raise Diverged("predict: non-finite logits")
+            raise Diverged("predict: non-finite prediction")
         nfe = int(out.nfe_drift) + int(out.nfe_diffusion)
         return pred, PredictStats(nfe, int(out.accepted), int(out.rejected))
 

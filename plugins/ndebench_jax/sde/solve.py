@@ -97,6 +97,10 @@ def make_sde_solve(
                 factormax=ctrl.factor_max, norm=optx.rms_norm,
             )  # fmt: skip
             dt0 = None if isinstance(ctrl.initial_step, str) else float(ctrl.initial_step)
+        if ts.shape[0] > 2:
+            # steps land on the save times: interpolating a Brownian path between two steps
+            # (diffrax's SaveAt(ts) otherwise) would shrink the paths' spread at those times
+            step_ctrl = dfx.ClipStepSizeController(step_ctrl, step_ts=ts)
         sol = dfx.diffeqsolve(
             terms, solver, t0, t1, dt0, z0, args=params, saveat=dfx.SaveAt(ts=ts),
             stepsize_controller=step_ctrl, max_steps=ctrl.max_steps,
@@ -115,7 +119,7 @@ def make_sde_solve(
 
 
 class DiffraxSDESolver:
-    """The registered impl of ``diffrax_<name>`` SDE solvers. ``sde_classifier`` cells build
+    """The registered impl of ``diffrax_<name>`` SDE solvers. SDE cells build
     their solve with :func:`make_sde_solve` (:mod:`ndebench_jax.sde.session`); the ODE
     session never runs an SDE solver (the capability matrix refuses SDE solvers on ODE tasks),
     so reaching this constructor is unsupported."""
@@ -126,7 +130,7 @@ class DiffraxSDESolver:
             raise ValueError(f"solver {name!r}: unknown parameters {sorted(unknown)}")
         self.name, self.params, self.spec = name, params, SPECS[name]
         raise UnsupportedCell(
-            f"jax backend: {name} is an SDE solver: it runs sde_classifier cells only "
+            f"jax backend: {name} is an SDE solver: it runs SDE cells only "
             "(through ndebench_jax.sde.solve.make_sde_solve)"
         )
 
