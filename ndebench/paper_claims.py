@@ -194,3 +194,51 @@ def claims_table(df: pd.DataFrame, tol_abs: float = 0.01, tol_rel: float = 0.10)
                                verdict=claim.verdict(best[1]))  # fmt: skip
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+WEIGHT_RULE = (
+    "the largest swept weight whose test metric (seed mean) is within {tol_abs:g} (accuracy, "
+    "absolute) or {tol_rel:.0%} (lower-is-better metrics, relative) of plain training's"
+)
+
+
+def weight_choice(
+    df: pd.DataFrame, tol_abs: float = 0.01, tol_rel: float = 0.10, column: str = "weight"
+) -> pd.DataFrame:
+    """The regularization weight :data:`WEIGHT_RULE` picks, per task, backend, solver, adjoint
+    and regularizer whose ``column`` takes two or more values: one row per weight with its
+    seed-mean test metric, its prediction-NFE ratio to plain training, whether it is matched
+    and whether it is the chosen one (``chosen`` is False everywhere when no weight
+    qualifies: the rule then picks none, and the reader sees why)."""
+    ok = _ok(df)
+    if ok.empty or column not in ok.columns:
+        return pd.DataFrame()
+    rows: list[dict[str, Any]] = []
+    for key, group in ok.groupby(_GROUP, dropna=False, sort=True):
+        base = group[group["_baseline"]]
+        if base.empty:
+            continue
+        lower = _lower_is_better(group)
+        base_metric = float(base["test_metric"].mean())
+        base_nfe = float(base["predict_nfe"].mean())
+        regs = group[~group["_baseline"] & group[column].notna()]
+        for reg, runs in regs.groupby("regularizer", sort=True):
+            if runs[column].nunique() < 2:
+                continue
+            block = []
+            for w, sub in runs.groupby(column, sort=True):
+                metric = float(sub["test_metric"].mean())
+                block.append({
+                    **dict(zip(_GROUP, key, strict=True)), "regularizer": reg, column: float(w),
+                    "seeds": int(sub["seed"].nunique()), "test_metric": metric,
+                    "baseline_metric": base_metric,
+                    "nfe_ratio": float(sub["predict_nfe"].mean()) / base_nfe if base_nfe
+                    else float("nan"),
+                    "matched": _matched(metric, base_metric, lower, tol_abs, tol_rel),
+                    "chosen": False,
+                })  # fmt: skip
+            matched = [r for r in block if r["matched"]]
+            if matched:
+                max(matched, key=lambda r: r[column])["chosen"] = True
+            rows.extend(block)
+    return pd.DataFrame(rows)

@@ -156,7 +156,21 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
         if isinstance(vals, list)
         and not isinstance(_component_default(registry, axis, value, key), list)
     }
-    swept = tuple(sorted(set(sweeps) | {key for (_, _, key) in value_sweeps}))
+    # per-task weight sweeps: (task, regularizer) -> weights ([params.task.<t>.weight] lists)
+    weight_sweeps = {
+        (value, name): vals
+        for (axis, value), table in per_value.items()
+        if axis == "task"
+        for name, vals in table.get(TASK_WEIGHTS, {}).items()
+        if isinstance(vals, list)
+    }
+    swept = tuple(
+        sorted(
+            set(sweeps)
+            | {key for (_, _, key) in value_sweeps}
+            | ({"weight"} if weight_sweeps else set())
+        )
+    )
 
     excludes = raw.get("exclude", [])
     if not isinstance(excludes, list) or not all(isinstance(e, dict) for e in excludes):
@@ -168,6 +182,8 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
             if key not in (*AXES, *swept):
                 raise chk.unknown(f"exclude[{i}].{key}", key, [*AXES, *swept])
             known = axes[key] if key in axes else _swept_values(key, sweeps, value_sweeps)
+            if key == "weight":
+                known += [w for ws in weight_sweeps.values() for w in ws if w not in known]
             for v in want if isinstance(want, list) else [want]:
                 if v not in known:
                     raise chk.unknown(f"exclude[{i}].{key}", v, [str(k) for k in known])
@@ -184,6 +200,9 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
         for (axis, value, key), vals in value_sweeps.items():
             if point[axis] == value:
                 local_sweeps[key] = vals
+        task_sweep = weight_sweeps.get((point["task"], point["regularizer"]))
+        if task_sweep is not None:  # the task's weight sweep replaces the regularizer's
+            local_sweeps["weight"] = task_sweep
         keys = sorted(local_sweeps)
         for values in itertools.product(*(local_sweeps[k] for k in keys)):
             swept_values = dict(zip(keys, values, strict=True))
@@ -289,9 +308,16 @@ def _check_task_weights(chk: _Check, where: str, value: Any, regularizers: list[
     for name, weight in value.items():
         if name not in regularizers:
             raise chk.unknown(f"{where}.{name}", name, regularizers)
-        complaint = decl.problem(decl.Weight(), weight)
-        if complaint:
-            raise chk.fail(f"{where}.{name}", complaint)
+        if isinstance(weight, list):  # a sweep of this regularizer's weight on this task
+            if not weight:
+                raise chk.fail(f"{where}.{name}", "an empty list sweeps nothing")
+            if len({repr(w) for w in weight}) != len(weight):
+                raise chk.fail(f"{where}.{name}", f"{weight!r} sweeps a value twice; the "
+                               "values of a sweep must differ")  # fmt: skip
+        for w in weight if isinstance(weight, list) else [weight]:
+            complaint = decl.problem(decl.Weight(), w)
+            if complaint:
+                raise chk.fail(f"{where}.{name}", complaint)
 
 
 def _task_global(reg: Registry, task: str, key: str) -> bool:
@@ -452,10 +478,14 @@ def _make_cell(
             merged[k] = v
         component_params[axis] = merged
     task_weights = task_table.get(TASK_WEIGHTS, {})
-    if point["regularizer"] in task_weights:
-        component_params["regularizer"]["weight"] = task_weights[point["regularizer"]]
+    task_weight = task_weights.get(point["regularizer"])
+    if task_weight is not None and not isinstance(task_weight, list):
+        component_params["regularizer"]["weight"] = task_weight
     for key, value in swept_values.items():
         placed = False
+        if key == "weight" and isinstance(task_weight, list):
+            component_params["regularizer"]["weight"] = value
+            continue
         for axis in ("task", "solver", "adjoint", "regularizer"):
             table = per_value.get((axis, point[axis]), {})
             if key in table and isinstance(table[key], list):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import pytest
@@ -110,3 +111,16 @@ def test_jax_declares_that_it_regularizes_no_sde(regularizer: str) -> None:
     ode = Cell(suite="t", backend="jax", mode="compiled", device="cpu", task="digits",
                solver="tsit5", adjoint="discrete", regularizer=regularizer, seed=0)  # fmt: skip
     assert unsupported_reason(reg, ode) is None
+
+
+@pytest.mark.parametrize("regularizer", ["taynode", "rnode_kinetic", "rnode_jacobian"])
+def test_torch_declares_augmented_regularizers_off_sdes(regularizer: str) -> None:
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch not installed")
+    reg = load_registry()
+    cell = Cell(suite="t", backend="torch", mode="eager", device="cpu", task="sde_digits",
+                solver="sosri", adjoint="discrete", regularizer=regularizer, seed=0)  # fmt: skip
+    why = unsupported_reason(reg, cell)
+    assert why is not None and "requires sde" in why and "noise terms" in why
+    for other in ("none", "steer", "ernode", "srnode", "local_error_unbiased"):
+        assert unsupported_reason(reg, dataclasses.replace(cell, regularizer=other)) is None, other

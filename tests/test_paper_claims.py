@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ndebench.paper_claims import CLAIMS, claims_table, paper_table
+from ndebench.paper_claims import CLAIMS, claims_table, paper_table, weight_choice
 
 
 def rows() -> pd.DataFrame:
@@ -45,3 +45,23 @@ def test_paper_table_means_spreads_and_ratios() -> None:
     row = t[(t["regularizer"] == "ernode") & (t["weight"] == 0.1)].iloc[0]
     assert row["seeds"] == 2 and row["predict time (s)"].startswith("0.7 ±")
     assert row["predict NFE ratio"] == 0.7
+
+
+def test_weight_rule_picks_the_largest_matched_weight() -> None:
+    df = rows()
+    t = weight_choice(df)
+    ern = t[t["regularizer"] == "ernode"].set_index("weight")
+    assert list(ern.index) == [0.1, 1.0]  # local_error_biased has one weight: not a sweep
+    assert bool(ern.loc[0.1, "chosen"]) and not bool(ern.loc[1.0, "chosen"])
+    assert bool(ern.loc[0.1, "matched"]) and not bool(ern.loc[1.0, "matched"])
+    assert ern.loc[1.0, "nfe_ratio"] == 0.5
+    # a stricter tolerance leaves no weight matched: none is chosen, both rows stay
+    strict = weight_choice(df, tol_abs=0.001)
+    assert len(strict[strict["regularizer"] == "ernode"]) == 2 and not strict["chosen"].any()
+    # lower-is-better metrics: relative tolerance
+    mse = df.assign(metric_name="mse", lower_is_better=True)
+    mse.loc[mse["weight"] == 1.0, "test_metric"] = 1.05  # 5% above the baseline: matched
+    mse.loc[mse["regularizer"] == "none", "test_metric"] = 1.0
+    mse.loc[mse["weight"] == 0.1, "test_metric"] = 1.2
+    picked = weight_choice(mse)
+    assert picked.loc[picked["chosen"], "weight"].tolist() == [1.0]

@@ -298,3 +298,38 @@ def test_task_tables_set_regularizer_weights_per_task(tmp_path) -> None:
     path.write_text(text.replace("ernode = 0.01", "srnode = 0.01"))
     with pytest.raises(InputError, match="srnode"):
         load_suite(path, load_registry())
+
+
+def test_task_weight_lists_sweep_that_tasks_weight(tmp_path) -> None:
+    """``[params.task.<t>.weight] ernode = [a, b]`` sweeps ERNODE's weight on that task only
+    (the weight scale depends on the task's loss); other tasks keep the regularizer's."""
+    import pytest
+
+    from ndebench.errors import InputError
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    text = (
+        '[suite]\nname = "t"\nseeds = [0]\n[matrix]\nbackend = ["torch"]\n'
+        'task = ["spiral", "digits"]\nsolver = ["tsit5"]\nadjoint = ["discrete"]\n'
+        'regularizer = ["none", "ernode"]\n[params.regularizer.ernode]\nweight = [0.5, 5.0]\n'
+        "[params.task.digits.weight]\nernode = [0.001, 0.01, 0.1]\n"
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    suite = load_suite(path, load_registry())
+    assert "weight" in suite.swept
+    got = sorted(
+        (c.task, c.component("regularizer")["weight"])
+        for c in suite.cells
+        if c.regularizer == "ernode"
+    )
+    assert got == [("digits", 0.001), ("digits", 0.01), ("digits", 0.1),
+                   ("spiral", 0.5), ("spiral", 5.0)]  # fmt: skip
+    assert all("weight" in c.swept for c in suite.cells if c.regularizer == "ernode")
+    assert len({c.to_dict().__repr__() for c in suite.cells}) == len(suite.cells) == 7
+    for bad, why in (("[]", "sweeps nothing"), ("[0.1, 0.1]", "twice"), ("[0.1, -1.0]", ">= 0")):
+        path.write_text(text.replace("[0.001, 0.01, 0.1]", bad))
+        with pytest.raises(InputError, match=r"params\.task\.digits\.weight\.ernode") as err:
+            load_suite(path, load_registry())
+        assert why in str(err.value)

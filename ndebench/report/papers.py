@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ndebench.paper_claims import CLAIMS, claims_table, paper_table
+from ndebench.paper_claims import CLAIMS, WEIGHT_RULE, claims_table, paper_table, weight_choice
 from ndebench.report.html import html_table
 from ndebench.report.markdown import md_table
 from ndebench.report.model import ReportSection
@@ -54,6 +54,21 @@ def paper_sections(df: pd.DataFrame, curves: pd.DataFrame, figure_dir: Path) -> 
                 "Claims of the seed papers",
                 f"{CLAIM_NOTE}\n\n{md_table(table)}",
                 f"<p class='muted'>{CLAIM_NOTE}</p>" + html_table(table),
+            )
+        )
+    weights = weight_choice(df)
+    if not weights.empty:
+        note = (
+            "Weights swept per regularizer: the rule picks "
+            + WEIGHT_RULE.format(tol_abs=0.01, tol_rel=0.10)
+            + " (`chosen`); where no weight is matched, none is chosen."
+        )
+        table = _fmt(weights)
+        out.append(
+            ReportSection(
+                "Regularization weights by the stated rule",
+                f"{note}\n\n{md_table(table)}",
+                f"<p class='muted'>{note}</p>" + html_table(table),
             )
         )
     layout = paper_table(df)

@@ -180,9 +180,24 @@ _UNSUPPORTED = {
 }
 
 
+#: task requirements an implementation cannot regularize, with the reason (declared: the
+#: capability matrix refuses the cell before it starts; the regularizer refuses it too)
+_AUGMENTED_ON_SDE = {
+    SDE: "augmented-state integrals are defined for ODEs; on an SDE the augmented components "
+    "would need their own noise terms (not implemented)"
+}
+_UNSUPPORTED_TASKS = {n: _AUGMENTED_ON_SDE for n in ("rnode_kinetic", "rnode_jacobian", "taynode")}
+
+
 @hookimpl
 def ndebench_register_regularizers() -> list[RegularizerInfo]:
     return [
-        declare(name, BACKEND, f"{_P}.{impl}", unsupported_values=_UNSUPPORTED.get(name))
+        declare(
+            name,
+            BACKEND,
+            f"{_P}.{impl}",
+            unsupported_values=_UNSUPPORTED.get(name),
+            unsupported_requirements=_UNSUPPORTED_TASKS.get(name),
+        )
         for name, impl in _REGULARIZERS.items()
     ]
