@@ -26,19 +26,18 @@ qmax = 9/8); the suites' ``icoeff = 0.3, pcoeff = 0.4, factor_max = 1.125`` repr
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
 
-from ndebench.backend import Diverged
 from ndebench.controller import StepSizeController
 from ndebench.tableaus import SRITableau
 from ndebench_torch.sde.brownian import BrownianPath
 from ndebench_torch.sde.initial_step import sde_initial_step
 from ndebench_torch.sde.step import error_terms, rms, sri_step, stiffness
 from ndebench_torch.solvers.base import AbstractSolver, Solution, StepInfo, StepObserver
+from ndebench_torch.solvers.step_control import StepLoop
 
 
 class AbstractSRI(AbstractSolver):
@@ -75,25 +74,13 @@ class AbstractSRI(AbstractSolver):
         snap = 1e-12 * (t1 - t0)
         k1 = f(t0, y0)
         g1 = None if g is None else g(t0, y0)
-        fixed = None if ctrl.fixed_step is None else float(ctrl.fixed_step)
-        if fixed is not None:
-            h = fixed
-        elif isinstance(ctrl.initial_step, str):
-            h = sde_initial_step(f, g, t0, y0, k1, g1, q, rtol, atol, t1 - t0)
-        else:
-            h = float(ctrl.initial_step)
-        h0 = h
+        loop = StepLoop(tab.name, ctrl, q, t0, t1)
+        h = loop.first_step(lambda: sde_initial_step(f, g, t0, y0, k1, g1, q, rtol, atol, t1 - t0))
         for obs in observers:
-            obs.start(t0, h0, y0)
+            obs.start(t0, h, y0)
         outs, j = [y0.unsqueeze(0)], 1
-        n_acc = n_rej = 0
-        err_prev = 1.0
-        step_times = [t0]
         while j < len(ts):
-            if n_acc + n_rej >= ctrl.max_steps:
-                raise Diverged(
-                    f"{tab.name}: max_steps={ctrl.max_steps} reached at t={t:.6g} of [{t0}, {t1}]"
-                )
+            loop.check_budget(t)
             hit = t + h >= ts[j] - snap  # no sliver step left by rounding (chi ~ 1/sqrt(h))
             hs = ts[j] - t if hit else h
             dw = i10 = None
@@ -103,9 +90,7 @@ class AbstractSRI(AbstractSolver):
             e = error_terms(tab, st)
             scale = torch.maximum(y.abs(), st.y1.abs()) * rtol + atol
             ratio = rms(e / scale)
-            err = ratio.item() if fixed is None else 0.0
-            if not math.isfinite(err):
-                raise Diverged(f"{tab.name}: non-finite error estimate at t={t:.6g}")
+            err = loop.error(ratio, t)
             if err <= 1.0:
                 t_new = ts[j] if hit else t + hs
                 if observers:
@@ -118,17 +103,12 @@ class AbstractSRI(AbstractSolver):
                 if hit:
                     outs.append(y.unsqueeze(0))
                     j += 1
-                step_times.append(t)
-                n_acc += 1
+                loop.accept(t)
                 if j < len(ts):
                     k1 = f(t, y)
                     g1 = None if g is None else g(t, y)
             else:
-                n_rej += 1
-            h = fixed if fixed is not None else hs * ctrl.factor(err, err_prev, err <= 1.0, q)
-            if err <= 1.0:
-                err_prev = err
-            if j < len(ts) and t + h == t:
-                raise Diverged(f"{tab.name}: step size underflow (h={h:.3g}) at t={t:.6g}")
+                loop.reject()
+            h = loop.next_step(hs, err, t, j < len(ts))
         ys = torch.cat(outs) if len(outs) > 1 else outs[0]
-        return Solution(ys, n_acc, n_rej, h0, step_times)
+        return Solution(ys, loop.n_acc, loop.n_rej, loop.h0, loop.step_times)

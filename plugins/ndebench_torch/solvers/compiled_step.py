@@ -30,11 +30,11 @@ from typing import Any
 
 import torch
 
-from ndebench.backend import Diverged
 from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.interpolation import append_outputs
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
+from ndebench_torch.solvers.step_control import StepLoop
 from ndebench_torch.vector_field import CountedField
 
 
@@ -127,27 +127,15 @@ class CompiledRungeKutta:
         t0, t1 = ts[0], ts[-1]
         t, y = t0, y0
         k1 = f(t0, y0)
-        fixed = None if ctrl.fixed_step is None else float(ctrl.fixed_step)
-        if fixed is not None:
-            h = fixed
-        elif isinstance(ctrl.initial_step, str):
-            h = hairer_initial_step(f, t0, y0, k1, q, ctrl.rtol, ctrl.atol)
-        else:
-            h = float(ctrl.initial_step)
-        h0 = h
+        loop = StepLoop(tab.name, ctrl, q, t0, t1)
+        h = loop.first_step(lambda: hairer_initial_step(f, t0, y0, k1, q, ctrl.rtol, ctrl.atol))
         for obs in observers:
-            obs.start(t0, h0, y0)
+            obs.start(t0, h, y0)
         outs, j = [y0.unsqueeze(0)], 1
-        n_acc = n_rej = 0
-        err_prev = 1.0
-        step_times = [t0]
         self.syncs = 0
         scalar = {"dtype": y0.dtype, "device": y0.device}
         while j < len(ts):
-            if n_acc + n_rej >= ctrl.max_steps:
-                raise Diverged(
-                    f"{tab.name}: max_steps={ctrl.max_steps} reached at t={t:.6g} of [{t0}, {t1}]"
-                )
+            loop.check_budget(t)
             last = t + h >= t1
             if last:
                 h = t1 - t
@@ -159,13 +147,8 @@ class CompiledRungeKutta:
             if grad:  # the last stage is hooked once it is known to be used (below)
                 for k in new[:-1]:
                     k.register_hook(self._backward_counter(f))
-            if fixed is None:
-                err = ratio.item()
-                self.syncs += 1
-            else:
-                err = 0.0
-            if not math.isfinite(err):
-                raise Diverged(f"{tab.name}: non-finite error estimate at t={t:.6g}")
+            err = loop.error(ratio, t)
+            self.syncs += loop.fixed is None
             if err <= 1.0:
                 t_new = t1 if last else t + h
                 # the FSAL stage k_s is the next step's k_1, or else used only by dense output
@@ -184,17 +167,12 @@ class CompiledRungeKutta:
                     outs, solver._dense, ts, j, t, h, t_new, y.reshape(1, n), kmat, y1
                 )
                 t, y, k1 = t_new, y1, new[-1]
-                step_times.append(t)
-                n_acc += 1
+                loop.accept(t)
             else:
-                n_rej += 1
-            h = fixed if fixed is not None else h * ctrl.factor(err, err_prev, err <= 1.0, q)
-            if err <= 1.0:
-                err_prev = err
-            if j < len(ts) and t + h == t:
-                raise Diverged(f"{tab.name}: step size underflow (h={h:.3g}) at t={t:.6g}")
+                loop.reject()
+            h = loop.next_step(h, err, t, j < len(ts))
         ys = torch.cat(outs) if len(outs) > 1 else outs[0]
-        return Solution(ys, n_acc, n_rej, h0, step_times)
+        return Solution(ys, loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
 
     @staticmethod
     def _backward_counter(f: CountedField) -> Any:

@@ -20,12 +20,12 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ndebench.backend import Diverged
 from ndebench.controller import StepSizeController
 from ndebench.tableaus import Tableau
 from ndebench_torch.solvers.base import AbstractSolver, Field, Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.interpolation import append_outputs, dense_matrix
+from ndebench_torch.solvers.step_control import StepLoop
 
 __all__ = ["AbstractRungeKutta", "Field"]
 
@@ -80,25 +80,13 @@ class AbstractRungeKutta(AbstractSolver):
         t0, t1 = ts[0], ts[-1]
         t, y = t0, y0
         k1 = f(t0, y0)
-        fixed = None if ctrl.fixed_step is None else float(ctrl.fixed_step)
-        if fixed is not None:
-            h = fixed  # every step accepted, error estimates still computed for observers
-        elif isinstance(ctrl.initial_step, str):
-            h = hairer_initial_step(f, t0, y0, k1, q, rtol, atol)
-        else:
-            h = float(ctrl.initial_step)
-        h0 = h
+        loop = StepLoop(tab.name, ctrl, q, t0, t1)
+        h = loop.first_step(lambda: hairer_initial_step(f, t0, y0, k1, q, rtol, atol))
         for obs in observers:
-            obs.start(t0, h0, y0)
+            obs.start(t0, h, y0)
         outs, j = [y0.unsqueeze(0)], 1
-        n_acc = n_rej = 0
-        err_prev = 1.0
-        step_times = [t0]
         while j < len(ts):
-            if n_acc + n_rej >= ctrl.max_steps:
-                raise Diverged(
-                    f"{tab.name}: max_steps={ctrl.max_steps} reached at t={t:.6g} of [{t0}, {t1}]"
-                )
+            loop.check_budget(t)
             last = t + h >= t1
             if last:
                 h = t1 - t
@@ -116,9 +104,7 @@ class AbstractRungeKutta(AbstractSolver):
             y_err = torch.addmm(y0f, b_err, kmat, beta=0.0, alpha=h).view(shape)
             scale = torch.maximum(y.abs(), y1.abs()) * rtol + atol
             ratio = torch.linalg.vector_norm(y_err / scale) * inv_sqrt_n
-            err = ratio.item() if fixed is None else 0.0
-            if not math.isfinite(err):
-                raise Diverged(f"{tab.name}: non-finite error estimate at t={t:.6g}")
+            err = loop.error(ratio, t)
             if err <= 1.0:
                 t_new = t1 if last else t + h
                 if observers:
@@ -128,14 +114,9 @@ class AbstractRungeKutta(AbstractSolver):
                         obs.step(info)
                 j = append_outputs(outs, self._dense, ts, j, t, h, t_new, y0f, kmat, y1)
                 t, y, k1 = t_new, y1, ks[-1]
-                step_times.append(t)
-                n_acc += 1
+                loop.accept(t)
             else:
-                n_rej += 1
-            h = fixed if fixed is not None else h * ctrl.factor(err, err_prev, err <= 1.0, q)
-            if err <= 1.0:
-                err_prev = err
-            if j < len(ts) and t + h == t:
-                raise Diverged(f"{tab.name}: step size underflow (h={h:.3g}) at t={t:.6g}")
+                loop.reject()
+            h = loop.next_step(h, err, t, j < len(ts))
         ys = torch.cat(outs) if len(outs) > 1 else outs[0]
-        return Solution(ys, n_acc, n_rej, h0, step_times)
+        return Solution(ys, loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
