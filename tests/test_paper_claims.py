@@ -65,3 +65,32 @@ def test_weight_rule_picks_the_largest_matched_weight() -> None:
     mse.loc[mse["weight"] == 0.1, "test_metric"] = 1.2
     picked = weight_choice(mse)
     assert picked.loc[picked["chosen"], "weight"].tolist() == [1.0]
+
+
+def test_paper_sections_render_claims_weights_layout_and_the_nfe_figure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ndebench.report.papers import paper_sections
+
+    df = rows()
+    curves = []
+    for _, r in df.iterrows():
+        h = f"{r['regularizer']}-{r['weight']}"  # one config per regularizer and weight
+        for step in (0, 10, 20):
+            nfe = 40 + (step * 5 if r["regularizer"] == "none" else step)
+            curves.append({"task": r["task"], "backend": r["backend"],
+                           "regularizer": r["regularizer"], "solver": r["solver"],
+                           "adjoint": r["adjoint"], "config_hash": f"{h}-{r['seed']}",
+                           "seed": r["seed"], "step": step, "eval_nfe": nfe,
+                           "weight": r["weight"]})  # fmt: skip
+    sections = paper_sections(df, pd.DataFrame(curves), tmp_path / "figures")
+    titles = [s.title for s in sections]
+    assert titles == [
+        "Claims of the seed papers",
+        "Regularization weights by the stated rule",
+        "Results in the papers' layout",
+        "Prediction NFE over training",
+    ]
+    assert "largest swept weight" in sections[1].markdown
+    png = sections[-1].figures[0]
+    assert png.exists() and png.with_suffix(".svg").exists()
+    # without eval_every curves there is no figure, the tables stay
+    assert len(paper_sections(df, pd.DataFrame(), tmp_path / "f2")) == 3

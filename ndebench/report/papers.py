@@ -101,46 +101,44 @@ def paper_sections(df: pd.DataFrame, curves: pd.DataFrame, figure_dir: Path) -> 
 
 
 def _eval_nfe_figure(curves: pd.DataFrame, figure_dir: Path) -> Path | None:
+    """Prediction NFE over training, one panel per task and backend (at most
+    :data:`~ndebench.report.figurekit.MAX_PANELS`), one line per configuration (regularizer,
+    solver, adjoint and the weight it started with; seeds averaged), colored by regularizer
+    as every report figure (:mod:`ndebench.report.figurekit`)."""
     if curves is None or curves.empty or "eval_nfe" not in curves.columns:
         return None
     ev = curves[curves["eval_nfe"].notna()]
     if ev.empty:
         return None
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ndebench.report.figurekit import MAX_PANELS, STYLE, grid, regularizer_colors, save
 
-    panels = sorted(ev.groupby(["task", "backend"]).groups)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for ax, (task, backend) in zip(axes[0], panels, strict=True):
-        part = ev[(ev["task"] == task) & (ev["backend"] == backend)]
-        # one line per configuration: regularizer, solver, adjoint and the weight it started
-        # with (seeds averaged)
-        first = curves[curves["step"] == 0].set_index("config_hash")["weight"]
-        part = part.assign(
-            label=[
-                f"{r} {s} {a}" + (f" w={first.get(h):g}" if first.get(h) else "")
-                for r, s, a, h in zip(
-                    part["regularizer"],
-                    part["solver"],
-                    part["adjoint"],
-                    part["config_hash"],
-                    strict=True,
-                )
-            ]
-        )
-        for label, group in part.groupby("label", sort=True):
-            mean = group.groupby("step")["eval_nfe"].mean()
-            ax.plot(mean.index, mean.values, marker=".", label=str(label))
-        ax.set_title(f"{task} ({backend})")
-        ax.set_xlabel("training step")
-        ax.set_ylabel("prediction NFE")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    figure_dir.mkdir(parents=True, exist_ok=True)
-    path = figure_dir / "eval_nfe_over_training.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    panels = sorted(ev.groupby(["task", "backend"]).groups)[:MAX_PANELS]
+    first = curves[curves["step"] == 0].set_index("config_hash")["weight"]
+    first = first[~first.index.duplicated()]
+    colors = regularizer_colors(ev["regularizer"].astype(str), {"none"})
+    with mpl.rc_context(STYLE):
+        fig, axes = grid(len(panels), width=5.5, height=4.0)
+        for ax, (task, backend) in zip(axes, panels, strict=True):
+            part = ev[(ev["task"] == task) & (ev["backend"] == backend)]
+            weights = [first.get(h) for h in part["config_hash"]]
+            part = part.assign(
+                label=[
+                    f"{r} {s} {a}" + (f" w={w:g}" if w else "")
+                    for r, s, a, w in zip(
+                        part["regularizer"], part["solver"], part["adjoint"], weights, strict=True
+                    )
+                ]
+            )
+            for label, group in part.groupby("label", sort=True):  # seeds averaged
+                mean = group.groupby("step")["eval_nfe"].mean()
+                color = colors[str(group["regularizer"].iloc[0])]
+                ax.plot(mean.index, mean.values, marker=".", label=str(label), color=color)
+            ax.set_title(f"{task} ({backend})")
+            ax.set_xlabel("training step")
+            ax.set_ylabel("prediction NFE")
+            ax.legend(fontsize=7)
+        figure_dir.mkdir(parents=True, exist_ok=True)
+        png, _ = save(fig, figure_dir, "eval_nfe_over_training")
+    return png
