@@ -64,7 +64,9 @@ class AbstractTorchsdeSolver(AbstractSolver):
         )  # fmt: skip
         self.last_path = bm
         sde = TorchsdeSDE(f)
-        tt = torch.tensor(ts, dtype=y0.dtype, device=y0.device)
+        # float64 output times whatever the state's dtype: distinct times a float32 state
+        # cannot tell apart (STEER's clamped draws are 1e-9 apart) stay distinct
+        tt = torch.tensor(ts, dtype=torch.float64, device=y0.device)
         kw: dict[str, Any] = dict(bm=bm, method=self.method, dt=dt, adaptive=adaptive,
                                   rtol=c.rtol, atol=c.atol, dt_min=1e-10)  # fmt: skip
         try:

@@ -36,13 +36,13 @@ def test_data_follow_the_exact_law() -> None:
         SdeOU({"x0_low": 1.0, "x0_high": 0.0})
 
 
-def _session(backend: str, solver: str, task: dict, **params: object):  # type: ignore[no-untyped-def]
+def _session(backend: str, solver: str, task: dict, regularizer: str = "none", **params: object):  # type: ignore[no-untyped-def]
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} not installed")
     mode = "eager" if backend == "torch" else "compiled"
     cell = Cell(
         suite="t", backend=backend, mode=mode, device="cpu", task="sde_ou", solver=solver,
-        adjoint="discrete", regularizer="none", seed=0,
+        adjoint="discrete", regularizer=regularizer, seed=0,
         params={**GLOBAL_DEFAULTS, "dtype": "float64", "rtol": 0.05, "atol": 0.05, **params},
         component_params={"task": task, "regularizer": {"weight": 0.0}, "solver": {},
                           "adjoint": {}},
@@ -95,3 +95,17 @@ def test_training_lowers_the_moment_error(backend: str, solver: str) -> None:
         assert np.isfinite(stats.loss) and stats.nfe_forward > 0
     after = setup.task.metric(session.predict(data.test)[0], data.test)
     assert after < 0.5 * before, (before, after)
+
+
+@pytest.mark.requires_torch
+def test_steer_clamped_end_times_reach_torchsde_in_float32() -> None:
+    """STEER's end time drawn below the previous output time is clamped 1e-9 above it; in
+    float32 those two times would be equal and torchsde would refuse them (regression: the
+    torchsde solver takes float64 times)."""
+    setup, session = _session("torch", "torchsde_srk", {"n_train": 64, "n_test": 8},
+                              regularizer="steer", dtype="float32")  # fmt: skip
+    data = setup.task.data(0)
+    for step in range(8):
+        stats = session.train_step(setup.task.train_batch(data, step, 0, 32), step, 0.0)
+        assert np.isfinite(stats.loss)
+    assert session.regularizer.clamped_times > 0  # the case happened
