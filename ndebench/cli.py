@@ -347,6 +347,10 @@ def _list(args: argparse.Namespace) -> int:
                 if isinstance(item, RegularizerInfo):
                     for key, bad in item.unsupported_values.items():
                         facts += [f"unsupported {key}={v!r}: {why}" for v, why in bad.items()]
+                    facts += [
+                        f"not on tasks requiring {need}: {why}"
+                        for need, why in sorted(item.unsupported_requirements.items())
+                    ]
                 for fact in facts:
                     print(f"    {'':<{width}}{fact}")
     print("\ntasks:")
