@@ -8,7 +8,7 @@ Solvers run round-robin in one process; times are medians over repeats.
 
     python benchmarks/solver_overhead.py [--out reports/bench/solver_overhead.json] [--quick]
 
-(``--quick``: batch 16, t in [0, 5], 2 repeats: a smoke run, not a measurement)
+(``--quick``: batch 16, t in [0, 1], tol 1e-3, 2 repeats: a smoke run, not a measurement)
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny problem, 2 repeats")
     args = parser.parse_args(argv)
     if args.quick:
-        args.batch, args.t_end, args.repeats = 16, 5.0, 2
+        args.batch, args.t_end, args.tol, args.repeats = 16, 1.0, 1e-3, 2
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     result = measure(args.batch, args.t_end, args.tol, args.repeats)

@@ -26,11 +26,24 @@ def _cases():  # type: ignore[no-untyped-def]
             yield pytest.param(case, id=str(case), marks=marks)
 
 
+#: the regularizers whose JAX capability case (train + predict a cell) runs by default, one
+#: per kind of implementation: observer of the accepted steps (ernode, srnode), a fresh step
+#: at sampled times with a reservoir in the solver state (local_error_biased), drawn end
+#: times (steer); the augmented-state ones (rnode_*, taynode) and the other local variants
+#: share those code paths and run with ``pytest -m slow``; every regularizer's gradient
+#: check (finite differences) runs by default
+_JAX_DEFAULT_REGULARIZERS = ("none", "ernode", "srnode", "local_error_biased", "steer")
+
+
 def _jax_default(case) -> bool:  # type: ignore[no-untyped-def]
-    """The JAX capability cases of the default run: every regularizer on tsit5 + discrete and
-    every adjoint with none (all of them run with ``pytest -m slow``)."""
+    """The JAX capability cases of the default run: :data:`_JAX_DEFAULT_REGULARIZERS` on
+    tsit5 + discrete and every adjoint with none (all of them run with ``pytest -m slow``)."""
     solver, adjoint, regularizer = case.component.split("/")
-    return solver == "tsit5" and (adjoint == "discrete" or regularizer == "none")
+    if solver != "tsit5":
+        return False
+    return regularizer == "none" or (
+        adjoint == "discrete" and regularizer in _JAX_DEFAULT_REGULARIZERS
+    )
 
 
 @pytest.mark.parametrize("case", list(_cases()))

@@ -41,6 +41,7 @@ def test_peak_growth_sees_a_freed_allocation() -> None:
 
 
 @pytest.mark.requires_torch
+@pytest.mark.slow  # six float64 references at trained weights (~30 s on CI)
 def test_gradient_fidelity_scales_with_tolerance(tmp_path: Path) -> None:
     path = tmp_path / "fidelity.toml"
     path.write_text(SUITE)
@@ -73,7 +74,12 @@ def test_gradient_fidelity_scales_with_tolerance(tmp_path: Path) -> None:
 
 
 @pytest.mark.requires_jax
-def test_jax_gradient_memory_is_xla_account(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "adjoints",
+    [("discrete",), pytest.param(("discrete", "backsolve"), marks=pytest.mark.slow)],
+    ids=["discrete", "discrete+backsolve"],
+)
+def test_jax_gradient_memory_is_xla_account(tmp_path: Path, adjoints: tuple[str, ...]) -> None:
     """JAX: ``grad_memory_mb`` is XLA's buffer assignment of the compiled gradient. The
     process's resident memory cannot show it (the first call's ~250 MB growth is compilation;
     later calls reuse XLA's pages and show ~0.4 MB whatever the adjoint). The account holds at
@@ -86,7 +92,7 @@ def test_jax_gradient_memory_is_xla_account(tmp_path: Path) -> None:
         text = SUITE.replace('backend = ["torch"]', 'backend = ["jax"]\nmode = ["compiled"]')
         path.write_text(text.replace("batch_size = 16", f"batch_size = {batch_size}"))
         for cell in load_suite(path, reg).cells:
-            if cell.params["rtol"] != 1e-3 or cell.adjoint == "interpolating":
+            if cell.params["rtol"] != 1e-3 or cell.adjoint not in adjoints:
                 continue
             setup = worker.make_setup(cell, reg)
             data = setup.task.data(0)
@@ -101,8 +107,18 @@ def test_jax_gradient_memory_is_xla_account(tmp_path: Path) -> None:
 
 
 @pytest.mark.requires_jax
-@pytest.mark.parametrize("backend_name", ["torch", "jax"])
-def test_fidelity_of_every_adjoint(tmp_path: Path, backend_name: str) -> None:
+@pytest.mark.parametrize(
+    ("backend_name", "only"),
+    [
+        ("torch", None),
+        ("jax", ("interpolating", 1e-3)),  # the regression's cell; every cell: slow
+        pytest.param("jax", None, marks=pytest.mark.slow),
+    ],
+    ids=["torch", "jax-interpolating", "jax-all"],
+)
+def test_fidelity_of_every_adjoint(
+    tmp_path: Path, backend_name: str, only: tuple[str, float] | None
+) -> None:
     """The reference (discrete, float64) takes the discrete adjoint's own defaults, not the
     cell's adjoint parameters (JAX interpolating's ``checkpoints = "steps"`` once reached
     diffrax's RecursiveCheckpointAdjoint and failed every interpolating cell)."""
@@ -114,7 +130,13 @@ def test_fidelity_of_every_adjoint(tmp_path: Path, backend_name: str) -> None:
     )
     reg = load_registry()
     backend = reg.backends[backend_name].load()()
-    for cell in load_suite(path, reg).cells:
+    cells = [
+        c
+        for c in load_suite(path, reg).cells
+        if only is None or (c.adjoint, c.params["rtol"]) == only
+    ]
+    assert cells
+    for cell in cells:
         setup = worker.make_setup(cell, reg)
         res = worker.gradient_fidelity(cell, reg, backend, setup, setup.task.data(0))
         assert 0 <= res["grad_rel_error"] < 1e-3, (cell.adjoint, res)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -109,15 +108,15 @@ def test_cuda_train_step():
     assert math.isfinite(stats[0].loss) and pred.shape[1] == 32
 
 
+@pytest.mark.slow  # two torch.compile builds (~25 s on CI); test_compiled_step.py checks the
+# compiled step against eager, tests/test_benchmarks.py runs compiled cells end to end
 def test_compiled_train_step():
     setup = make_setup("ernode", mode="compiled")
     reason = TorchBackend().unavailable(setup.cell)
     if reason:
         pytest.skip(reason)
-    start = time.perf_counter()
     _session, stats, pred, _pstats, data = _run(setup, steps=2)
     assert math.isfinite(stats[-1].loss) and pred.shape == data.test.targets.shape
     _eager, estats, epred, *_ = _run(make_setup("ernode"), steps=2)
     assert abs(stats[0].steps_accepted - estats[0].steps_accepted) <= 1
     np.testing.assert_allclose(pred, epred, rtol=1e-3, atol=1e-4)
-    assert time.perf_counter() - start < 120
