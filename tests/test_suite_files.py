@@ -40,3 +40,25 @@ def test_paper_suites_carry_the_papers_settings(name: str) -> None:
         cifar = next(c for c in suite.cells if c.task == "cifar10")
         assert cifar.params["batch_size"] == 32 and cifar.params["rtol"] == 1e-4
         assert cifar.params["lr_schedule"]["kind"] == "cosine"
+
+
+@pytest.mark.slow  # each mini suite is ~25-40 minutes on 2 CPU cores
+@pytest.mark.requires_torch
+@pytest.mark.requires_jax
+@pytest.mark.parametrize("name", ["icml2021_mini", "icml2023_mini"])
+def test_mini_paper_suites_run_end_to_end(name: str, tmp_path: Path) -> None:
+    """The CPU-sized paper suites run whole: every cell finishes or is unsupported with a
+    reason, and the report carries the papers' view (claims, layout, NFE over training)."""
+    from ndebench.cli import main
+    from ndebench.store import load_results
+
+    out = tmp_path / name
+    path = Path(__file__).parents[1] / "suites" / f"{name}.toml"
+    assert main(["run", str(path), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    df = load_results(out)
+    assert set(df["status"]) <= {"ok", "unsupported"}, df[df["status"] != "ok"]["message"]
+    assert main(["report", str(out)]) == 0
+    text = (out / "report" / "report.md").read_text()
+    for title in ("Claims of the seed papers", "Results in the papers' layout",
+                  "Prediction NFE over training"):  # fmt: skip
+        assert f"## {title}" in text
