@@ -89,6 +89,9 @@ def _torch_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
 
     from ndebench.controller import StepSizeController
 
+    # each configuration compiles afresh (its first call is the cold compile time), and no
+    # earlier configuration's graphs stay behind the compiled step's guards
+    torch._dynamo.reset()
     spec, params, _, _ = _weights(cfg["width"], cfg["scale"])
     dev = torch.device(cfg["device"])
     module = build_parts(spec, params, torch.float32, dev)["vector_field"]

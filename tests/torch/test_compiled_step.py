@@ -74,3 +74,20 @@ def test_other_fields_run_the_eager_loop() -> None:
     y0 = torch.ones(3, 2, dtype=torch.float64)
     sol = CompiledRungeKutta(Tsit5(ctrl)).solve(lambda t, y: -y, y0, [0.0, 1.0])
     torch.testing.assert_close(sol.ys[-1], y0 * np.exp(-1.0), rtol=1e-6, atol=1e-8)
+
+
+def test_many_graphs_of_the_step_in_one_process() -> None:
+    """Three compiled solvers (different tolerances: different closures of one code object),
+    two batch sizes, with and without gradients: 12 graphs of ``step``, beyond dynamo's
+    default recompile limit of 8, which fails hard under fullgraph=True (a benchmark that
+    measures several configurations in one process hit it)."""
+    net = _field()
+    for i in range(3):
+        ctrl = StepSizeController(rtol=10.0 ** -(3 + i), atol=1e-6)
+        solver = CompiledRungeKutta(Tsit5(ctrl), backend="eager")
+        for batch in (4, 8):
+            y0 = torch.ones(batch, 2, dtype=torch.float64)
+            _run(solver, net, y0, [0.0, 0.5])
+            with torch.no_grad():
+                sol = solver.solve(CountedField(net), y0, [0.0, 0.5])
+            assert sol.n_accepted > 0

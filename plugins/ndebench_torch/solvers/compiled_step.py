@@ -37,6 +37,9 @@ from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
 from ndebench_torch.solvers.step_control import StepLoop
 from ndebench_torch.vector_field import CountedField
 
+#: graphs the compiled step may hold per process (dynamo's default is 8)
+RECOMPILE_LIMIT = 64
+
 
 def make_step(
     solver: AbstractRungeKutta,
@@ -77,6 +80,12 @@ def make_step(
         return y1, tuple(ks[1:]), tuple(gs), y_err, ratio
 
     mode = "reduce-overhead" if cuda_graphs else None
+    # one compiled graph per (shape, requires_grad, closure) seen by this code object: a cell
+    # sees training, prediction and train-metric batches with and without gradients, and a
+    # process that builds several solvers (benchmarks, tests) adds closures; dynamo's default
+    # limit of 8 then fails hard under fullgraph=True (FailOnRecompileLimitHit)
+    dynamo_config = torch._dynamo.config
+    dynamo_config.recompile_limit = max(int(dynamo_config.recompile_limit), RECOMPILE_LIMIT)
     return torch.compile(step, dynamic=False, fullgraph=True, mode=mode, backend=backend)
 
 
