@@ -1,10 +1,12 @@
-"""Time per training step of each task on torch eager vs JAX jit, from identical weights.
+"""Time per training step of each task on torch eager, torch compiled and JAX jit, from
+identical weights.
 
-For every task, one torch session and one JAX session are built from the same cell (same
-core weights, data and batches); after warm-up (JAX compiles on its first step), their steps
-are timed interleaved (torch, JAX, torch, ...) so that both see the same machine load, and the
-medians and the torch/JAX ratio are printed as a markdown table. NFE per step is printed too:
-equal NFE means the two backends did the same work.
+For every task, one session per entry is built from the same cell (same core weights, data
+and batches); after warm-up (the compiled entries compile on their first step), their steps
+are timed interleaved (eager, compiled, JAX, eager, ...) so that all see the same machine
+load, and the medians and the ratios to JAX are printed as a markdown table. NFE per step is
+printed too: equal NFE means the entries did the same work. ``--quick`` leaves torch compiled
+out (its compile is the slow part; tests/torch/test_compiled_step.py checks it).
 
     python benchmarks/task_step_time.py [--quick] [--steps N] [--tasks digits,spiral]
 """
@@ -27,9 +29,14 @@ from ndebench.worker import make_setup
 TASK_PARAMS = {"digits": {}, "spiral": {}, "digits_small": {"latent": 8, "hidden": 16}}
 
 
-def sessions(task: str, params: dict, reg) -> tuple:
+ENTRIES = {"torch": ("torch", "eager"), "torch_compiled": ("torch", "compiled"),
+           "jax": ("jax", "compiled")}  # fmt: skip
+
+
+def sessions(task: str, params: dict, reg, entries: list[str]) -> dict:
     out = {}
-    for backend, mode in (("torch", "eager"), ("jax", "compiled")):
+    for name in entries:
+        backend, mode = ENTRIES[name]
         cell = Cell(
             suite="bench", backend=backend, mode=mode, device="cpu", task=task,
             solver="tsit5", adjoint="discrete", regularizer="none", seed=0,
@@ -37,7 +44,7 @@ def sessions(task: str, params: dict, reg) -> tuple:
             component_params={"task": params, "regularizer": {"weight": 0.0}},
         )  # fmt: skip
         setup = make_setup(cell, reg)
-        out[backend] = (setup, reg.backends[backend].load()().session(setup))
+        out[name] = (setup, reg.backends[backend].load()().session(setup))
     return out
 
 
@@ -52,36 +59,34 @@ def main() -> None:
     steps = 2 if args.quick else args.steps
     reg = load_registry()
     rows = []
-    print("| task | torch eager step (ms) | JAX jit step (ms) | torch/JAX | NFE torch | NFE JAX |")
-    print("|---|---|---|---|---|---|")
+    entries = ["torch", "jax"] if args.quick else ["torch", "torch_compiled", "jax"]
+    print("| task | entry | step (ms) | / JAX | NFE |")
+    print("|---|---|---|---|---|")
     for name in tasks:
         task = "digits" if name == "digits_small" else name
-        built = sessions(task, TASK_PARAMS[name], reg)
+        built = sessions(task, TASK_PARAMS[name], reg, entries)
         setup = built["torch"][0]
         data = setup.task.data(0)
         batch_size = 128 if task == "digits" else 64
-        times: dict[str, list[float]] = {"torch": [], "jax": []}
+        times: dict[str, list[float]] = {e: [] for e in entries}
         nfe: dict[str, int] = {}
         for step in range(steps + 1):
             batch = setup.task.train_batch(data, step, 0, batch_size)
-            for backend in ("torch", "jax"):
-                session = built[backend][1]
+            for entry in entries:
+                session = built[entry][1]
                 session.sync()
                 t0 = time.perf_counter()
                 stats = session.train_step(batch, step, 0.0)
                 session.sync()
-                if step > 0:  # step 0 is warm-up (JAX compiles)
-                    times[backend].append(time.perf_counter() - t0)
-                nfe[backend] = stats.nfe_forward
-        mt, mj = statistics.median(times["torch"]), statistics.median(times["jax"])
-        rows.append(
-            {"task": name, "torch_ms": 1e3 * mt, "jax_ms": 1e3 * mj, "ratio": mt / mj,
-             "nfe_torch": nfe["torch"], "nfe_jax": nfe["jax"]}
-        )  # fmt: skip
-        print(
-            f"| {name} | {1e3 * mt:.2f} | {1e3 * mj:.2f} | {mt / mj:.2f} | "
-            f"{nfe['torch']} | {nfe['jax']} |"
-        )
+                if step > 0:  # step 0 is warm-up (the compiled entries compile)
+                    times[entry].append(time.perf_counter() - t0)
+                nfe[entry] = stats.nfe_forward
+        med = {e: statistics.median(times[e]) for e in entries}
+        for entry in entries:
+            row = {"task": name, "entry": entry, "ms": 1e3 * med[entry],
+                   "vs_jax": med[entry] / med["jax"], "nfe": nfe[entry]}  # fmt: skip
+            rows.append(row)
+            print(f"| {name} | {entry} | {row['ms']:.2f} | {row['vs_jax']:.2f} | {row['nfe']} |")
 
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
