@@ -7,6 +7,7 @@ methods the claims are about, next to the baseline.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +37,16 @@ def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("—")
 
 
+def _table_section(title: str, note: str, frame: pd.DataFrame) -> ReportSection:
+    """A section holding one table under its note (markdown and HTML alike)."""
+    table = _fmt(frame)
+    return ReportSection(
+        title,
+        f"{note}\n\n{md_table(table)}",
+        f"<p class='muted'>{escape(note.replace('`', ''))}</p>" + html_table(table),
+    )
+
+
 def paper_sections(df: pd.DataFrame, curves: pd.DataFrame, figure_dir: Path) -> list[ReportSection]:
     methods = {m for c in CLAIMS for m in c.methods}
     if "regularizer" not in df.columns or not methods & set(df["regularizer"].astype(str)):
@@ -48,14 +59,8 @@ def paper_sections(df: pd.DataFrame, curves: pd.DataFrame, figure_dir: Path) -> 
             *("configuration", "seeds", "ratio", "nfe_ratio", "test_metric", "baseline_metric"),
             "verdict",
         ]
-        table = _fmt(claims[[c for c in keep if c in claims.columns]])
-        out.append(
-            ReportSection(
-                "Claims of the seed papers",
-                f"{CLAIM_NOTE}\n\n{md_table(table)}",
-                f"<p class='muted'>{CLAIM_NOTE}</p>" + html_table(table),
-            )
-        )
+        frame = claims[[c for c in keep if c in claims.columns]]
+        out.append(_table_section("Claims of the seed papers", CLAIM_NOTE, frame))
     weights = weight_choice(df)
     if not weights.empty:
         note = (
@@ -63,14 +68,7 @@ def paper_sections(df: pd.DataFrame, curves: pd.DataFrame, figure_dir: Path) -> 
             + WEIGHT_RULE.format(tol_abs=0.01, tol_rel=0.10)
             + " (`chosen`); where no weight is matched, none is chosen."
         )
-        table = _fmt(weights)
-        out.append(
-            ReportSection(
-                "Regularization weights by the stated rule",
-                f"{note}\n\n{md_table(table)}",
-                f"<p class='muted'>{note}</p>" + html_table(table),
-            )
-        )
+        out.append(_table_section("Regularization weights by the stated rule", note, weights))
     layout = paper_table(df)
     if not layout.empty:
         note = (
@@ -78,14 +76,7 @@ def paper_sections(df: pd.DataFrame, curves: pd.DataFrame, figure_dir: Path) -> 
             "deviation over seeds; ratios are of seed means to plain training in the same task, "
             "backend, solver and adjoint. Train metric: on a fixed slice of the training set."
         )
-        table = _fmt(layout)
-        out.append(
-            ReportSection(
-                "Results in the papers' layout",
-                f"{note}\n\n{md_table(table)}",
-                f"<p class='muted'>{note}</p>" + html_table(table),
-            )
-        )
+        out.append(_table_section("Results in the papers' layout", note, layout))
     figure = _eval_nfe_figure(curves, figure_dir)
     if figure is not None:
         out.append(
