@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def measure(batch: int, tol: float, repeats: int) -> list[dict[str, Any]]:
-    import diffrax as dfx
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -58,19 +57,7 @@ def measure(batch: int, tol: float, repeats: int) -> list[dict[str, Any]]:
             return out.ys, out.nfe
 
         fns[name] = jax.jit(run)
-    pid = dfx.PIDController(
-        rtol=tol, atol=tol, pcoeff=0.0, icoeff=1.0, safety=ctrl.safety,
-        factormin=ctrl.factor_min, factormax=ctrl.factor_max, error_order=5,
-    )  # fmt: skip
-
-    def bare(p: Any) -> Any:
-        sol = dfx.diffeqsolve(
-            dfx.ODETerm(lambda t, z, p: field(p, t, z)), dfx.Dopri5(), ts[0], ts[-1], 0.01, z0,
-            p, saveat=dfx.SaveAt(ts=ts), stepsize_controller=pid, max_steps=ctrl.max_steps,
-        )  # fmt: skip
-        return sol.ys, 1 + 6 * sol.stats["num_steps"]
-
-    fns["bare diffrax"] = jax.jit(bare)
+    fns["bare diffrax"] = jax.jit(perf.bare_diffrax(field, z0, ts, ctrl, 0.01))
     nfe = {k: int(f(p)[1]) for k, f in fns.items()}  # compiles
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):

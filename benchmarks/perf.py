@@ -148,8 +148,27 @@ def _torch_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return out
 
 
-def _jax_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
+def bare_diffrax(field: Any, z0: Any, ts: Any, ctrl: Any, dt0: float) -> Callable[[Any], Any]:
+    """``p -> (ys, nfe)``: diffrax's Dopri5 as-is with the controller's PI settings (the
+    peer every JAX entry is compared with)."""
     import diffrax as dfx
+
+    pid = dfx.PIDController(
+        rtol=ctrl.rtol, atol=ctrl.atol, pcoeff=0.0, icoeff=1.0, safety=ctrl.safety,
+        factormin=ctrl.factor_min, factormax=ctrl.factor_max, error_order=5,
+    )  # fmt: skip
+
+    def bare(p: Any) -> tuple[Any, Any]:
+        sol = dfx.diffeqsolve(
+            dfx.ODETerm(lambda t, z, p: field(p, t, z)), dfx.Dopri5(), ts[0], ts[-1], dt0, z0, p,
+            saveat=dfx.SaveAt(ts=ts), stepsize_controller=pid, max_steps=ctrl.max_steps,
+        )  # fmt: skip
+        return sol.ys, 1 + 6 * sol.stats["num_steps"]  # FSAL: one first call + 6 per step
+
+    return bare
+
+
+def _jax_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
     from ndebench_jax.adjoints.discrete import DiscreteAdjoint
@@ -170,21 +189,11 @@ def _jax_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
     zero = jnp.zeros((), jnp.float32)
     solve = make_solve(field, Dopri5(), ctrl, DiscreteAdjoint(), None)
     dt0 = float(jax.jit(solve)(p, zero, z0, ts).dt0)
-    pid = dfx.PIDController(
-        rtol=ctrl.rtol, atol=ctrl.atol, pcoeff=0.0, icoeff=1.0, safety=ctrl.safety,
-        factormin=ctrl.factor_min, factormax=ctrl.factor_max, error_order=5,
-    )  # fmt: skip
+    bare = bare_diffrax(field, z0, ts, ctrl, dt0)
 
     def own(p: Any) -> tuple[Any, Any]:
         out = solve(p, zero, z0, ts)
         return out.ys, out.nfe
-
-    def bare(p: Any) -> tuple[Any, Any]:
-        sol = dfx.diffeqsolve(
-            dfx.ODETerm(lambda t, z, p: field(p, t, z)), dfx.Dopri5(), ts[0], ts[-1], dt0, z0, p,
-            saveat=dfx.SaveAt(ts=ts), stepsize_controller=pid, max_steps=ctrl.max_steps,
-        )  # fmt: skip
-        return sol.ys, 1 + 6 * sol.stats["num_steps"]  # FSAL: one first call + 6 per step
 
     def entry(fn: Callable[[Any], tuple[Any, Any]]) -> tuple[Any, Any, Any]:
         f_fwd = jax.jit(fn)

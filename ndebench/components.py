@@ -156,12 +156,13 @@ class RegularizerInfo(ComponentInfo):
 
     def unsupported_task_reason(self, requires: frozenset[str]) -> str | None:
         """Why a task that requires ``requires`` cannot take this regularizer here, or None."""
-        for need in sorted(requires & self.unsupported_requirements.keys()):
-            return (
-                f"regularizer {self.name!r} on {self.backend} cannot regularize a task that "
-                f"requires {need}: {self.unsupported_requirements[need]}"
-            )
-        return None
+        needs = sorted(requires & self.unsupported_requirements.keys())
+        if not needs:
+            return None
+        return (
+            f"regularizer {self.name!r} on {self.backend} cannot regularize a task that "
+            f"requires {needs[0]}: {self.unsupported_requirements[needs[0]]}"
+        )
 
     def unsupported_value_reason(self, params: dict[str, Any]) -> str | None:
         """Why the parameters ``params`` (the cell's table; defaults fill the rest) cannot

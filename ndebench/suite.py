@@ -308,16 +308,8 @@ def _check_task_weights(chk: _Check, where: str, value: Any, regularizers: list[
     for name, weight in value.items():
         if name not in regularizers:
             raise chk.unknown(f"{where}.{name}", name, regularizers)
-        if isinstance(weight, list):  # a sweep of this regularizer's weight on this task
-            if not weight:
-                raise chk.fail(f"{where}.{name}", "an empty list sweeps nothing")
-            if len({repr(w) for w in weight}) != len(weight):
-                raise chk.fail(f"{where}.{name}", f"{weight!r} sweeps a value twice; the "
-                               "values of a sweep must differ")  # fmt: skip
-        for w in weight if isinstance(weight, list) else [weight]:
-            complaint = decl.problem(decl.Weight(), w)
-            if complaint:
-                raise chk.fail(f"{where}.{name}", complaint)
+        # a number or schedule, or a list of them: a sweep of this task's weight
+        _check_list_or_value(chk, f"{where}.{name}", weight, None, decl.Weight())
 
 
 def _task_global(reg: Registry, task: str, key: str) -> bool:

@@ -27,6 +27,14 @@ from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 
 
+def target_array(batch: Batch, dtype: Any) -> np.ndarray:
+    """The batch's targets for a JAX loss: labels stay integers, real values take ``dtype``."""
+    targets = np.asarray(batch.targets)
+    if np.issubdtype(targets.dtype, np.integer):
+        return targets
+    return targets.astype(dtype)
+
+
 class JaxSession(AbstractSession):
     provides: ClassVar[frozenset[str]] = frozenset(
         {"parameters", "set_parameters", "loss_and_grad"}
@@ -218,9 +226,7 @@ class JaxSession(AbstractSession):
     # --- AbstractSession
     def _inputs(self, batch: Batch, step: int, weight: float):
         z0, ts = self._arrays(batch, step)
-        targets = np.asarray(batch.targets)
-        if not np.issubdtype(targets.dtype, np.integer):  # labels stay integers
-            targets = targets.astype(self.dtype)
+        targets = target_array(batch, self.dtype)
         mask = None if batch.mask is None else np.asarray(batch.mask, dtype=self.dtype)
         w = np.asarray(weight if self.reg_name != "none" else 0.0, dtype=self.dtype)
         return z0, ts, (targets, mask), w, np.asarray(step, dtype=np.int32)

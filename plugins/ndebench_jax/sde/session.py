@@ -19,6 +19,7 @@ import numpy as np
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
+from ndebench_jax.session import target_array
 
 PREDICT_STEP = 999_983
 
@@ -37,7 +38,7 @@ class JaxSDESession(AbstractSession):
         from ndebench_jax.sde.solve import make_sde_solve
 
         cell, spec = setup.cell, setup.model
-        if setup.regularizer.name != "none":
+        if not setup.regularizer.baseline:  # as declared (unsupported_requirements)
             raise UnsupportedCell(
                 f"jax backend: regularizer {setup.regularizer.name!r} on an SDE: diffrax's SDE "
                 "solvers expose no per-step estimates and the fresh SRI step is torch-only"
@@ -100,11 +101,6 @@ class JaxSDESession(AbstractSession):
             raise UnsupportedCell("jax backend needs one shared time grid per batch")
         return np.asarray(batch.inputs, self.dtype), np.asarray(batch.times, self.dtype)
 
-    def _targets(self, batch: Batch) -> np.ndarray:
-        """Labels stay integers; real-valued targets take the cell's dtype."""
-        t = np.asarray(batch.targets)
-        return t if np.issubdtype(t.dtype, np.integer) else t.astype(self.dtype)
-
     def _stats(self, loss, out) -> StepStats:
         loss = float(loss)
         if not np.isfinite(loss):
@@ -118,14 +114,14 @@ class JaxSDESession(AbstractSession):
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
         x, ts = self._arrays(batch)
         self.params, self.opt_state, loss, out, _ = self._step(
-            self.params, self.opt_state, x, ts, self._targets(batch), np.int32(step)
+            self.params, self.opt_state, x, ts, target_array(batch, self.dtype), np.int32(step)
         )
         self._last = self.params
         return self._stats(loss, out)
 
     def loss_and_grad(self, batch: Batch, weight: float, step: int = 0):  # type: ignore[no-untyped-def]
         x, ts = self._arrays(batch)
-        (loss, out), grads = self._grads(self.params, x, ts, self._targets(batch),
+        (loss, out), grads = self._grads(self.params, x, ts, target_array(batch, self.dtype),
                                          np.int32(step))  # fmt: skip
         stats = self._stats(loss, out)
         return stats.loss, 0.0, {k: np.asarray(v, np.float64) for k, v in grads.items()}

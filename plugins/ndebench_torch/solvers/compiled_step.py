@@ -141,7 +141,6 @@ class CompiledRungeKutta:
         for obs in observers:
             obs.start(t0, h, y0)
         outs, j = [y0.unsqueeze(0)], 1
-        self.syncs = 0
         scalar = {"dtype": y0.dtype, "device": y0.device}
         while j < len(ts):
             loop.check_budget(t)
@@ -157,7 +156,6 @@ class CompiledRungeKutta:
                 for k in new[:-1]:
                     k.register_hook(self._backward_counter(f))
             err = loop.error(ratio, t)
-            self.syncs += loop.fixed is None
             if err <= 1.0:
                 t_new = t1 if last else t + h
                 # the FSAL stage k_s is the next step's k_1, or else used only by dense output
@@ -180,6 +178,7 @@ class CompiledRungeKutta:
             else:
                 loop.reject()
             h = loop.next_step(h, err, t, j < len(ts))
+        self.syncs = loop.syncs
         ys = torch.cat(outs) if len(outs) > 1 else outs[0]
         return Solution(ys, loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
 

@@ -30,6 +30,7 @@ class StepLoop:
         self.err_prev = 1.0
         self.step_times = [t0]
         self.h0 = 0.0
+        self.syncs = 0  # host syncs made by :meth:`error`
 
     def first_step(self, estimate: Callable[[], float]) -> float:
         """The fixed step, the controller's given ``initial_step``, or ``estimate()``."""
@@ -51,7 +52,10 @@ class StepLoop:
 
     def error(self, ratio: torch.Tensor, t: float) -> float:
         """The scaled error norm as a float (the step's one host sync; 0 with a fixed step)."""
-        err = ratio.item() if self.fixed is None else 0.0
+        err = 0.0
+        if self.fixed is None:
+            err = ratio.item()
+            self.syncs += 1
         if not math.isfinite(err):
             raise Diverged(f"{self.name}: non-finite error estimate at t={t:.6g}")
         return err
