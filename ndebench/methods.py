@@ -16,6 +16,7 @@ from ndebench.components import (
     AUGMENTED_STATE,
     DETACHED_GRADIENT,
     ERROR_ESTIMATE,
+    PER_SAMPLE_TIMES,
     STEP_GRAPH,
     STIFFNESS_ESTIMATE,
     RegularizerInfo,
@@ -42,6 +43,9 @@ class Method:
     baseline: bool = False
     #: allowed values of each parameter (every key of ``defaults``; :mod:`ndebench.params`)
     types: dict[str, Param] = field(default_factory=dict, compare=False)
+    #: parameter values that need a task capability: ``{"mode": {"series": "per_sample_times"}}``
+    #: (checked at suite load against the cell's task)
+    value_requires: dict[str, dict[Any, str]] = field(default_factory=dict, compare=False)
 
 
 BOOL = Bool()
@@ -134,6 +138,7 @@ METHODS: dict[str, Method] = {
         {"weight": 0.0, "b": 0.5, "mode": "end_time"},
         family=RANDOM_END,
         types={"b": POSITIVE, "mode": Choice(("end_time", "jitter_times", "series"))},
+        value_requires={"mode": {"series": PER_SAMPLE_TIMES}},
     ),
     "rnode_kinetic": Method(
         "RNODE kinetic energy: int 0.5 mean f^2 dt, augmented state (arXiv 2002.02798); "

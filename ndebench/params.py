@@ -134,18 +134,55 @@ class OneOf(Param):
 
 @dataclass(frozen=True)
 class ListOf(Param):
+    """A list of at least ``min_len`` items (``unique``: no item twice)."""
+
     item: Param
     min_len: int = 1
+    unique: bool = False
 
     def accepts(self, value: Any) -> bool:
         return (
             isinstance(value, list)
             and len(value) >= self.min_len
             and all(self.item.accepts(v) for v in value)
+            and not (self.unique and len({canonical(v) for v in value}) != len(value))
         )
 
     def allowed(self) -> str:
-        return f"a list of at least {self.min_len} of: {self.item.allowed()}"
+        distinct = "distinct " if self.unique else ""
+        return f"a list of at least {self.min_len} {distinct}of: {self.item.allowed()}"
+
+
+@dataclass(frozen=True)
+class SquareMatrix(Param):
+    """A square matrix of finite numbers, as a list of equally long rows."""
+
+    max_dim: int = 4096
+
+    def accepts(self, value: Any) -> bool:
+        rows = ListOf(ListOf(Float()))
+        if not rows.accepts(value) or len(value) > self.max_dim:
+            return False
+        return all(len(row) == len(value) for row in value)
+
+    def allowed(self) -> str:
+        return f"a square matrix of finite numbers (n lists of n numbers, n <= {self.max_dim})"
+
+
+#: the longest path a suite may name (Linux's PATH_MAX)
+PATH_MAX = 4096
+
+
+@dataclass(frozen=True)
+class PathStr(Param):
+    """A file-system path as a string (``""``: not set). Whether it exists is not checked at
+    load: data missing on this machine makes its cells ``unsupported`` with what to put where."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and "\x00" not in value and len(value) <= PATH_MAX
+
+    def allowed(self) -> str:
+        return f"a path (a string without NUL, at most {PATH_MAX} characters; '' = not set)"
 
 
 @dataclass(frozen=True)
@@ -192,6 +229,53 @@ def schedule_problem(weight: Any) -> str | None:
         return "weights and schedule values must be finite"
     if any(v < 0 for v in numbers):
         return "weights and schedule values must be >= 0"
+    return None
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as it compares after type coercion: ``1`` and ``1.0`` are the same number,
+    tables compare by their keys and values (two sweep values with the same canonical form are
+    the same configuration)."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", float(value)) if math.isfinite(value) else ("number", repr(value))
+    if isinstance(value, dict):
+        return ("table", tuple(sorted((str(k), canonical(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(canonical(v) for v in value))
+    return (type(value).__name__, repr(value))
+
+
+@dataclass(frozen=True)
+class Less:
+    """A cross-field rule: parameter ``low`` < ``high`` (``<=`` unless ``strict``)."""
+
+    low: str
+    high: str
+    strict: bool = True
+
+    def problem(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        lo: Any = values.get(self.low)
+        hi: Any = values.get(self.high)
+        if not (_is_number(lo) and _is_number(hi)):
+            return None
+        if lo < hi or (not self.strict and lo == hi):
+            return None
+        op = "<" if self.strict else "<="
+        return self.low, f"{lo!r} is not allowed; allowed: {op} {self.high} ({hi!r})"
+
+
+#: a cross-field rule of a component's parameters (:class:`Less`)
+Rule = Less
+
+
+def rule_problem(rules: tuple[Rule, ...], values: dict[str, Any]) -> tuple[str, str] | None:
+    """The first violated rule among ``rules`` over ``values``: (key, complaint) or None."""
+    for rule in rules:
+        bad = rule.problem(values)
+        if bad is not None:
+            return bad
     return None
 
 
@@ -262,6 +346,10 @@ GLOBAL_TYPES: dict[str, Param] = {
     "threads": Int(lo=0, hi=256),
     "grad_fidelity": Bool(),
     "eval_every": Int(lo=0),
+    # the validation split carved from the training data (ndebench.tasks.base.with_validation)
+    "valid_fraction": Float(lo=0.0, hi=0.5),
+    # scores are the mean of the last k evaluations during training (eval_every), not one step
+    "score_last_k": Int(lo=1, hi=1000),
 }
 
 #: the keys of [suite]

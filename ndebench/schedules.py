@@ -9,6 +9,7 @@ weights.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 SCHEDULE_KINDS: dict[str, tuple[str, ...]] = {
@@ -46,6 +47,63 @@ def validate(weight: Any) -> None:
         raise ScheduleError("exp_decay needs start > 0, end > 0 and over > 0")
 
 
+#: (smallest normal, largest finite) number of each cell dtype: a weight outside this range at
+#: some training step underflows to zero or overflows to infinity in the backend's arithmetic
+DTYPE_RANGE: dict[str, tuple[float, float]] = {
+    "float32": (1.1754943508222875e-38, 3.4028234663852886e38),
+    "float64": (sys.float_info.min, sys.float_info.max),
+}
+
+
+def _log_weight(weight: Any, step: int) -> float:
+    """log of the weight at ``step`` (-inf for a zero weight), computed without overflow."""
+    if isinstance(weight, int | float):
+        value = float(weight)
+    elif weight["kind"] == "constant":
+        value = float(weight["value"])
+    elif weight["kind"] == "exp_decay":
+        start, end, over = (float(weight[k]) for k in ("start", "end", "over"))
+        return math.log(start) - step * (math.log(start) - math.log(end)) / over
+    else:  # inverse_decay
+        start, gamma = float(weight["start"]), float(weight["gamma"])
+        if start == 0.0:
+            return -math.inf
+        return math.log(start) - math.log1p(gamma * step)
+    return math.log(value) if value > 0 else -math.inf
+
+
+def _power(logw: float) -> str:
+    """A weight given by its natural log, in words (``about 10^-300``)."""
+    if math.isinf(logw):
+        return "0" if logw < 0 else "infinity"
+    return f"about 10^{logw / math.log(10):.1f}"
+
+
+def span_problem(weight: Any, steps: int, dtype: str = "float64") -> str | None:
+    """Why a valid weight (:func:`validate`) leaves ``dtype``'s range of normal numbers at a
+    training step in ``[0, steps)`` (an exp-decay that overflows or underflows, an inverse
+    decay that vanishes), or None. A weight of exactly zero is allowed. Every schedule is
+    monotone in the step, so its two ends decide."""
+    tiny, huge = DTYPE_RANGE.get(dtype, DTYPE_RANGE["float64"])
+    if _log_weight(weight, 0) == -math.inf:
+        return None  # zero throughout (a zero start stays zero)
+    for step in sorted({0, max(0, int(steps) - 1)}):
+        logw = _log_weight(weight, step)
+        if logw > math.log(huge):
+            return (
+                f"the weight reaches {_power(logw)} at training step {step}, above {dtype}'s "
+                f"largest number {huge:.4g} (it overflows); allowed: 0 or between {tiny:.4g} "
+                f"and {huge:.4g} at every step of train_steps = {steps}"
+            )
+        if logw < math.log(tiny):
+            return (
+                f"the weight falls to {_power(logw)} at training step {step}, below {dtype}'s "
+                f"smallest normal number {tiny:.4g} (it underflows); allowed: 0 or between "
+                f"{tiny:.4g} and {huge:.4g} at every step of train_steps = {steps}"
+            )
+    return None
+
+
 def weight_at(weight: Any, step: int) -> float:
     """The weight at training step ``step`` (0-based)."""
     if isinstance(weight, int | float):
@@ -54,8 +112,7 @@ def weight_at(weight: Any, step: int) -> float:
     if kind == "constant":
         return float(weight["value"])
     if kind == "exp_decay":
-        start, end, over = weight["start"], weight["end"], weight["over"]
-        return float(start * math.exp(-step * math.log(start / end) / over))
+        return float(math.exp(_log_weight(weight, step)))
     if kind == "inverse_decay":
         return float(weight["start"] / (1.0 + weight["gamma"] * step))
     raise ScheduleError(f"unknown schedule kind {kind!r}")

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ndebench import params as decl
-from ndebench import paths
+from ndebench import paths, schedules
 from ndebench.controller import StepSizeController
 from ndebench.errors import InputError, did_you_mean
+from ndebench.methods import METHODS
 from ndebench.plugins import Registry
 from ndebench.spec import AXES, DEVICES, MODES, Budget, Cell
 
@@ -38,6 +39,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "threads": 0,
     "grad_fidelity": True,
     "eval_every": 0,
+    "valid_fraction": 0.1,
+    "score_last_k": 3,
     "compile_cache": True,
 }
 
@@ -210,7 +213,7 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
                 excluded += 1
                 continue
             cell = _make_cell(name, point, fixed, swept_values, swept, per_value, registry)
-            _check_cell(chk, cell)
+            _check_cell(chk, cell, registry, per_value)
             cells.append(cell)
     if not cells:
         if excluded:
@@ -239,12 +242,58 @@ def _swept_values(
     return out
 
 
-def _check_cell(chk: _Check, cell: Cell) -> None:
-    """Relations between one cell's merged parameters (e.g. factor_min <= safety)."""
+def _check_cell(
+    chk: _Check,
+    cell: Cell,
+    reg: Registry,
+    per_value: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """Relations between one cell's merged parameters: the globals' (factor_min <= safety),
+    the task's declared rules (:attr:`AbstractTask.param_rules`), the regularization weight
+    over the cell's training steps in its dtype, and regularizer values that need a task
+    capability (:attr:`ndebench.methods.Method.value_requires`)."""
     bad = decl.cross_problem(cell.params)
     if bad is not None:
         key, complaint = bad
         raise chk.fail(f"params.{key}", f"{complaint} (cell {cell.label()})")
+    task_cls = reg.tasks[cell.task]
+    task_params = cell.component_params.get("task", {})
+    bad = decl.rule_problem(tuple(getattr(task_cls, "param_rules", ())), task_params)
+    if bad is not None:
+        key, complaint = bad
+        raise chk.fail(f"params.task.{cell.task}.{key}", complaint)
+    reg_params = cell.component_params.get("regularizer", {})
+    weight = reg_params.get("weight")
+    if weight is not None and decl.schedule_problem(weight) is None:
+        span = schedules.span_problem(
+            weight, int(cell.params["train_steps"]), str(cell.params["dtype"])
+        )
+        if span is not None:
+            task_weights = per_value.get(("task", cell.task), {}).get(TASK_WEIGHTS, {})
+            where = (
+                f"params.task.{cell.task}.{TASK_WEIGHTS}.{cell.regularizer}"
+                if cell.regularizer in task_weights
+                else f"params.regularizer.{cell.regularizer}.weight"
+            )
+            raise chk.fail(where, f"{weight!r}: {span}")
+    method = METHODS.get(cell.regularizer)
+    for key, needs in (method.value_requires if method else {}).items():
+        value = reg_params.get(key)
+        word = next((w for v, w in needs.items() if type(v) is type(value) and v == value), None)
+        if word is None:
+            continue
+        try:
+            requires = task_cls(task_params).requires
+        except (ValueError, TypeError, KeyError) as exc:
+            raise chk.fail(f"params.task.{cell.task}", str(exc).splitlines()[0]) from None
+        if word not in requires:
+            choices = getattr(METHODS[cell.regularizer].types.get(key), "values", ())
+            others = [v for v in choices if v not in needs]
+            raise chk.fail(
+                f"params.regularizer.{cell.regularizer}.{key}",
+                f"{value!r} needs a task with {word!r}, which task {cell.task} has not; "
+                f"allowed with it: {', '.join(map(repr, others))}",
+            )
 
 
 def _matrix(chk: _Check, matrix: Any, reg: Registry) -> dict[str, list[Any]]:
@@ -418,10 +467,15 @@ def _check_list_or_value(
     if isinstance(value, list) and not isinstance(default, list):
         if not value:
             raise chk.fail(where, "an empty list sweeps nothing")
-        if len({repr(v) for v in value}) != len(value):
-            raise chk.fail(
-                where, f"{value!r} sweeps a value twice; the values of a sweep must differ"
-            )
+        seen: dict[Any, Any] = {}
+        for v in value:
+            first = seen.setdefault(decl.canonical(v), v)
+            if first is not v:
+                raise chk.fail(
+                    where,
+                    f"{value!r} sweeps the same value twice ({first!r} and {v!r} are equal); "
+                    "the values of a sweep must differ",
+                )
         for v in value:
             _check_value(chk, where, v, param)
     else:

@@ -22,8 +22,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ndebench.models import ModelSpec
+from ndebench.params import POSITIVE, Float, Int, Less
 from ndebench.tasks.base import TaskData
-from ndebench.tasks.series import SERIES_DEFAULTS, AbstractSeriesTask, series_batch, series_model
+from ndebench.tasks.series import (
+    SERIES_DEFAULTS,
+    SERIES_TYPES,
+    AbstractSeriesTask,
+    series_batch,
+    series_model,
+)
 
 
 def sample_series(p: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,6 +86,23 @@ class LatentOde(AbstractSeriesTask):
         "p_var": 0.7,
         "holdout": 0.5,
     }
+    param_types: ClassVar[dict[str, Any]] = {
+        **SERIES_TYPES,
+        "n_train": Int(lo=1, hi=10**6),
+        "n_test": Int(lo=1, hi=10**6),
+        "n_features": Int(lo=1, hi=4096),
+        "n_waves": Int(lo=1, hi=4096),
+        "n_points": Int(lo=3, hi=10**6),
+        "t_end": POSITIVE,
+        "freq_min": Float(lo=0.0),
+        "freq_max": Float(lo=0.0),
+        "noise": Float(lo=0.0),
+        "p_time": Float(lo=0.0, hi=1.0, lo_open=True),
+        "p_var": Float(lo=0.0, hi=1.0, lo_open=True),
+        # the metric scores the held-out entries only: some must be held out, some read
+        "holdout": Float(lo=0.0, hi=1.0, lo_open=True, hi_open=True),
+    }
+    param_rules: ClassVar[tuple[Any, ...]] = (Less("freq_min", "freq_max", strict=False),)
 
     def model(self) -> ModelSpec:
         return series_model(int(self.params["n_features"]), self.params)

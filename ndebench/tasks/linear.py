@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ndebench.models import MLP, Dense, ModelSpec
-from ndebench.params import POSITIVE, Float, Int, ListOf
+from ndebench.params import POSITIVE, Int, SquareMatrix
 from ndebench.tasks.base import AbstractTask, Batch, TaskData
 
 #: a damped rotation: eigenvalues -0.1 +- 1i
@@ -41,10 +41,10 @@ class Linear(AbstractTask):
         "t_end": 2.0,
     }
     param_types: ClassVar[dict[str, Any]] = {
-        "matrix": ListOf(ListOf(Float())),
-        "n_train": Int(lo=1),
-        "n_test": Int(lo=1),
-        "n_times": Int(lo=2),
+        "matrix": SquareMatrix(),
+        "n_train": Int(lo=1, hi=10**7),
+        "n_test": Int(lo=1, hi=10**7),
+        "n_times": Int(lo=2, hi=10**6),
         "t_end": POSITIVE,
     }
 

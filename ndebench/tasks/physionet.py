@@ -23,9 +23,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ndebench.data.physionet import PHYSIONET_SETS
 from ndebench.models import ModelSpec
+from ndebench.params import Choice, Float, Int, ListOf, PathStr
 from ndebench.tasks.base import TaskData
-from ndebench.tasks.series import SERIES_DEFAULTS, AbstractSeriesTask, series_batch, series_model
+from ndebench.tasks.series import (
+    SERIES_DEFAULTS,
+    SERIES_TYPES,
+    AbstractSeriesTask,
+    series_batch,
+    series_model,
+)
+
+#: the per-variable normalizations of :func:`ndebench.data.normalize`
+NORMALIZATIONS = ("rubanova", "minmax")
 
 
 class Physionet(AbstractSeriesTask):
@@ -42,6 +53,16 @@ class Physionet(AbstractSeriesTask):
         "max_patients": 0,
         "normalization": "rubanova",
         "holdout": 0.0,
+    }
+    param_types: ClassVar[dict[str, Any]] = {
+        **SERIES_TYPES,
+        "data_dir": PathStr(),
+        "sets": ListOf(Choice(PHYSIONET_SETS), min_len=1, unique=True),
+        # hours; the challenge's records span 48 hours
+        "quantization": Float(lo=0.0, hi=48.0, lo_open=True),
+        "max_patients": Int(lo=0, hi=10**6),
+        "normalization": Choice(NORMALIZATIONS),
+        "holdout": Float(lo=0.0, hi=1.0, hi_open=True),
     }
 
     def unavailable(self) -> str | None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ndebench.components import NOISE_DIAGONAL, SDE
 from ndebench.models import MLP, Chain, Dense, ModelSpec
-from ndebench.params import POSITIVE, Float, Int, ListOf
+from ndebench.params import POSITIVE, Float, Int, Less, ListOf
 from ndebench.tasks.base import AbstractTask, Batch, TaskData
 
 
@@ -88,11 +88,12 @@ class SdeOU(AbstractTask):
         "x0_low": Float(),
         "x0_high": Float(),
         "t_end": POSITIVE,
-        "n_times": Int(lo=2),
-        "n_train": Int(lo=2),
-        "n_test": Int(lo=2),
+        "n_times": Int(lo=2, hi=10**6),
+        "n_train": Int(lo=2, hi=10**7),
+        "n_test": Int(lo=2, hi=10**7),
         "hidden": ListOf(Int(lo=1, hi=65536), min_len=0),
     }
+    param_rules: ClassVar[tuple[Any, ...]] = (Less("x0_low", "x0_high"),)
     requires: ClassVar[frozenset[str]] = frozenset({SDE, NOISE_DIAGONAL})
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:

@@ -39,6 +39,7 @@ import numpy as np
 
 from ndebench.components import PER_SAMPLE_TIMES, RECURRENT
 from ndebench.models import Chain, Dense, GRUCell, ModelSpec
+from ndebench.params import POSITIVE, Float, Int
 from ndebench.tasks.base import AbstractTask, Batch
 
 #: salt of the reparameterization noise stream, numpy ``default_rng([seed, step, salt])``
@@ -54,6 +55,17 @@ SERIES_DEFAULTS: dict[str, Any] = {
     "obs_std": 0.01,
     "kl_warmup": 10,
     "kl_rate": 0.99,
+}
+#: their declared types
+SERIES_TYPES: dict[str, Any] = {
+    "latent": Int(lo=1, hi=4096),
+    "rec_hidden": Int(lo=1, hi=65536),
+    "enc_hidden": Int(lo=1, hi=65536),
+    "gen_hidden": Int(lo=1, hi=65536),
+    "gen_layers": Int(lo=1, hi=64),
+    "obs_std": POSITIVE,
+    "kl_warmup": Float(lo=0.0),
+    "kl_rate": Float(lo=0.0, hi=1.0, lo_open=True),
 }
 
 
@@ -116,6 +128,7 @@ def series_model(n_features: int, p: dict[str, Any]) -> ModelSpec:
 
 
 class AbstractSeriesTask(AbstractTask):
+    paper_task = "physionet_latent_ode"  # the papers' task it stands for (ndebench.papers)
     loss: ClassVar[str] = "gaussian_elbo"
     metric_name: ClassVar[str] = "mse"
     lower_is_better: ClassVar[bool] = True

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ndebench.models import ACTIVATIONS, MLP, ModelSpec
-from ndebench.params import POSITIVE, Bool, Choice, Int, ListOf
+from ndebench.params import POSITIVE, Bool, Choice, Int, Less, ListOf
 from ndebench.tasks.base import AbstractTask, Batch, TaskData
 
 TRUE_A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
@@ -60,17 +60,18 @@ class Spiral(AbstractTask):
         "substeps": 20,
     }
     param_types: ClassVar[dict[str, Any]] = {
-        "n_train": Int(lo=1),
-        "n_test": Int(lo=1),
-        "n_times": Int(lo=2),
+        "n_train": Int(lo=1, hi=10**7),
+        "n_test": Int(lo=1, hi=10**7),
+        "n_times": Int(lo=2, hi=10**6),
         "t_end": POSITIVE,
         "radius_min": POSITIVE,
         "radius_max": POSITIVE,
         "hidden": ListOf(Int(lo=1, hi=65536), min_len=0),
         "activation": Choice(ACTIVATIONS),
         "time_dependent": Bool(),
-        "substeps": Int(lo=1),
+        "substeps": Int(lo=1, hi=10**6),
     }
+    param_rules: ClassVar[tuple[Any, ...]] = (Less("radius_min", "radius_max"),)
 
     def model(self) -> ModelSpec:
         sizes = [2, *self.params["hidden"], 2]
