@@ -71,6 +71,10 @@ COLUMNS: tuple[Column, ...] = (
     *_c("compile_time_cold_s compile_time_warm_s", "extension"),
     Column("traceback", "extension", True),
     Column("x_grad_memory_method", "extension", True),
+    # scoring and selection (ndebench.verdicts, ndebench.selection): the metric on the
+    # validation split and the mean of the last ``score_last_k`` evaluations during training
+    *_c("valid_metric valid_nfe test_metric_last_k", "extension"),
+    Column("paper_task", "extension", True),
 )
 
 #: per-step training curves, in order (``step`` first)
@@ -86,6 +90,8 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "step_time_s",
     "eval_nfe",
     "eval_metric",
+    "eval_valid_nfe",
+    "eval_valid_metric",
 )
 
 _LISTED = ("traceback", "x_grad_memory_method")  # text, but not shown as columns of a table

@@ -21,6 +21,8 @@ class PredictionTiming:
     stats: Any  # PredictStats of the last call
     metric: float
     train_metric: float = float("nan")  # the metric on the task's training-evaluation batch
+    valid_metric: float = float("nan")  # the metric on the validation split (None: NaN)
+    valid_nfe: float = float("nan")  # the prediction NFE on the validation split
 
 
 def time_prediction(cell: Cell, session: AbstractSession, task: Any, data: Any) -> PredictionTiming:
@@ -38,4 +40,11 @@ def time_prediction(cell: Cell, session: AbstractSession, task: Any, data: Any) 
     train = task.train_eval_batch(data)
     train_prediction, _ = session.predict(train)
     train_metric = float(task.metric(np.asarray(train_prediction), train))
-    return PredictionTiming(first, times, pstats, float(metric), train_metric)
+    valid_metric = valid_nfe = float("nan")
+    if data.valid is not None:  # the split that selects weights (ndebench.selection)
+        valid_prediction, valid_stats = session.predict(data.valid)
+        valid_metric = float(task.metric(np.asarray(valid_prediction), data.valid))
+        valid_nfe = float(valid_stats.nfe)
+    return PredictionTiming(
+        first, times, pstats, float(metric), train_metric, valid_metric, valid_nfe
+    )

@@ -91,7 +91,9 @@ def summarise(
         "memory_baseline_mb": baseline,
         "test_metric": prediction.metric,
         "train_metric": prediction.train_metric,
+        **_scores(cell, curves, prediction),
         "metric_name": setup.task.metric_name,
+        "paper_task": setup.task.paper_task or "",
         "lower_is_better": bool(setup.task.lower_is_better),
         "threads": cell.params.get("threads"),
         "rtol_used": setup.controller.rtol,
@@ -99,6 +101,26 @@ def summarise(
     }
     out.update({f"x_{k}": v for k, v in extra.items()})
     return out
+
+
+def _last_k(values: list[Any], k: int, final: float) -> float:
+    """Mean of the last ``k`` finite evaluations; ``final`` when training recorded none."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(finite[-k:])) if finite else final
+
+
+def _scores(
+    cell: Cell, curves: dict[str, list[Any]], prediction: PredictionTiming
+) -> dict[str, Any]:
+    """The scores verdicts and selection read: the mean of the last ``score_last_k``
+    evaluations during training (``eval_every``) on the test and the validation split, so a
+    score is not one step's noise; without evaluations during training, the final ones."""
+    k = int(cell.params.get("score_last_k", 1) or 1)
+    return {
+        "test_metric_last_k": _last_k(curves.get("eval_metric", []), k, prediction.metric),
+        "valid_metric": _last_k(curves.get("eval_valid_metric", []), k, prediction.valid_metric),
+        "valid_nfe": prediction.valid_nfe,
+    }
 
 
 def regularizer_columns(reg: Registry, cell: Cell) -> dict[str, Any]:

@@ -42,6 +42,7 @@ def train(
     # ``eval_every`` steps and after the last, outside the timed region; 0 turns it off
     eval_every = int(cell.params.get("eval_every", 0) or 0)
     test = task.test_batch(data)
+    valid = data.valid
     for step in range(budget.train_steps):
         batch = task.train_batch(data, step, cell.seed, budget.batch_size)
         weight = weight_at(weight_spec, step) if not baseline else 0.0
@@ -62,10 +63,16 @@ def train(
             "step_time_s": elapsed,
             "eval_nfe": float("nan"),
             "eval_metric": float("nan"),
+            "eval_valid_nfe": float("nan"),
+            "eval_valid_metric": float("nan"),
         }
         if eval_every and (step % eval_every == 0 or step == budget.train_steps - 1):
             prediction, pstats = session.predict(test)
             row["eval_nfe"] = pstats.nfe
             row["eval_metric"] = task.metric(np.asarray(prediction), test)
+            if valid is not None:
+                prediction, pstats = session.predict(valid)
+                row["eval_valid_nfe"] = pstats.nfe
+                row["eval_valid_metric"] = task.metric(np.asarray(prediction), valid)
         for name in CURVE_COLUMNS:
             curves[name].append(row[name])

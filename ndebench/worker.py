@@ -27,6 +27,7 @@ from ndebench.plugins import Registry, load_registry
 from ndebench.prediction import time_prediction
 from ndebench.record import base_record, regularizer_columns, summarise
 from ndebench.spec import Cell, Status
+from ndebench.tasks.base import with_validation
 from ndebench.training import new_curves, train
 
 __all__ = [
@@ -85,7 +86,7 @@ def _experiment(
     if reason:
         raise UnsupportedCell(reason)
     task = setup.task
-    data = task.data(cell.seed)
+    data = with_validation(task.data(cell.seed), float(cell.params.get("valid_fraction", 0.0)))
     baseline = rss_mb()
     cache = compile_cache.cache_dir(cell, env)
     compile_cache.activate(cache)

@@ -45,8 +45,14 @@ class Batch:
 
 @dataclass(frozen=True)
 class TaskData:
+    """``train`` (minibatches are drawn from it), ``test`` (scored and timed once training is
+    over) and ``valid``: a split carved from the training data by :func:`with_validation`
+    (None when the task's training set is too small), the only data that selects anything
+    (regularization weights, by :mod:`ndebench.selection`)."""
+
     train: Batch
     test: Batch
+    valid: Batch | None = None
 
 
 class AbstractTask(abc.ABC):
@@ -62,8 +68,13 @@ class AbstractTask(abc.ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     #: allowed values of parameters (:mod:`ndebench.params`); others are inferred from defaults
     param_types: ClassVar[dict[str, Any]] = {}
+    #: relations between parameters (:class:`ndebench.params.Less`), checked at suite load
+    param_rules: ClassVar[tuple[Any, ...]] = ()
     #: capability words a backend/solver/adjoint must provide (see ndebench.components)
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: the seed papers' task this one stands for (a task of :mod:`ndebench.papers`, e.g.
+    #: ``"mnist_node"``), so its results are judged against that table; None: no paper task
+    paper_task: ClassVar[str | None] = None
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         merged = dict(self.defaults)
@@ -120,4 +131,24 @@ def select(batch: Batch, idx: np.ndarray) -> Batch:
         targets=take(batch.targets, idx, axis=targets_axis),
         times=take(batch.times, idx, axis=0) if per_sample_times else batch.times,
         mask=None if batch.mask is None else take(batch.mask, idx, axis=targets_axis),
+    )
+
+
+#: the dataset seed of the validation split: the same rows for every cell seed, so that a
+#: validation metric compares methods on the same data
+VALID_SPLIT_SEED = 20230302
+
+
+def with_validation(data: TaskData, fraction: float) -> TaskData:
+    """``data`` with ``fraction`` of its training rows moved to ``valid`` (rows drawn by
+    :data:`VALID_SPLIT_SEED`, independent of the cell's seed). Fewer than one validation row
+    or fewer than two training rows left: no split (``valid`` stays None)."""
+    n = data.train.size
+    n_valid = int(fraction * n)
+    if fraction <= 0.0 or n_valid < 1 or n - n_valid < 2:
+        return data
+    order = np.random.default_rng(VALID_SPLIT_SEED).permutation(n)
+    valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+    return TaskData(
+        train=select(data.train, train_idx), test=data.test, valid=select(data.train, valid_idx)
     )

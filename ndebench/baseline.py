@@ -1,0 +1,42 @@
+"""Which stored results are the baseline (plain training), in one place.
+
+A result carries ``regularizer_baseline`` (declared by the plugin that registered its
+regularizer, :func:`ndebench.record.regularizer_columns`); results stored before that column
+existed fall back to the regularizer named ``none``. A stored value is read as a boolean only
+when it is one (``True``/``False``, or their text): anything else is not a baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+LEGACY_BASELINE = "none"
+
+
+def _truth(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() == "true"
+
+
+def baseline_mask(df: pd.DataFrame) -> pd.Series:
+    """A boolean Series over ``df``'s rows: True where the row is the declared baseline."""
+    by_name = df["regularizer"].astype(str) == LEGACY_BASELINE
+    if "regularizer_baseline" not in df.columns:
+        return by_name
+    declared = df["regularizer_baseline"]
+    return pd.Series(
+        [_truth(d) if pd.notna(d) else n for d, n in zip(declared, by_name, strict=True)],
+        index=df.index,
+        dtype=bool,
+    )
+
+
+def lower_is_better(df: pd.DataFrame) -> bool:
+    """The stored direction of the rows' metric (a boolean stored as text is read as one);
+    results without it: every metric but accuracy is lower-is-better."""
+    if "lower_is_better" in df.columns and df["lower_is_better"].notna().any():
+        return _truth(df["lower_is_better"].dropna().iloc[0])
+    return str(df["metric_name"].iloc[0]) != "accuracy"

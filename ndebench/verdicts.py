@@ -1,0 +1,391 @@
+"""Verdicts against the papers' own per-task results (:mod:`ndebench.papers`).
+
+For every task, backend, mode, device, solver, adjoint, method and configuration of a run, a
+verdict on the paper's finding for that method on the paper task the task declares
+(``paper_task``), from seeds paired with the baseline (same seed = same weights and batches):
+
+- **NFE first.** Prediction NFE is deterministic per seed; the geometric mean of the per-seed
+  ratios to the baseline, with a t interval on their logs (:func:`ndebench.stats.
+  ratio_interval`), is judged against the paper's ratio (:func:`judge_ratio`):
+
+  ``agrees``: the paper found a reduction and our interval is below 1 and reaches the paper's
+  ratio within the band (``band``: ours may be up to ``1 + band`` times the paper's); or the
+  paper found no gain and our interval excludes a gain beyond ``no_gain_band``.
+  ``weaker``: the paper found a reduction and our whole interval lies above the paper's ratio
+  times ``1 + band`` (a significantly smaller effect, possibly none).
+  ``contradicts``: the paper found a reduction and our interval is above 1; or it found no
+  gain and we find one beyond ``no_gain_band`` at matched accuracy.
+  ``inconclusive``: the interval straddles the decision points (or fewer than 2 seeds), or
+  accuracy could not be shown matched.
+  ``uninformative``: the task's DE-off reference (rows with a ``reference`` kind) is not worse
+  than plain training: a regularizer can switch the DE block off for free.
+  ``no paper claim``: the paper has no row for this method on this task, or ran it without
+  presenting results (local stiffness regularization).
+
+- **Matched accuracy** is a paired non-inferiority test (:func:`ndebench.stats.
+  non_inferiority`) of the score (the mean of the last ``score_last_k`` evaluations,
+  ``test_metric_last_k``; ``test_metric`` for results stored without it) against a margin: 1 pp
+  (accuracy) or 10% relative (lower-is-better metrics). It conditions the NFE verdict only
+  where the paper's own metric stayed within the margin. The smallest difference the design
+  detects (80% power) is reported beside it.
+
+- **Times are secondary**: percentile-bootstrap intervals over seeds (fixed generator), judged
+  like NFE, ``too wide to decide`` when the interval's ends are more than ``time_max_width``
+  apart (as a ratio), and ``same NFE: time difference is not the method's`` when the NFE
+  interval lies within 1% of 1.
+
+- **No best-of-k.** Every configuration gets its own row; when a method has ``k`` configurations
+  in one group, its intervals are at level ``1 - alpha / k`` (Bonferroni, stated in
+  ``correction``).
+
+- :func:`task_verdicts` counts a task once: one row per task, solver, adjoint, method and
+  configuration with every backend's verdict, and whether the backends' NFE and scores agree
+  seed by seed.
+
+Identical results give identical verdicts (nothing random: the bootstrap's generator is fixed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ndebench.baseline import baseline_mask, lower_is_better
+from ndebench.papers import PaperResult, paper_result
+from ndebench.stats import (
+    Interval,
+    bootstrap_ratio,
+    non_inferiority,
+    paired_interval,
+    ratio_interval,
+)
+
+VERDICTS = (
+    "agrees",
+    "weaker",
+    "contradicts",
+    "inconclusive",
+    "uninformative",
+    "no paper claim",
+)
+GROUP = ["task", "backend", "mode", "device", "solver", "adjoint"]
+SAME_NFE = "same NFE: time difference is not the method's"
+TOO_WIDE = "too wide to decide"
+#: a bootstrap over fewer seeds than this states no time verdict
+MIN_TIME_SEEDS = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The verdict engine's parameters (every one is stated in the report)."""
+
+    accuracy_margin: float = 0.01  # absolute, higher-is-better metrics (1 pp)
+    relative_margin: float = 0.10  # relative, lower-is-better metrics
+    band: float = 0.25  # our ratio may be (1 + band) x the paper's and still agree
+    no_gain_band: float = 0.10  # a paper's "no gain": ratios above 1 / (1 + this) agree
+    alpha: float = 0.05
+    time_max_width: float = 1.5  # time interval hi / lo above this: too wide to decide
+    same_nfe: float = 0.01  # NFE interval within this of 1: times are not the method's
+
+    def describe(self) -> str:
+        return (
+            f"matched accuracy: paired non-inferiority at {self.accuracy_margin:g} absolute "
+            f"(accuracy) or {self.relative_margin:.0%} relative (lower-is-better metrics), "
+            f"one-sided {1 - self.alpha:.0%}; NFE: t interval of per-seed log ratios, "
+            f"{1 - self.alpha:.0%} two-sided (Bonferroni over a method's configurations); "
+            f"agreement band: our ratio up to {1 + self.band:g}x the paper's; a paper's "
+            f"'no gain' agrees above {1 / (1 + self.no_gain_band):.3g}x; times: bootstrap over "
+            f"seeds, too wide to decide when hi/lo > {self.time_max_width:g}"
+        )
+
+
+def judge_ratio(
+    interval: Interval, effect: str, paper_ratio: float, settings: Settings
+) -> tuple[str, str]:
+    """(verdict, reason) of our ratio interval against the paper's finding (``effect``:
+    ``reduces`` / ``none`` / ``not presented``) and the paper's ratio."""
+    if effect not in ("reduces", "none"):
+        return "no paper claim", f"the paper: {effect}"
+    if not interval.defined:
+        return "inconclusive", f"{interval.n} paired seed(s): no interval"
+    if effect == "none":
+        edge = 1.0 / (1.0 + settings.no_gain_band)
+        if interval.lo > edge:
+            return "agrees", f"no gain beyond {edge:.3g}x, as the paper found ({paper_ratio:.3g}x)"
+        if interval.hi < edge:
+            return "contradicts", f"a gain the paper did not find (paper {paper_ratio:.3g}x)"
+        return "inconclusive", f"interval straddles {edge:.3g}x"
+    limit = paper_ratio * (1.0 + settings.band)
+    if interval.lo > 1.0:
+        return "contradicts", f"above 1; the paper cut to {paper_ratio:.3g}x"
+    if interval.lo > limit:
+        return "weaker", f"above the paper's {paper_ratio:.3g}x by more than the band ({limit:.3g})"
+    if interval.hi < 1.0:
+        return "agrees", f"below 1, reaching the paper's {paper_ratio:.3g}x within the band"
+    return "inconclusive", "interval straddles 1"
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[df["status"].astype(str) == "ok"].copy()
+    out["_baseline"] = baseline_mask(out)
+    ref = out["reference"] if "reference" in out.columns else pd.Series("", index=out.index)
+    out["_reference"] = ref.fillna("").astype(str)
+    return out
+
+
+def _swept(df: pd.DataFrame) -> list[str]:
+    names: set[str] = set()
+    for value in df.get("swept", pd.Series(dtype=str)).dropna().astype(str):
+        names.update(v for v in value.split(",") if v)
+    return sorted(c for c in names if c in df.columns)
+
+
+def score_column(df: pd.DataFrame) -> str:
+    """The score verdicts compare: the mean of the last k evaluations where stored."""
+    if "test_metric_last_k" in df.columns and df["test_metric_last_k"].notna().any():
+        return "test_metric_last_k"
+    return "test_metric"
+
+
+def _paired(a: pd.DataFrame, b: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values of ``column`` for the seeds present in both, in seed order (seed means if a
+    seed is stored twice)."""
+    x = a.groupby("seed")[column].mean()
+    y = b.groupby("seed")[column].mean()
+    seeds = sorted(set(x.index) & set(y.index))
+    return x.loc[seeds].to_numpy(float), y.loc[seeds].to_numpy(float)
+
+
+def _paper_task(rows: pd.DataFrame) -> str | None:
+    if "paper_task" in rows.columns:
+        values = rows["paper_task"].dropna().astype(str)
+        values = values[values != ""]
+        if not values.empty:
+            return str(values.iloc[0])
+    return None
+
+
+def informative(group: pd.DataFrame, base: pd.DataFrame, settings: Settings) -> tuple[bool, str]:
+    """Whether plain training beats every DE-off reference stored for this group (paired
+    over seeds, one-sided): (True, reason), (False, reason), or (True, "no reference")."""
+    refs = group[group["_reference"] != ""]
+    if refs.empty:
+        return True, "no DE-off reference stored"
+    score = score_column(group)
+    lower = lower_is_better(group)
+    notes = []
+    ok = True
+    for kind, rows in refs.groupby("_reference", sort=True):
+        a, b = _paired(base, rows, score)
+        if lower:
+            a, b = -a, -b
+        interval = paired_interval(a, b, level=1.0 - 2.0 * settings.alpha)
+        better = interval.defined and interval.lo > 0.0
+        ok = ok and better
+        notes.append(f"plain - {kind}: {interval.text()} ({'better' if better else 'not better'})")
+    return ok, "; ".join(notes)
+
+
+def verdict_table(
+    df: pd.DataFrame,
+    settings: Settings | None = None,
+    paper_tasks: dict[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """One row per group (task, backend, mode, device, solver, adjoint, shared swept values),
+    method and configuration: the paper's ratios and ours with intervals, the accuracy test
+    and the verdicts. Empty when no group has a baseline. ``paper_tasks`` (task name -> its
+    declared paper task, from the registry) fills results stored without ``paper_task``."""
+    settings = settings or Settings()
+    ok = _ok(df)
+    if ok.empty:
+        return pd.DataFrame()
+    if paper_tasks:
+        stored = ok["paper_task"] if "paper_task" in ok.columns else pd.Series(pd.NA, ok.index)
+        declared = ok["task"].astype(str).map(lambda t: paper_tasks.get(t) or "")
+        ok["paper_task"] = stored.where(stored.notna() & (stored.astype(str) != ""), declared)
+    swept = _swept(ok)
+    shared = [c for c in swept if ok.loc[ok["_baseline"], c].notna().any()]
+    config = [c for c in swept if c not in shared]
+    rows: list[dict[str, Any]] = []
+    for key, group in ok.groupby(GROUP + shared, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        base = group[group["_baseline"] & (group["_reference"] == "")]
+        if base.empty:
+            continue
+        informative_ok, informative_note = informative(group, base, settings)
+        methods = group[~group["_baseline"] & (group["_reference"] == "")]
+        lower = lower_is_better(group)
+        score = score_column(group)
+        margin = settings.relative_margin if lower else settings.accuracy_margin
+        paper_task = _paper_task(group)
+        for method, runs in methods.groupby("regularizer", sort=True):
+            by = [c for c in config if runs[c].notna().any()]
+            configs = list(runs.groupby(by, dropna=False, sort=True)) if by else [((), runs)]
+            k = len(configs)
+            alpha = settings.alpha / k
+            for cfg, sub in configs:
+                cfg = cfg if isinstance(cfg, tuple) else (cfg,)
+                row: dict[str, Any] = dict(zip(GROUP + shared, key, strict=True))
+                row["method"] = str(method)
+                row["configuration"] = ", ".join(
+                    f"{c}={v}" for c, v in zip(by, cfg, strict=True) if pd.notna(v)
+                )
+                row["paper_task"] = paper_task or ""
+                row.update(
+                    _compare(sub, base, score, lower, margin, alpha, k, settings, paper_task)
+                )
+                if row["verdict"] not in ("no paper claim",) and not informative_ok:
+                    row["verdict"] = "uninformative"
+                    row["reason"] = informative_note
+                row["reference"] = informative_note
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _compare(
+    sub: pd.DataFrame,
+    base: pd.DataFrame,
+    score: str,
+    lower: bool,
+    margin: float,
+    alpha: float,
+    k: int,
+    settings: Settings,
+    paper_task: str | None,
+) -> dict[str, Any]:
+    level = 1.0 - alpha
+    a, b = _paired(sub, base, "predict_nfe")
+    nfe = ratio_interval(a, b, level)
+    m, mb = _paired(sub, base, score)
+    acc = non_inferiority(m, mb, margin, lower, alpha)
+    out: dict[str, Any] = {
+        "seeds": nfe.n,
+        "correction": f"Bonferroni over {k} configurations" if k > 1 else "",
+        "nfe_ratio": nfe.estimate,
+        "nfe_lo": nfe.lo,
+        "nfe_hi": nfe.hi,
+        "metric_diff": acc.difference.estimate,
+        "metric_lo": acc.difference.lo,
+        "metric_hi": acc.difference.hi,
+        "metric_margin": margin,
+        "detectable": acc.detectable,
+        "accuracy": acc.verdict,
+    }
+    same_nfe = nfe.defined and abs(nfe.lo - 1.0) <= settings.same_nfe
+    same_nfe = same_nfe and abs(nfe.hi - 1.0) <= settings.same_nfe
+    for column, name in (("predict_time_s", "predict_time"), ("train_time_s", "train_time")):
+        if column not in sub.columns:
+            continue
+        ta, tb = _paired(sub, base, column)
+        t = bootstrap_ratio(ta, tb, level)
+        out[f"{name}_ratio"] = t.estimate
+        out[f"{name}_lo"] = t.lo
+        out[f"{name}_hi"] = t.hi
+    paper = paper_result(paper_task, str(sub["regularizer"].iloc[0]))
+    if paper is None:
+        out.update(verdict="no paper claim", reason="no table of the papers has this method")
+        out.update(paper="", time_verdict="")
+        return out
+    out["paper"] = paper.paper
+    for name, column in (
+        ("paper_nfe_ratio", "predict_nfe"),
+        ("paper_predict_time_ratio", "predict_time_s"),
+        ("paper_train_time_ratio", "train_time_s"),
+    ):
+        out[name] = paper.ratios.get(column, float("nan"))
+    out["paper_metric_diff"] = paper.metric_difference
+    verdict, reason = judge_ratio(nfe, paper.effect, paper.nfe_ratio, settings)
+    verdict, reason = _with_accuracy(verdict, reason, acc.verdict, paper, lower, margin)
+    out.update(verdict=verdict, reason=reason)
+    out["time_verdict"] = _time_verdict(out, paper, settings, same_nfe, level)
+    return out
+
+
+def _with_accuracy(
+    verdict: str, reason: str, accuracy: str, paper: PaperResult, lower: bool, margin: float
+) -> tuple[str, str]:
+    if verdict in ("no paper claim", "inconclusive"):
+        return verdict, reason
+    if not paper.within_margin(margin):
+        return verdict, reason + "; the paper's own metric moved beyond the margin: not required"
+    if accuracy == "non-inferior":
+        return verdict, reason + "; accuracy matched"
+    if paper.effect == "none" and verdict == "agrees":
+        return verdict, reason + f"; accuracy {accuracy}"
+    if accuracy == "inferior" and verdict in ("agrees", "weaker"):
+        return "contradicts", reason + "; only at an accuracy loss beyond the margin"
+    return "inconclusive", reason + f"; accuracy {accuracy} (not shown within the margin)"
+
+
+def _time_verdict(
+    out: dict[str, Any], paper: PaperResult, settings: Settings, same_nfe: bool, level: float
+) -> str:
+    lo, hi = out.get("predict_time_lo", math.nan), out.get("predict_time_hi", math.nan)
+    est = out.get("predict_time_ratio", math.nan)
+    if int(out["seeds"]) < MIN_TIME_SEEDS or not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"inconclusive: fewer than {MIN_TIME_SEEDS} seeds"
+    interval = Interval(est, lo, hi, int(out["seeds"]), level)
+    if same_nfe and interval.excludes(1.0):
+        return SAME_NFE
+    if hi / lo > settings.time_max_width:
+        return TOO_WIDE
+    return judge_ratio(interval, paper.effect, paper.ratios["predict_time_s"], settings)[0]
+
+
+def task_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """A task counted once: one row per (task, mode, device, solver, adjoint, method,
+    configuration) with each backend's NFE ratio and verdict, whether the backends agree seed by
+    seed (see :func:`backend_agreement`), and one verdict (the backends' common verdict, or
+    ``backends differ``)."""
+    if table.empty:
+        return pd.DataFrame()
+    keys = ["task", "device", "solver", "adjoint", "method", "configuration"]
+    keys = [k for k in keys if k in table.columns]
+    rows = []
+    for key, part in table.groupby(keys, dropna=False, sort=True):
+        row: dict[str, Any] = dict(zip(keys, key, strict=True))
+        labels = [f"{b} {m}" for b, m in zip(part["backend"], part["mode"], strict=True)]
+        for label, (_, r) in zip(labels, part.iterrows(), strict=True):
+            row[label] = f"{r['verdict']} ({r['nfe_ratio']:.3g}x)"
+        distinct = set(part["verdict"].astype(str))
+        row["verdict"] = distinct.pop() if len(distinct) == 1 else "backends differ"
+        row["paper_nfe_ratio"] = (
+            part["paper_nfe_ratio"].iloc[0] if "paper_nfe_ratio" in part else ""
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def backend_agreement(df: pd.DataFrame, rtol: float = 1e-6) -> pd.DataFrame:
+    """Per task, solver, adjoint, regularizer and configuration present on several backends:
+    whether their prediction NFE and scores are identical seed by seed (within ``rtol``)."""
+    ok = _ok(df)
+    if ok.empty or ok["backend"].nunique() < 2:
+        return pd.DataFrame()
+    swept = _swept(ok)
+    score = score_column(ok)
+    keys = ["task", "device", "solver", "adjoint", "regularizer", *swept]
+    rows = []
+    for key, part in ok.groupby(keys, dropna=False, sort=True):
+        if part["backend"].nunique() < 2:
+            continue
+        pivot_nfe = part.pivot_table(index="seed", columns="backend", values="predict_nfe")
+        pivot_score = part.pivot_table(index="seed", columns="backend", values=score)
+        pivot_nfe, pivot_score = pivot_nfe.dropna(), pivot_score.dropna()
+        same_nfe = bool((pivot_nfe.nunique(axis=1) == 1).all()) if len(pivot_nfe) else False
+        spread = (pivot_score.max(axis=1) - pivot_score.min(axis=1)).abs()
+        scale = pivot_score.abs().max(axis=1).clip(lower=1e-12)
+        same_score = bool(((spread / scale) <= rtol).all()) if len(pivot_score) else False
+        row = dict(zip(keys, key, strict=True))
+        row.update(
+            backends=", ".join(sorted(part["backend"].astype(str).unique())),
+            seeds=len(pivot_nfe),
+            nfe_identical=same_nfe,
+            score_identical=same_score,
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
