@@ -27,6 +27,7 @@ import pandas as pd
 
 from ndebench.baseline import baseline_mask, lower_is_better
 from ndebench.schedules import weight_at
+from ndebench.stats import paired_interval, ratio_interval
 
 #: columns computed on the test set: never read by selection
 TEST_COLUMNS = (
@@ -96,8 +97,11 @@ def weight_selection(
                 if not seeds:
                     continue
                 m, b = metric.loc[seeds].to_numpy(float), base_metric.loc[seeds].to_numpy(float)
-                diff = float(np.mean(1.0 - m / b if lower else m - b))
-                ratio = float(np.exp(np.mean(np.log(nfe.loc[seeds] / base_nfe.loc[seeds]))))
+                diff_ci = paired_interval(1.0 - m / b if lower else m - b, np.zeros(len(seeds)))
+                nfe_ci = ratio_interval(
+                    nfe.loc[seeds].to_numpy(float), base_nfe.loc[seeds].to_numpy(float)
+                )
+                diff, ratio = diff_ci.estimate, nfe_ci.estimate
                 block.append(
                     {
                         **dict(zip(GROUP, key, strict=True)),
@@ -106,7 +110,13 @@ def weight_selection(
                         "_order": _weight_key(sub[column].iloc[0]),
                         "selection_seeds": ",".join(str(int(s)) for s in seeds),
                         "valid_nfe_ratio": ratio,
+                        "valid_nfe_ratio_ci": f"[{nfe_ci.lo:.3g}, {nfe_ci.hi:.3g}]"
+                        if nfe_ci.defined
+                        else "",
                         "valid_metric_diff": diff,
+                        "valid_metric_diff_ci": f"[{diff_ci.lo:.3g}, {diff_ci.hi:.3g}]"
+                        if diff_ci.defined
+                        else "",
                         "within_margin": bool(diff >= -margin),
                         "chosen": False,
                     }
