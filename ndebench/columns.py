@@ -75,6 +75,7 @@ COLUMNS: tuple[Column, ...] = (
     # validation split and the mean of the last ``score_last_k`` evaluations during training
     *_c("valid_metric valid_nfe test_metric_last_k", "extension"),
     Column("paper_task", "extension", True),
+    Column("reference", "extension", True),
 )
 
 #: per-step training curves, in order (``step`` first)

@@ -94,6 +94,7 @@ def summarise(
         **_scores(cell, curves, prediction),
         "metric_name": setup.task.metric_name,
         "paper_task": setup.task.paper_task or "",
+        "reference": setup.task.reference(),
         "lower_is_better": bool(setup.task.lower_is_better),
         "threads": cell.params.get("threads"),
         "rtol_used": setup.controller.rtol,

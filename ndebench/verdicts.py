@@ -169,14 +169,14 @@ def _paper_task(rows: pd.DataFrame) -> str | None:
     return None
 
 
-def informative(group: pd.DataFrame, base: pd.DataFrame, settings: Settings) -> tuple[bool, str]:
-    """Whether plain training beats every DE-off reference stored for this group (paired
-    over seeds, one-sided): (True, reason), (False, reason), or (True, "no reference")."""
-    refs = group[group["_reference"] != ""]
+def informative(refs: pd.DataFrame, base: pd.DataFrame, settings: Settings) -> tuple[bool, str]:
+    """Whether plain training (``base``) beats every reference stored for its task and
+    backend (``refs``: rows with a ``reference`` kind, e.g. ``de_off``), paired over seeds,
+    one-sided: (True, reason), (False, reason), or (True, "no DE-off reference stored")."""
     if refs.empty:
         return True, "no DE-off reference stored"
-    score = score_column(group)
-    lower = lower_is_better(group)
+    score = score_column(base)
+    lower = lower_is_better(base)
     notes = []
     ok = True
     for kind, rows in refs.groupby("_reference", sort=True):
@@ -207,17 +207,21 @@ def verdict_table(
         stored = ok["paper_task"] if "paper_task" in ok.columns else pd.Series(pd.NA, ok.index)
         declared = ok["task"].astype(str).map(lambda t: paper_tasks.get(t) or "")
         ok["paper_task"] = stored.where(stored.notna() & (stored.astype(str) != ""), declared)
+    refs = ok[ok["_reference"] != ""]
+    ok = ok[ok["_reference"] == ""]
     swept = _swept(ok)
     shared = [c for c in swept if ok.loc[ok["_baseline"], c].notna().any()]
     config = [c for c in swept if c not in shared]
     rows: list[dict[str, Any]] = []
     for key, group in ok.groupby(GROUP + shared, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        base = group[group["_baseline"] & (group["_reference"] == "")]
+        base = group[group["_baseline"]]
         if base.empty:
             continue
-        informative_ok, informative_note = informative(group, base, settings)
-        methods = group[~group["_baseline"] & (group["_reference"] == "")]
+        task, backend = key[0], key[1]
+        own_refs = refs[(refs["task"] == task) & (refs["backend"] == backend)]
+        informative_ok, informative_note = informative(own_refs, base, settings)
+        methods = group[~group["_baseline"]]
         lower = lower_is_better(group)
         score = score_column(group)
         margin = settings.relative_margin if lower else settings.accuracy_margin

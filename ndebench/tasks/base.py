@@ -81,6 +81,13 @@ class AbstractTask(abc.ABC):
         merged.update(params or {})
         self.params = merged
 
+    def reference(self) -> str:
+        """The kind of reference this configuration is ("" for an ordinary cell): e.g.
+        ``"de_off"`` for a classifier without its DE block. Stored as the result column
+        ``reference``; verdicts compare plain training with reference rows to decide whether
+        the task needs its DE block (:func:`ndebench.verdicts.informative`)."""
+        return ""
+
     def loss_params(self) -> dict[str, float]:
         """Keyword parameters of the task's loss (e.g. the ELBO's observation noise and KL
         warm-up), passed by the backends to their implementation of ``loss``."""
