@@ -21,6 +21,7 @@ from ndebench.memory import peak_rss_mb
 from ndebench.plugins import Registry
 from ndebench.prediction import PredictionTiming
 from ndebench.spec import Cell
+from ndebench.stats import sd
 
 _IDENTITY_AXES = ("backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "seed")
 
@@ -72,7 +73,7 @@ def summarise(
         "train_steps": len(curves["step"]),
         "train_time_s": float(sum(steady)) if warm < len(step_times) else float("nan"),
         "train_step_time_s": median,
-        "train_step_time_std_s": float(np.std(steady)) if steady else float("nan"),
+        "train_step_time_std_s": sd(steady),
         "first_step_time_s": step_times[0] if step_times else float("nan"),
         "train_nfe_forward": mean("nfe_forward"),
         "train_nfe_backward": mean("nfe_backward"),
@@ -81,7 +82,7 @@ def summarise(
         "final_loss": curves["loss"][-1] if curves["loss"] else float("nan"),
         "final_reg_value": curves["reg_value"][-1] if curves["reg_value"] else float("nan"),
         "predict_time_s": predict_median,
-        "predict_time_std_s": float(np.std(predict_times)) if predict_times else float("nan"),
+        "predict_time_std_s": sd(predict_times),
         "predict_nfe": pstats.nfe,
         "predict_steps_accepted": pstats.steps_accepted,
         "predict_steps_rejected": pstats.steps_rejected,

@@ -344,3 +344,22 @@ def test_every_builtin_task_declares_a_paper_task_the_tables_know() -> None:
     known = paper_tasks()
     for name, cls in load_registry().tasks.items():
         assert cls.paper_task is None or cls.paper_task in known, name
+
+
+def test_no_other_spread_convention_in_results_and_reports() -> None:
+    """Spreads of stored results and reports go through ndebench.stats.sd (ddof = 1); a
+    population std (numpy's default) appears only in task data and loss definitions."""
+    from pathlib import Path
+
+    import ndebench
+
+    root = Path(ndebench.__file__).parent
+    allowed = {root / "stats.py"}
+    offenders = []
+    for path in [*root.glob("*.py"), *root.glob("report/*.py")]:
+        if path in allowed:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "np.std(" in text or "ddof=0" in text:
+            offenders.append(path.name)
+    assert offenders == []
