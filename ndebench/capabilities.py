@@ -23,7 +23,8 @@ def unsupported_reason(reg: Registry, cell: Cell) -> str | None:
     if task_cls is None:
         return f"no installed plugin provides task {cell.task!r}"
     task = task_cls(cell.component("task"))
-    kind = task.model().kind
+    model = task.model()
+    kind = model.kind
     if kind not in backend.model_kinds:
         return (
             f"backend {cell.backend!r} cannot build {kind!r} models (task {cell.task!r}); "
@@ -38,6 +39,15 @@ def unsupported_reason(reg: Registry, cell: Cell) -> str | None:
             return f"backend {cell.backend!r} has no {axis} {name!r} (has {have})"
         parts[axis] = info
     solver, adjoint, regularizer = parts["solver"], parts["adjoint"], parts["regularizer"]
+    if (
+        not model.block_parts
+        and isinstance(regularizer, RegularizerInfo)
+        and not regularizer.baseline
+    ):
+        return (
+            f"task {cell.task!r} has no differential-equation block here (de_block = 'off'): "
+            f"regularizer {regularizer.name!r} has nothing to act on; only the baseline runs"
+        )
     if SDE in solver.provides and SDE not in task.requires:
         return (
             f"solver {solver.name!r} integrates SDEs; task {cell.task!r} has no SDE block "

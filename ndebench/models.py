@@ -15,7 +15,10 @@ A model is a set of named parts (``ModelSpec.parts``), each a :class:`Chain` of 
   ``head``; at prediction the logits are averaged over ``n_samples`` trajectories (the batch
   replicated, one joint solve); without a ``diffusion`` part the block is the drift's ODE;
 - ``"sde_trajectory"``: the SDE block (``drift``, diagonal ``diffusion``; Itô) from z0 =
-  inputs; the prediction is one sampled path per sample at the batch's times, (T, B, D).
+  inputs; the prediction is one sampled path per sample at the batch's times, (T, B, D);
+- ``"classifier"``: ``encoder`` -> ``head`` with *no* differential-equation block: the block
+  is the identity (z(t1) = z0, NFE 0). The DE-off reference of a classification task
+  (:mod:`ndebench.tasks.classification`): the same encoder and head trained on the same budget.
 
 The ODE state is always a flat (B, D) array, so every solver, adjoint and regularizer sees the
 same shape whatever the network: a convolutional field starts with :class:`Reshape` to
@@ -211,6 +214,8 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # no diffusion part: zero diffusion (the SDE block is the drift's ODE)
     "sde_classifier": (("drift", "head"), ("encoder", "diffusion")),
     "sde_trajectory": (("drift", "diffusion"), ()),
+    # no differential-equation block: the identity in its place
+    "classifier": (("head",), ("encoder",)),
 }
 
 #: the parts that form the differential-equation block of each kind: the only parameters a
@@ -221,6 +226,7 @@ BLOCK_PARTS: dict[str, tuple[str, ...]] = {
     "latent_ode": ("vector_field",),
     "sde_classifier": ("drift", "diffusion"),
     "sde_trajectory": ("drift", "diffusion"),
+    "classifier": (),
 }
 
 #: the kinds whose block is an SDE (``drift`` and, optionally, ``diffusion``)

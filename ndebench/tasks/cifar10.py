@@ -23,8 +23,15 @@ import numpy as np
 
 from ndebench.components import CONV
 from ndebench.models import BatchNorm, Chain, Concat, Conv2d, Dense, Flatten, ModelSpec, Reshape
+from ndebench.params import POSITIVE, Int, PathStr
 from ndebench.tasks.base import TaskData
-from ndebench.tasks.classification import AbstractClassificationTask, split_data, subset
+from ndebench.tasks.classification import (
+    CLASSIFIER_DEFAULTS,
+    CLASSIFIER_TYPES,
+    AbstractClassificationTask,
+    split_data,
+    subset,
+)
 from ndebench.tasks.files import missing_files
 
 CIFAR_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
@@ -32,6 +39,7 @@ SHAPE = (8, 32, 32)
 
 
 class Cifar10(AbstractClassificationTask):
+    paper_task = "cifar10_standard"  # the papers' task it stands for (ndebench.papers)
     name: ClassVar[str] = "cifar10"
     description: ClassVar[str] = (
         "CIFAR-10 (binary files from data_dir): conv encoder, time-dependent conv NODE with "
@@ -44,6 +52,15 @@ class Cifar10(AbstractClassificationTask):
         "t_end": 1.0,
         "n_train": 0,
         "n_test": 0,
+        **CLASSIFIER_DEFAULTS,
+    }
+    param_types: ClassVar[dict[str, Any]] = {
+        "data_dir": PathStr(),
+        "width": Int(lo=1, hi=4096),
+        "t_end": POSITIVE,
+        "n_train": Int(lo=0, hi=50_000),
+        "n_test": Int(lo=0, hi=10_000),
+        **CLASSIFIER_TYPES,
     }
 
     def _root(self) -> str:
@@ -54,7 +71,7 @@ class Cifar10(AbstractClassificationTask):
     def unavailable(self) -> str | None:
         return missing_files(self.name, self._root(), [(f,) for f in CIFAR_FILES])
 
-    def model(self) -> ModelSpec:
+    def block_model(self) -> ModelSpec:
         w = int(self.params["width"])
         encoder = Chain((Concat((Chain(()), Chain((Conv2d(3, 5),)))), BatchNorm(8), Flatten()))
         field = Chain(

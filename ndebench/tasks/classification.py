@@ -3,21 +3,68 @@
 A classifier's :class:`Batch` holds ``inputs`` (B, ...) float images or features, ``targets``
 (B,) integer labels (never cast to float) and ``times`` = (t0, t1) of the ODE block. The
 prediction is the logits (B, K); the metric is the accuracy (higher is better).
+
+**DE-off reference** (parameter ``de_block``, declared by every classification task): a task
+builds its model in :meth:`AbstractClassificationTask.block_model`; ``de_block = "on"`` (the
+default) runs it as is, ``de_block = "off"`` keeps its ``encoder`` and ``head`` (same layer
+specs, so the same initial weights where the part order allows, see :mod:`ndebench.init`) and
+replaces the differential-equation block by the identity: model kind ``classifier``
+(:mod:`ndebench.models`), NFE 0, trained by the same backends on the same budget. Where the
+ODE state is the raw input (``mnist``, ``fashion_mnist``: no encoder), the DE-off model is a
+multinomial logistic regression on the raw pixels. A suite stores these cells as reference
+rows beside vanilla (only the baseline regularizer runs on them: the capability matrix gives
+any other the reason ``unsupported``); where vanilla is not better than its DE-off reference,
+the DE block is not needed and NFE claims on the task are uninformative.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ndebench.models import ModelSpec
+from ndebench.params import Choice, Param
 from ndebench.tasks.base import AbstractTask, Batch, TaskData
+
+DE_BLOCKS = ("on", "off")
+#: the parameters every classification task declares (merge into ``defaults``/``param_types``)
+CLASSIFIER_DEFAULTS: dict[str, Any] = {"de_block": "on"}
+CLASSIFIER_TYPES: dict[str, Param] = {"de_block": Choice(DE_BLOCKS)}
+
+
+def without_de_block(spec: ModelSpec) -> ModelSpec:
+    """The DE-off model of a classifier: its encoder and head, the identity between them."""
+    parts = {k: v for k, v in spec.parts.items() if k in ("encoder", "head")}
+    return ModelSpec(kind="classifier", parts=parts, state_dim=spec.state_dim)
 
 
 class AbstractClassificationTask(AbstractTask):
     loss: ClassVar[str] = "cross_entropy"
     metric_name: ClassVar[str] = "accuracy"
     lower_is_better: ClassVar[bool] = False
+
+    @property
+    def de_block(self) -> bool:
+        """Whether the differential-equation block is on (``de_block`` parameter)."""
+        value = self.params.get("de_block", "on")
+        if value not in DE_BLOCKS:
+            raise ValueError(f"task {self.name}: de_block={value!r} is not one of {DE_BLOCKS}")
+        return bool(value == "on")
+
+    def block_model(self) -> ModelSpec:
+        """The model with its differential-equation block (what ``de_block = "on"`` runs).
+        Subclasses implement it (a subclass that overrides :meth:`model` instead has no
+        DE-off variant)."""
+        raise NotImplementedError(f"task {self.name}: no block_model")
+
+    def model(self) -> ModelSpec:
+        spec = self.block_model()
+        return spec if self.de_block else without_de_block(spec)
+
+    def reference(self) -> str:
+        """``"de_off"`` for the DE-off configuration (a reference row), else ``""``."""
+        return "" if self.de_block else "de_off"
 
     def metric(self, prediction: np.ndarray, batch: Batch) -> float:
         logits = np.asarray(prediction)

@@ -20,9 +20,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ndebench.models import Chain, Dense, ModelSpec
+from ndebench.models import ACTIVATIONS, Chain, Dense, ModelSpec
+from ndebench.params import POSITIVE, Choice, Int
 from ndebench.tasks.base import TaskData
-from ndebench.tasks.classification import AbstractClassificationTask, split_data
+from ndebench.tasks.classification import (
+    CLASSIFIER_DEFAULTS,
+    CLASSIFIER_TYPES,
+    AbstractClassificationTask,
+    split_data,
+)
+
+#: images in scikit-learn's digits set: ``n_test`` leaves at least one to train on
+N_DIGITS = 1797
+#: ``n_test`` of the tasks on the digits set
+DIGITS_N_TEST = Int(lo=1, hi=N_DIGITS - 1)
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +45,7 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 
 class Digits(AbstractClassificationTask):
+    paper_task = "mnist_node"  # the papers' task it stands for (ndebench.papers)
     name: ClassVar[str] = "digits"
     description: ClassVar[str] = (
         "8x8 digits (scikit-learn, bundled): down-projection, time-dependent tanh MLP "
@@ -47,34 +59,51 @@ class Digits(AbstractClassificationTask):
         "final_activation": "identity",
         "t_end": 2.0,
         "n_test": 297,
+        **CLASSIFIER_DEFAULTS,
+    }
+    param_types: ClassVar[dict[str, Any]] = {
+        "latent": Int(lo=1, hi=4096),
+        "hidden": Int(lo=1, hi=65536),
+        "depth": Int(lo=1, hi=64),
+        "activation": Choice(ACTIVATIONS),
+        "final_activation": Choice(ACTIVATIONS),
+        "t_end": POSITIVE,
+        "n_test": DIGITS_N_TEST,
+        **CLASSIFIER_TYPES,
     }
 
-    def model(self) -> ModelSpec:
-        p = self.params
-        d, h, depth = int(p["latent"]), int(p["hidden"]), int(p["depth"])
-        sizes = [d, *([h] * (depth - 1)), d]
-        n = len(sizes) - 1
-        field = Chain(
-            tuple(
-                Dense(
-                    sizes[i],
-                    sizes[i + 1],
-                    p["activation"] if i < n - 1 else p["final_activation"],
-                    time_input=True,
-                )
-                for i in range(n)
-            )
-        )
-        return ModelSpec(
-            kind="node_classifier",
-            parts={
-                "encoder": Chain((Dense(64, d),)),
-                "vector_field": field,
-                "head": Chain((Dense(d, 10),)),
-            },
-            state_dim=d,
-        )
+    def block_model(self) -> ModelSpec:
+        return encoded_node(64, self.params)
 
     def data(self, seed: int) -> TaskData:
         images, labels = load_digits_arrays()
         return split_data(images, labels, self.times(), n_test=int(self.params["n_test"]))
+
+
+def encoded_node(in_features: int, p: dict[str, Any]) -> ModelSpec:
+    """Encoder Dense(in_features -> latent), a time-dependent MLP field latent -> hidden (x
+    depth - 1) -> latent (``activation`` inside, ``final_activation`` last, t concatenated to
+    every layer's input), head Dense(latent -> 10)."""
+    d, h, depth = int(p["latent"]), int(p["hidden"]), int(p["depth"])
+    sizes = [d, *([h] * (depth - 1)), d]
+    n = len(sizes) - 1
+    field = Chain(
+        tuple(
+            Dense(
+                sizes[i],
+                sizes[i + 1],
+                p["activation"] if i < n - 1 else p["final_activation"],
+                time_input=True,
+            )
+            for i in range(n)
+        )
+    )
+    return ModelSpec(
+        kind="node_classifier",
+        parts={
+            "encoder": Chain((Dense(in_features, d),)),
+            "vector_field": field,
+            "head": Chain((Dense(d, 10),)),
+        },
+        state_dim=d,
+    )

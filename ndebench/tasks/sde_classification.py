@@ -10,6 +10,9 @@ papers) from one path per prediction call.
 ``noise = "none"`` drops the diffusion part: the block is the drift's ODE, the task requires no
 SDE solver, and the cell is the ODE classifier with the same encoder, field and head
 (``same experiment`` with zero diffusion, tested to reproduce it exactly).
+
+``de_block = "off"`` (:mod:`ndebench.tasks.classification`): encoder -> head with the identity in
+place of the SDE block; it requires no SDE solver (run it with an ODE solver: NFE 0 either way).
 """
 
 from __future__ import annotations
@@ -18,13 +21,20 @@ from typing import Any, ClassVar
 
 from ndebench.components import NOISE_DIAGONAL, SDE
 from ndebench.models import Chain, Dense, ModelSpec
-from ndebench.tasks.classification import AbstractClassificationTask
+from ndebench.params import POSITIVE, Choice, Int
+from ndebench.tasks.classification import (
+    CLASSIFIER_DEFAULTS,
+    CLASSIFIER_TYPES,
+    AbstractClassificationTask,
+)
 
 NOISES = ("diagonal", "none")
 
 
 class AbstractSDEClassifier(AbstractClassificationTask):
     """Subclasses set ``in_features`` (the encoder's input) and ``data``."""
+
+    paper_task = "mnist_sde"  # the papers' task it stands for (ndebench.papers)
 
     in_features: ClassVar[int]
     sde_defaults: ClassVar[dict[str, Any]] = {
@@ -33,6 +43,15 @@ class AbstractSDEClassifier(AbstractClassificationTask):
         "t_end": 1.0,
         "noise": "diagonal",
         "n_samples": 10,
+        **CLASSIFIER_DEFAULTS,
+    }
+    param_types: ClassVar[dict[str, Any]] = {
+        "latent": Int(lo=1, hi=4096),
+        "hidden": Int(lo=1, hi=65536),
+        "t_end": POSITIVE,
+        "noise": Choice(NOISES),
+        "n_samples": Int(lo=1, hi=10_000),
+        **CLASSIFIER_TYPES,
     }
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
@@ -44,9 +63,11 @@ class AbstractSDEClassifier(AbstractClassificationTask):
 
     @property
     def requires(self) -> frozenset[str]:  # type: ignore[override]
-        return frozenset() if self.params["noise"] == "none" else frozenset({SDE, NOISE_DIAGONAL})
+        if self.params["noise"] == "none" or not self.de_block:
+            return frozenset()
+        return frozenset({SDE, NOISE_DIAGONAL})
 
-    def model(self) -> ModelSpec:
+    def block_model(self) -> ModelSpec:
         d, h = int(self.params["latent"]), int(self.params["hidden"])
         parts = {
             "encoder": Chain((Dense(self.in_features, d),)),

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from ndebench.tasks.base import TaskData
 from ndebench.tasks.classification import split_data
-from ndebench.tasks.digits import load_digits_arrays
+from ndebench.tasks.digits import DIGITS_N_TEST, load_digits_arrays
 from ndebench.tasks.sde_classification import AbstractSDEClassifier
 
 
@@ -23,6 +23,10 @@ class SDEDigits(AbstractSDEClassifier):
     )
     in_features: ClassVar[int] = 64
     defaults: ClassVar[dict[str, Any]] = {**AbstractSDEClassifier.sde_defaults, "n_test": 297}
+    param_types: ClassVar[dict[str, Any]] = {
+        **AbstractSDEClassifier.param_types,
+        "n_test": DIGITS_N_TEST,
+    }
 
     def data(self, seed: int) -> TaskData:
         images, labels = load_digits_arrays()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ndebench.tasks.base import TaskData
-from ndebench.tasks.mnist import Mnist
+from ndebench.tasks.mnist import MNIST_DATA_TYPES, Mnist
 from ndebench.tasks.sde_classification import AbstractSDEClassifier
 
 
@@ -27,6 +27,10 @@ class SDEMnist(AbstractSDEClassifier):
         "data_dir": "",
         "n_train": 0,
         "n_test": 0,
+    }
+    param_types: ClassVar[dict[str, Any]] = {
+        **AbstractSDEClassifier.param_types,
+        **MNIST_DATA_TYPES,
     }
 
     def _mnist(self) -> Mnist:

@@ -58,6 +58,7 @@ def ndebench_register_backends() -> list[BackendInfo]:
                 "latent_ode",
                 "sde_classifier",
                 "sde_trajectory",
+                "classifier",
             ),
             provides=frozenset({CONV, RECURRENT, PER_SAMPLE_TIMES}),
         )

@@ -79,6 +79,8 @@ def _latent_ode(spec: ModelSpec) -> Forward:
 FORWARDS: dict[str, Callable[[ModelSpec], Forward]] = {
     "node_trajectory": _trajectory,
     "node_classifier": _classifier,
+    # encoder -> identity block -> head: the session's solve is ``solve.identity_solve``
+    "classifier": _classifier,
     "latent_ode": _latent_ode,
 }
 

@@ -86,7 +86,6 @@ class JaxSession(AbstractSession):
         device = jax.devices("gpu" if cell.device == "cuda" else "cpu")[0]
         self.device = device
         self.params = jax.device_put(load_params(setup.init_params, self.dtype), device)
-        field = chain_apply(spec.parts["vector_field"], "vector_field")
         solver = setup.solver.load()(**setup.solver_params)
         adjoint = setup.adjoint.load()(**setup.adjoint_params)
         reg_params = {**setup.regularizer.defaults, **setup.regularizer_params}
@@ -97,8 +96,18 @@ class JaxSession(AbstractSession):
             from dataclasses import replace
 
             ctrl = replace(ctrl, max_steps=int(setup.solver_params["max_steps"]))
-        train = reg.make_train(field, solver, ctrl, adjoint)
-        pred_solve = make_solve(field, solver, ctrl, adjoint, None)
+        if spec.block_parts:
+            field = chain_apply(spec.parts["vector_field"], "vector_field")
+            train = reg.make_train(field, solver, ctrl, adjoint)
+            pred_solve = make_solve(field, solver, ctrl, adjoint, None)
+        else:  # no block (kind "classifier"): the identity solve, NFE 0
+            from ndebench_jax.solve import identity_solve
+
+            def train(params, probe, z0, ts, key):
+                out = identity_solve(params, probe, z0, ts)
+                return out.ys, out.reg, out, 0
+
+            pred_solve = identity_solve
         makers = {
             "adam": optax.adam,
             "adamax": optax.adamax,

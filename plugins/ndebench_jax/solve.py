@@ -13,7 +13,18 @@ from ndebench.controller import StepSizeController
 from ndebench_jax.adjoints.interpolating import make_interpolating_solve
 from ndebench_jax.solve_loop import SolveOut, make_backsolve, make_wrapped_solve
 
-__all__ = ["SolveOut", "make_solve"]
+__all__ = ["SolveOut", "identity_solve", "make_solve"]
+
+
+def identity_solve(params, probe, z0, ts) -> SolveOut:
+    """The solve of a model without a differential-equation block (kind ``classifier``): the
+    identity, z(t) = z0 at every time of ``ts``, no step and no field evaluation (NFE 0)."""
+    import jax.numpy as jnp
+
+    zero = jnp.zeros((), z0.dtype)
+    ys = jnp.broadcast_to(z0, (ts.shape[0], *z0.shape))
+    no = jnp.zeros((), bool)
+    return SolveOut(ys, zero, (), zero, zero, zero, no, no, zero)
 
 
 def make_solve(

@@ -141,9 +141,17 @@ def sde_trajectory(
     return ModelOutput(sol.ys, sol)
 
 
+def identity_solve(y0: torch.Tensor, ts: list[float]) -> Solution:
+    """The solve of a model without a differential-equation block (kind ``classifier``): the
+    identity, z(t) = z0 at every time, no step and no field evaluation (NFE 0)."""
+    return Solution(y0.unsqueeze(0).expand(len(ts), *y0.shape), 0, 0, 0.0)
+
+
 FORWARDS: dict[str, Forward] = {
     "node_trajectory": trajectory,
     "node_classifier": classifier,
+    # encoder -> identity block -> head: the session passes identity_solve as ``solve``
+    "classifier": classifier,
     "latent_ode": latent_ode,
     "sde_classifier": sde_classifier,
     "sde_trajectory": sde_trajectory,

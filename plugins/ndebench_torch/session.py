@@ -22,7 +22,7 @@ from ndebench_torch.compile import (
     inductor_cache_dir,
     is_compile_error,
 )
-from ndebench_torch.forward import FORWARDS, TorchBatch
+from ndebench_torch.forward import FORWARDS, TorchBatch, identity_solve
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
 from ndebench_torch.regularizers.base import AbstractRegularizer
@@ -78,7 +78,11 @@ class TorchSession(AbstractSession):
         self._compile_field = self.compiled
         if self.compiled and setup.model.kind not in SDE_KINDS:
             self.solver, self._compile_field = compile_solver(self.solver, cell.device)  # type: ignore[assignment]
-        self.field: Any = self._counted(blocks[0])
+        # no block (kind "classifier"): the identity solve, a field that is never called
+        self.has_block = bool(blocks)
+        self.field: Any = (
+            self._counted(blocks[0]) if blocks else CountedField(lambda z: z, time_input=False)
+        )
         self.n_samples = 1
         if setup.model.kind in SDE_KINDS:
             diffusion = self._counted("diffusion") if "diffusion" in self.parts else None
@@ -137,6 +141,8 @@ class TorchSession(AbstractSession):
             self.field.entropy = self._entropy(step)
 
         def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
+            if not self.has_block:
+                return identity_solve(y0, ts)
             return reg.solve(
                 self.adjoint, self.solver, self.field, y0, ts, params=self.block_params
             )
@@ -208,6 +214,8 @@ class TorchSession(AbstractSession):
             forward = functools.partial(self.forward, n_samples=self.n_samples)
 
         def solve(y0: torch.Tensor, ts: list[float]) -> Solution:
+            if not self.has_block:
+                return identity_solve(y0, ts)
             return self.solver.solve(self.field, y0, ts)
 
         out = forward(self.parts, tb, solve)
