@@ -11,10 +11,15 @@ specs, so the same initial weights where the part order allows, see :mod:`ndeben
 replaces the differential-equation block by the identity: model kind ``classifier``
 (:mod:`ndebench.models`), NFE 0, trained by the same backends on the same budget. Where the
 ODE state is the raw input (``mnist``, ``fashion_mnist``: no encoder), the DE-off model is a
-multinomial logistic regression on the raw pixels. A suite stores these cells as reference
-rows beside vanilla (only the baseline regularizer runs on them: the capability matrix gives
-any other the reason ``unsupported``); where vanilla is not better than its DE-off reference,
-the DE block is not needed and NFE claims on the task are uninformative.
+multinomial logistic regression on the raw pixels; where the encoder is one linear layer to a
+state of at least as many dimensions as classes (``digits``, ``mnist1d``, the SDE tasks), the
+DE-off model (two linear maps, rank >= 10) spans exactly the logistic regressions on the raw
+features: in every dense task the DE-off rows are the logistic-regression reference, trained
+as the NODE is (same optimizer, steps, batches, seed; not to convergence). A suite stores these
+cells as reference rows beside vanilla (only the baseline regularizer runs on them: the
+capability matrix gives any other the reason ``unsupported``); where vanilla is not better
+than its DE-off reference, the DE block is not needed and NFE claims on the task are
+uninformative.
 """
 
 from __future__ import annotations

@@ -72,3 +72,28 @@ def test_de_off_trains_with_nfe_zero_on_both_backends(task: str) -> None:
     losses = {b: [s.loss for s in out[b][:-1]] for b in out}
     assert losses["jax"][0] == pytest.approx(losses["torch"][0], rel=1e-9)
     np.testing.assert_allclose(losses["jax"], losses["torch"], rtol=1e-6)
+
+
+def test_a_suite_sweeps_de_block_and_refuses_other_values(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ndebench.errors import InputError
+    from ndebench.suite import load_suite
+
+    text = """[suite]
+name = "de"
+seeds = [0]
+[matrix]
+backend = ["torch"]
+task = ["mnist1d"]
+solver = ["tsit5"]
+adjoint = ["discrete"]
+regularizer = ["none"]
+[params.task.mnist1d]
+de_block = VALUE
+"""
+    path = tmp_path / "de.toml"
+    path.write_text(text.replace("VALUE", '["on", "off"]'))
+    cells = load_suite(path, load_registry()).cells
+    assert sorted(c.component("task")["de_block"] for c in cells) == ["off", "on"]
+    path.write_text(text.replace("VALUE", '"maybe"'))
+    with pytest.raises(InputError, match=r"params\.task\.mnist1d\.de_block.*'on', 'off'"):
+        load_suite(path, load_registry())
