@@ -7,11 +7,12 @@ about 68%, CNN about 94%) make it a small CPU task on which the model class matt
 
 Data are generated in process by ``mnist1d.data.make_dataset(get_dataset_args())`` with the
 task's ``dataset_seed`` (default 42, the generator's own: the published set), independent of
-the cell's seed, so every seed and backend sees the same signals; ``n_samples`` (default 5000)
-is split 80/20 by the generator. Its download path (``get_dataset``) is never called.
+the cell's seed, so every seed and backend sees the same signals; ``n_signals`` (default 5000;
+the generator's ``num_samples``, named apart from the SDE tasks' ``n_samples`` paths) is split
+80/20 by the generator. Its download path (``get_dataset``) is never called.
 ``make_dataset`` seeds numpy's and Python's global generators: :func:`generate` saves both
 states and restores them afterwards, so generating leaves the process's global random state as
-it found it (tested). Generated sets are kept per (n_samples, dataset_seed) in the process.
+it found it (tested). Generated sets are kept per (n_signals, dataset_seed) in the process.
 
 Model (:func:`ndebench.tasks.digits.encoded_node`, the ``digits`` shape): a linear encoder
 Dense(40 -> latent) to the ODE state (default 32), a time-dependent tanh MLP field latent ->
@@ -44,9 +45,9 @@ from ndebench.tasks.digits import encoded_node
 #: the length of every MNIST-1D signal (the generator's ``final_seq_length``)
 SIGNAL_LENGTH = 40
 #: the generator's defaults (``get_dataset_args()``): the published data set
-DATASET_DEFAULTS: dict[str, Any] = {"n_samples": 5000, "dataset_seed": 42}
+DATASET_DEFAULTS: dict[str, Any] = {"n_signals": 5000, "dataset_seed": 42}
 DATASET_TYPES: dict[str, Any] = {
-    "n_samples": Int(lo=10, hi=1_000_000),
+    "n_signals": Int(lo=10, hi=1_000_000),
     "dataset_seed": Int(lo=0, hi=2**32 - 1),
 }
 INSTALL = "pip install mnist1d (or ndebench[data])"
@@ -64,18 +65,18 @@ class GlobalRandomState:
         random.setstate(self.python_state)
 
 
-def generate(n_samples: int, dataset_seed: int) -> dict[str, np.ndarray]:
+def generate(n_signals: int, dataset_seed: int) -> dict[str, np.ndarray]:
     """MNIST-1D from its generator (never its download path): ``x`` (0.8 n, 40), ``y``,
     ``x_test`` (0.2 n, 40), ``y_test``; the global random states are left as found."""
-    return {k: v.copy() for k, v in _generate(int(n_samples), int(dataset_seed)).items()}
+    return {k: v.copy() for k, v in _generate(int(n_signals), int(dataset_seed)).items()}
 
 
 @cache
-def _generate(n_samples: int, dataset_seed: int) -> dict[str, np.ndarray]:
+def _generate(n_signals: int, dataset_seed: int) -> dict[str, np.ndarray]:
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
-    args.num_samples = n_samples
+    args.num_samples = n_signals
     args.seed = dataset_seed
     with GlobalRandomState():
         data = make_dataset(args)
@@ -93,7 +94,7 @@ def mnist1d_unavailable(task: str) -> str | None:
 
 def mnist1d_data(params: dict[str, Any], times: np.ndarray) -> TaskData:
     """The generated set as train/test batches: float inputs (N, 40), integer labels."""
-    d = generate(int(params["n_samples"]), int(params["dataset_seed"]))
+    d = generate(int(params["n_signals"]), int(params["dataset_seed"]))
     return split_data(d["x"], d["y"], times, test=(d["x_test"], d["y_test"]))
 
 

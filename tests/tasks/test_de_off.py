@@ -13,7 +13,7 @@ from ndebench.plugins import load_registry
 from ndebench.tasks.classification import AbstractClassificationTask
 from tests.tasks.two_backends import cell, needs_both, train_both
 
-SMALL = {"n_samples": 200, "hidden": 16}
+SMALL = {"n_signals": 200, "hidden": 16}
 
 
 def classification_tasks() -> list[type[AbstractClassificationTask]]:

@@ -16,7 +16,7 @@ from ndebench.tasks.sde_mnist1d import SDEMnist1d
 from tests.tasks.two_backends import BACKENDS, cell, needs_both, session, train_both
 
 pytest.importorskip("mnist1d")
-SMALL = {"n_samples": 200, "hidden": 16}
+SMALL = {"n_signals": 200, "hidden": 16}
 
 
 def test_generation_is_deterministic_and_leaves_global_random_state_alone() -> None:
@@ -62,6 +62,9 @@ def test_split_labels_and_model_do_not_depend_on_the_cell_seed() -> None:
     assert spec.kind == "node_classifier" and spec.state_dim == 32
     assert spec.parts["encoder"].layers[0].in_features == SIGNAL_LENGTH
     assert all(layer.time_input for layer in spec.parts["vector_field"].layers)
+    # the data set's size is not the SDE task's number of prediction paths (n_samples)
+    assert SDEMnist1d(SMALL).params["n_samples"] == 10
+    assert SDEMnist1d(SMALL).data(0).train.size == 160
     sde = SDEMnist1d(SMALL).model()
     assert sde.kind == "sde_classifier" and set(sde.parts) == {
         "encoder",
