@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ndebench.errors import InputError
-from ndebench.paths import terminal_text
+from ndebench.paths import check_output, terminal_text
 
 
 def _positive_int(text: str) -> int:
@@ -107,11 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--all", action="store_true", help="show unchanged configurations too")
     cmp.add_argument("--out", help="also write the markdown to this file")
+    cmp.add_argument("--force", action="store_true", help="overwrite an existing --out file")
 
     exp = sub.add_parser("export", help="write the results table to a parquet or CSV file")
     exp.add_argument("results", help="results directory")
     exp.add_argument("--format", choices=["parquet", "csv"], default=None)
     exp.add_argument("--out", required=True, help="output file (.parquet or .csv)")
+    exp.add_argument("--force", action="store_true", help="overwrite an existing --out file")
 
     lst = sub.add_parser("list", help="installed plugins, what they support, load failures")
     lst.add_argument("--strict-plugins", action="store_true")
@@ -255,6 +257,7 @@ def _report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.results) / "report"
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory")
+    _outside_store(out, (args.results,))
     try:
         path = write_report(
             Path(args.results), out, registry=load_registry(), tolerance=args.tolerance
@@ -264,6 +267,14 @@ def _report(args: argparse.Namespace) -> int:
         raise InputError(f"{where}: cannot write the report ({exc.strerror or exc})") from None
     print(f"report written to {terminal_text(path)}")
     return 0
+
+
+def _outside_store(out: Path, results: tuple[str, ...]) -> None:
+    """Refuse a report directory inside a results store (an existing one is rewritten)."""
+    if out.is_dir():
+        check_output(out / "index.html", results, force=True)
+    else:
+        check_output(out, results, force=True)
 
 
 def _thresholds(values: list[str]) -> dict[str, float]:
@@ -294,20 +305,31 @@ def _compare(args: argparse.Namespace) -> int:
             raise InputError(f"{path}: no such results directory")
     if not 0 < args.alpha < 1:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
+    if args.out:
+        check_output(args.out, (args.a, args.b), force=args.force)
     result = compare(Path(args.a), Path(args.b), args.alpha, _thresholds(args.threshold))
     text = format_markdown(result, show_all=args.all)
     print(terminal_text(text), end="")
     if args.out:
         from ndebench.report.files import write_text_atomic
 
-        write_text_atomic(Path(args.out), text)
+        try:
+            write_text_atomic(Path(args.out), terminal_text(text))
+        except OSError as exc:
+            raise InputError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
     return 1 if result.regressions else 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from ndebench.export import export_results
 
-    path = export_results(Path(args.results), Path(args.out), args.format)
+    out = Path(args.out)
+    check_output(out, (args.results,), force=args.force)
+    check_output(out.with_name(out.name + ".dtypes.json"), (args.results,), force=True)
+    try:
+        path = export_results(Path(args.results), out, args.format)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     print(f"results written to {terminal_text(path)}")
     return 0
 

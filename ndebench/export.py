@@ -37,16 +37,36 @@ def export_results(results_dir: Path, out: Path, fmt: str | None = None) -> Path
     fmt = _format_of(out, fmt)
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: allowed values are {', '.join(FORMATS)}")
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix in FORMATS and suffix != fmt:
+        raise InputError(
+            f"--out {out}: the suffix says {suffix} but --format is {fmt} "
+            f"(allowed: a .{fmt} file or another suffix)"
+        )
     df = load_results(results_dir)
     if df.empty:
         raise InputError(f"{results_dir}: no results to export")
     if fmt == "parquet":
+        df = _without_empty_structs(df)
         write_with_atomic(out, lambda p: df.to_parquet(p, index=False, engine="pyarrow"))
     else:
         write_with_atomic(out, lambda p: df.to_csv(p, index=False))
         dtypes = {c: str(t) for c, t in df.dtypes.items()}
         write_text_atomic(_dtypes_path(out), json.dumps(dtypes, indent=1))
     return out
+
+
+def _without_empty_structs(df: Any) -> Any:
+    """Parquet cannot store a struct with no field: a column whose values are all empty
+    dicts (a ``none`` regularizer's record) is stored as the JSON text ``{}``."""
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        values = [v for v in df[col] if v is not None and not (isinstance(v, float) and v != v)]
+        if values and all(isinstance(v, dict) and not v for v in values):
+            df[col] = df[col].map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
+    return df
 
 
 def _dtypes_path(out: Path) -> Path:

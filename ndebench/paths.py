@@ -56,3 +56,34 @@ def terminal_text(text: object) -> str:
         else f"\\u{ord(c):04x}"
         for c in s
     )
+
+
+#: the parts of a results directory that only the store writes
+STORE_PARTS = ("cells", "claims", "suites")
+
+
+def check_output(
+    out: object, results_dirs: tuple[object, ...], *, force: bool, flag: str = "--out"
+) -> None:
+    """Refuse an output path that lies inside a results directory's store (``cells/`` with
+    its quarantine, ``claims/``, ``suites/``), is a directory, or (without ``force``) is an
+    existing file. Raises :class:`~ndebench.errors.InputError` naming the path."""
+    from pathlib import Path
+
+    from ndebench.errors import InputError
+
+    path = Path(str(out))
+    target = path.resolve()
+    for root in results_dirs:
+        base = Path(str(root)).resolve()
+        for part in STORE_PARTS:
+            store = base / part
+            if target == store or store in target.parents:
+                raise InputError(
+                    f"{flag} {path}: inside the results store {store} "
+                    f"(allowed: anywhere outside {', '.join(p + '/' for p in STORE_PARTS)})"
+                )
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a directory (allowed: a file path)")
+    if path.exists() and not force:
+        raise InputError(f"{flag} {path}: exists (give --force to overwrite it)")

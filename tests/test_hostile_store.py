@@ -1,0 +1,138 @@
+"""Hostile output paths and stored values: nothing stored is ever lost (issue 29)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ndebench.cli import main
+from ndebench.export import read_export
+
+from .test_runner import SUITE, cli, suite_file
+
+
+@pytest.fixture
+def res(tmp_path: Path, toy_env) -> Path:  # type: ignore[no-untyped-def]
+    out = tmp_path / "res"
+    assert (
+        cli("run", str(suite_file(tmp_path, seeds="[0]", regs='["none"]')), "--out", str(out)) == 0
+    )
+    return out
+
+
+def _one_line_exit_2(capsys, argv: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_export_onto_a_stored_cell_is_refused_and_the_cell_kept(res: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    cell = next((res / "cells").glob("*.json"))
+    before = cell.read_bytes()
+    argv = ["export", str(res), "--format", "csv", "--out", str(cell)]
+    _one_line_exit_2(capsys, argv, "inside the results store")
+    _one_line_exit_2(capsys, [*argv, "--force"], "inside the results store")
+    assert cell.read_bytes() == before
+    assert sorted(p.name for p in (res / "cells").iterdir()) == [cell.name]
+    for sub in ("claims", "suites", "cells/quarantine"):
+        target = res / sub / "x.csv"
+        _one_line_exit_2(capsys, ["export", str(res), "--out", str(target)], "results store")
+
+
+def test_compare_out_inside_a_store_is_refused(res: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    cell = next((res / "cells").glob("*.json"))
+    before = cell.read_bytes()
+    _one_line_exit_2(
+        capsys, ["compare", str(res), str(res), "--out", str(cell)], "inside the results store"
+    )
+    assert cell.read_bytes() == before
+
+
+def test_report_out_inside_a_store_is_refused(res: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    _one_line_exit_2(
+        capsys, ["report", str(res), "--out", str(res / "cells" / "rep")], "results store"
+    )
+    assert not (res / "cells" / "rep").exists()
+
+
+def test_existing_output_needs_force(res: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "keep.csv"
+    out.write_text("mine\n")
+    _one_line_exit_2(capsys, ["export", str(res), "--out", str(out)], "--force")
+    assert out.read_text() == "mine\n"
+    _one_line_exit_2(capsys, ["compare", str(res), str(res), "--out", str(out)], "--force")
+    assert out.read_text() == "mine\n"
+    assert main(["export", str(res), "--out", str(out), "--force"]) == 0
+    assert len(read_export(out)) == 1
+
+
+def test_output_onto_a_directory_or_read_only_is_exit_2(res: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    d = tmp_path / "adir.csv"
+    d.mkdir()
+    _one_line_exit_2(capsys, ["export", str(res), "--out", str(d)], "is a directory")
+    _one_line_exit_2(capsys, ["compare", str(res), str(res), "--out", str(d)], "is a directory")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for argv in (["export", str(res)], ["compare", str(res), str(res)]):
+        _one_line_exit_2(capsys, [*argv, "--out", str(afile / "x.csv")], "cannot write")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if (ro / "probe").parent.stat().st_mode & 0o200 == 0 and not _root():
+            _one_line_exit_2(capsys, ["export", str(res), "--out", str(ro / "x.csv")], "cannot")
+            _one_line_exit_2(
+                capsys, ["compare", str(res), str(res), "--out", str(ro / "x.md")], "cannot"
+            )
+    finally:
+        ro.chmod(0o700)
+
+
+def _root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+def test_csv_format_with_parquet_suffix_is_refused(res: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "x.parquet"
+    _one_line_exit_2(
+        capsys, ["export", str(res), "--format", "csv", "--out", str(out)], "the suffix says"
+    )
+    assert not out.exists()
+
+
+def test_compare_out_neutralises_control_and_bidi_characters(res: Path, tmp_path: Path) -> None:
+    import json
+
+    cell = next((res / "cells").glob("*.json"))
+    data = json.loads(cell.read_text())
+    data["record"]["hardware"] = "cpu\x1bc\x1b#8\u009b\u202e"
+    cell.write_text(json.dumps(data))
+    out = tmp_path / "cmp.md"
+    main(["compare", str(res), str(res), "--all", "--out", str(out)])
+    text = out.read_text()
+    assert "hardware: cpu" in text
+    for bad in ("\x1b", "\u009b", "\u202e"):
+        assert bad not in text
+
+
+def test_parquet_export_of_only_none_baseline_cells_on_torch(tmp_path: Path) -> None:
+    """torch stores ``x_regularizer_record = {}`` for the ``none`` baseline: parquet cannot
+    hold an empty struct, so every all-baseline results directory failed to export."""
+    pytest.importorskip("torch")
+    suite = tmp_path / "t.toml"
+    text = SUITE.format(name="t", seeds="[0]", timeout=120, regs='["none"]', steps=2)
+    suite.write_text(text.replace('["toy"]', '["torch"]').replace('["euler"]', '["tsit5"]'))
+    res = tmp_path / "res"
+    assert cli("run", str(suite), "--out", str(res)) == 0
+    import ndebench
+
+    stored = ndebench.load_results(res)
+    assert stored["x_regularizer_record"].tolist() == [{}]
+    out = tmp_path / "r.parquet"
+    assert main(["export", str(res), "--out", str(out)]) == 0
+    back = read_export(out)
+    assert back["x_regularizer_record"].tolist() == ["{}"]
+    assert back["status"].tolist() == ["ok"]
