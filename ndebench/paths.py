@@ -87,3 +87,16 @@ def check_output(
         raise InputError(f"{flag} {path}: is a directory (allowed: a file path)")
     if path.exists() and not force:
         raise InputError(f"{flag} {path}: exists (give --force to overwrite it)")
+
+
+#: the longest stored value shown in full in a table cell or a one-line message
+TEXT_LIMIT = 2000
+
+
+def short_text(text: object, limit: int = TEXT_LIMIT) -> str:
+    """:func:`terminal_text`, cut to ``limit`` characters with a marker saying how much was
+    left out (a 100 MB stored value never reaches a report or a terminal in full)."""
+    s = str(text)
+    if len(s) > limit:
+        s = f"{s[:limit]}... [{len(s) - limit} more characters cut]"
+    return terminal_text(s)

@@ -136,3 +136,27 @@ def test_parquet_export_of_only_none_baseline_cells_on_torch(tmp_path: Path) -> 
     back = read_export(out)
     assert back["x_regularizer_record"].tolist() == ["{}"]
     assert back["status"].tolist() == ["ok"]
+
+
+def test_report_md_neutralises_control_characters_and_cuts_long_values(
+    res: Path, tmp_path: Path
+) -> None:
+    import json
+
+    cell = next((res / "cells").glob("*.json"))
+    data = json.loads(cell.read_text())
+    data["record"]["hardware"] = "cpu\x1bc\x1b#8\u009b\u202e" + "y" * 50_000
+    cell.write_text(json.dumps(data))
+    assert main(["report", str(res), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    for bad in ("\x1b", "\u009b", "\u202e"):
+        assert bad not in text
+    assert "y" * 50_000 not in text
+    assert "more characters cut" in text
+
+
+def test_short_text_cuts_with_a_marker() -> None:
+    from ndebench.paths import short_text
+
+    assert short_text("a" * 10, limit=4) == "aaaa... [6 more characters cut]"
+    assert short_text("ok\u202e") == "ok\\u202e"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ndebench.paths import short_text, terminal_text
 from ndebench.report.model import ReportSection
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]!|])")
 def md_escape(text: object) -> str:
     """Any text made inert in markdown (one line): HTML characters as entities, markdown
     punctuation backslash-escaped, so no tag, link, image or emphasis can form."""
-    value = re.sub(r"\s*\n\s*", " / ", str(text).strip())
+    value = re.sub(r"\s*\n\s*", " / ", short_text(str(text).strip()))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", value)
 
@@ -88,4 +89,5 @@ def render_markdown(
             shown.add(fig.stem)
             link = relative_link(fig, out_dir).replace(" ", "%20").replace(")", "%29")
             parts += ["", f"![{md_escape(fig.stem)}]({link})"]
-    return "\n".join(parts).rstrip() + "\n"
+    # one rule for every text output: control and bidi characters neutralised
+    return terminal_text("\n".join(parts).rstrip() + "\n")
