@@ -30,6 +30,29 @@ from typing import Any
 
 #: seconds without a heartbeat after which a claim expires
 LEASE_S = 120.0
+#: the longest lease a stored claim may state; a longer, negative or non-finite one is
+#: replaced by the reader's own lease
+MAX_LEASE_S = 86400.0
+#: a claim file is a few hundred bytes; a larger one is garbage (read no further)
+MAX_CLAIM_BYTES = 4096
+
+
+def _read_claim(path: Path) -> str:
+    """The text of a claim file, read without following a symlink, without blocking on a FIFO
+    and at most :data:`MAX_CLAIM_BYTES`; ValueError for anything that is not a small file."""
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = os.read(fd, MAX_CLAIM_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CLAIM_BYTES:
+        raise ValueError("too large for a claim")
+    return data.decode("utf-8")
 
 
 def _process_start(pid: int) -> float | None:
@@ -108,20 +131,32 @@ class Claims:
 
     def holder(self, key: str) -> Holder | None:
         """The live holder of ``key``'s claim, or None if there is none or it is stale."""
+        import math
+        import stat
+
         path = self.path(key)
         try:
-            age = time.time() - path.stat().st_mtime
+            st = path.lstat()
         except OSError:
             return None
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a symlink, FIFO or device is never a claim of ours: taken over
+        # judged by this reader's clock: a heartbeat from the future (another host's clock,
+        # a forged mtime) counts as stale once it is more than a lease ahead
+        age = time.time() - st.st_mtime
+        if age < -self.lease_s:
+            return None
         try:
-            info = json.loads(path.read_text())
+            info = json.loads(_read_claim(path))
             if not isinstance(info, dict):
                 raise ValueError("not a claim")
             lease = float(info.get("lease_s", self.lease_s))
             pid = int(info["pid"])
-        except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        except (OSError, ValueError, TypeError, KeyError, RecursionError, OverflowError):
             # being written right now, or garbage: stale once older than the lease
             return None if age > self.lease_s else Holder("?", "?", age)
+        if not (math.isfinite(lease) and 0 < lease <= MAX_LEASE_S):
+            lease = self.lease_s
         if age > lease:
             return None
         if info.get("host") == socket.gethostname() and not _alive(pid, info.get("started")):
@@ -164,8 +199,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _alive(pid: int, started: Any) -> bool:
     """Whether ``pid`` (on this host) is the live, non-zombie process that wrote the claim."""
-    if pid <= 0:
-        return False
+    if not 0 < pid < 2**31:
+        return False  # no such PID on any system we run on (os.kill would overflow)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -160,3 +160,67 @@ def test_short_text_cuts_with_a_marker() -> None:
 
     assert short_text("a" * 10, limit=4) == "aaaa... [6 more characters cut]"
     assert short_text("ok\u202e") == "ok\\u202e"
+
+
+def _claim_file(tmp_path: Path, **info: object) -> tuple[object, Path]:
+    import json
+
+    from ndebench.claims import Claims
+
+    claims = Claims(tmp_path, lease_s=60)
+    claims.dir.mkdir(parents=True, exist_ok=True)
+    path = claims.path("k")
+    path.write_text(json.dumps({"pid": 1, "host": "elsewhere", **info}))
+    return claims, path
+
+
+@pytest.mark.parametrize("lease", [float("nan"), float("inf"), 1e308, -5.0])
+def test_a_claims_own_lease_is_bounded_and_finite(tmp_path: Path, lease: float) -> None:
+    import os
+    import time
+
+    claims, path = _claim_file(tmp_path, lease_s=lease)
+    old = time.time() - 120  # older than the reader's 60 s lease
+    os.utime(path, (old, old))
+    assert claims.holder("k") is None  # type: ignore[attr-defined]
+    os.utime(path, None)  # fresh: still held, a negative lease does not expire it
+    assert claims.holder("k") is not None  # type: ignore[attr-defined]
+
+
+def test_a_claim_from_the_future_is_judged_by_the_readers_clock(tmp_path: Path) -> None:
+    import os
+    import time
+
+    claims, path = _claim_file(tmp_path)
+    future = time.time() + 50 * 365 * 86400
+    os.utime(path, (future, future))
+    assert claims.holder("k") is None  # type: ignore[attr-defined]
+    assert claims.claim("k")  # type: ignore[attr-defined]
+    claims.close()  # type: ignore[attr-defined]
+
+
+def test_a_claim_with_an_overflowing_pid_is_not_alive(tmp_path: Path) -> None:
+    import socket
+
+    claims, _ = _claim_file(tmp_path, pid=2**63, host=socket.gethostname())
+    assert claims.holder("k") is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "huge"])
+def test_a_claim_that_is_not_a_small_file_is_taken_over(tmp_path: Path, kind: str) -> None:
+    import os
+
+    claims, path = _claim_file(tmp_path)
+    path.unlink()
+    if kind == "symlink":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text("{" + " " * 10_000_000 + "}")
+        old = path.stat().st_mtime - 3600
+        os.utime(path, (old, old))
+    assert claims.holder("k") is None  # type: ignore[attr-defined]
+    assert claims.claim("k")  # type: ignore[attr-defined]
+    assert path.is_file() and not path.is_symlink()
+    claims.close()  # type: ignore[attr-defined]
