@@ -38,7 +38,7 @@ from ndebench.columns import EXTRA_COLUMNS as EXTRA_COLUMNS
 from ndebench.columns import RESULT_COLUMNS as RESULT_COLUMNS
 from ndebench.columns import TEXT_COLUMNS as TEXT_COLUMNS
 from ndebench.errors import InputError
-from ndebench.paths import terminal_text
+from ndebench.paths import short_text, terminal_text
 from ndebench.spec import AXES, Status, config_id
 
 SCHEMA = 1
@@ -272,8 +272,12 @@ def read_documents(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     store = _results_dir(path)
     docs, problems = [], []
     for file, doc, reason in store.documents():
+        bad = None if doc is None else record_problem(doc.get("record"))
         if doc is None:
             problems.append(terminal_text(f"{file}: skipped, unreadable result file ({reason})"))
+            warnings.warn(problems[-1], stacklevel=2)
+        elif bad is not None:
+            problems.append(short_text(f"{file}: skipped, impossible stored value ({bad})", 500))
             warnings.warn(problems[-1], stacklevel=2)
         else:
             docs.append(doc)
@@ -281,6 +285,46 @@ def read_documents(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
         problems.append(terminal_text(f"{path}: {problem}"))
         warnings.warn(problems[-1], stacklevel=2)
     return docs, problems
+
+
+#: stored booleans (a string "false" is truthy: never interpreted)
+_BOOL_COLUMNS = ("lower_is_better", "regularizer_baseline")
+#: stored quantities that cannot be negative (times, memory, counts)
+_NON_NEGATIVE = ("_time_s", "_time_std_s", "_mb", "_nfe", "_nfe_forward", "_nfe_backward")
+_COUNTS = frozenset(
+    [
+        "train_steps",
+        "train_steps_accepted",
+        "train_steps_rejected",
+        "predict_steps_accepted",
+        "predict_steps_rejected",
+        "attempts",
+        "threads",
+    ]
+)
+
+
+def record_problem(record: Any) -> str | None:
+    """Why a stored record cannot be read as the declared result columns, or None: a record
+    that is not an object, a declared text column that is not text, a boolean column that
+    is not a boolean, a time, memory or count that is not a number or is negative."""
+    if not isinstance(record, dict):
+        return "the record is not an object"
+    for key, value in record.items():
+        if value is None:
+            continue
+        if key in _BOOL_COLUMNS:
+            if not isinstance(value, bool):
+                return f"{key} = {value!r}: allowed true or false"
+        elif key in TEXT_COLUMNS and key not in _BOOL_COLUMNS:
+            if not isinstance(value, str):
+                return f"{key} = {value!r}: allowed text"
+        elif key.endswith(_NON_NEGATIVE) or key in _COUNTS or key == "wall_time_s":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"{key} = {value!r}: allowed a number"
+            if value < 0:
+                return f"{key} = {value!r}: allowed a number >= 0"
+    return None
 
 
 def mixtures(docs: list[dict[str, Any]]) -> list[str]:

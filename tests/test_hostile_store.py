@@ -224,3 +224,30 @@ def test_a_claim_that_is_not_a_small_file_is_taken_over(tmp_path: Path, kind: st
     assert claims.claim("k")  # type: ignore[attr-defined]
     assert path.is_file() and not path.is_symlink()
     claims.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("lower_is_better", "false"),
+        ("train_time_s", -963.0),
+        ("predict_time_s", "1.5"),
+        ("peak_memory_mb", -1),
+        ("hardware", 7),
+    ],
+)
+def test_a_wrong_typed_or_impossible_stored_value_is_reported_never_interpreted(
+    res: Path, key: str, value: object
+) -> None:
+    import json
+    import re
+
+    import ndebench
+
+    cell = next((res / "cells").glob("*.json"))
+    data = json.loads(cell.read_text())
+    data["record"][key] = value
+    cell.write_text(json.dumps(data))
+    with pytest.warns(UserWarning, match=re.escape(f"impossible stored value ({key} = ")):
+        df = ndebench.load_results(res)
+    assert len(df) == 0
