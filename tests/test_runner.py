@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -340,3 +341,160 @@ def test_records_carry_the_declared_regularizer_family(tmp_path: Path, toy_env) 
     assert bool(df.loc["none", "regularizer_baseline"]) is True
     assert bool(df.loc["ernode", "regularizer_baseline"]) is False
     assert df.loc["ernode", "regularizer_family"] == "toy heuristics"
+
+
+# --- supervised cells: the fork server and every cell die with the runner; a crashed or
+# timed-out cell's whole process tree is killed before it is recorded
+
+
+def _descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(pids: list[int]) -> list[int]:
+    import psutil
+
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _marked(mark: str) -> list[int]:
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if mark in (proc.info["cmdline"] or []):
+                out.append(proc.pid)
+    return _alive(out)
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _fork_server(runner: int) -> int | None:
+    import psutil
+
+    for child in psutil.Process(runner).children():
+        with contextlib.suppress(psutil.Error):
+            if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+                return int(child.pid)
+    return None
+
+
+def _kind_suite(tmp_path: Path, kinds: str, timeout: float = 60) -> Path:
+    return suite_file(
+        tmp_path,
+        seeds="[0]",
+        timeout=timeout,
+        regs='["none", "fault"]',
+        extra=f"\n[params.regularizer.fault]\nkind = {kinds}\n",
+    )
+
+
+def test_fork_server_killed_mid_cell_is_replaced_and_the_suite_goes_on(  # type: ignore[no-untyped-def]
+    tmp_path: Path, toy_env
+) -> None:
+    mark = f"mark-{tmp_path.name}"
+    env = {**toy_env, "NDEBENCH_TOY_MARK": mark}
+    path = _kind_suite(tmp_path, '["orphan", "ok"]')
+    out = tmp_path / "res"
+    proc = subprocess.Popen(
+        _run_cmd(path, out, "--workers", "1"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert _wait_for(lambda: bool(_marked(mark))), "the orphan cell never started"
+        server = _fork_server(proc.pid)
+        assert server is not None
+        cell_tree = [server, *_descendants(server)]
+        os.kill(server, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1, stderr  # a crashed cell: the run reports a failure
+    assert b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr
+    df = ndebench.load_results(out)
+    assert len(df) == 3
+    crashed = df[df.kind == "orphan"].iloc[0]
+    assert crashed.status == "crashed" and "fork server" in crashed.message, crashed.message
+    assert set(df[df.kind != "orphan"].status) == {"ok"}  # the cell after it ran too
+    assert _alive(cell_tree) == [] and _marked(mark) == []  # the old server's cell tree is dead
+    before = {f.name: f.stat().st_mtime_ns for f in (out / "cells").glob("*.json")}
+    subprocess.run(_run_cmd(path, out, "--resume", "--quiet"), env=env, timeout=120)
+    after = {f.name: f.stat().st_mtime_ns for f in (out / "cells").glob("*.json")}
+    assert after == before  # nothing was missing: --resume runs nothing
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_runner_killed_mid_cell_leaves_no_process(  # type: ignore[no-untyped-def]
+    tmp_path: Path, toy_env, sig: signal.Signals
+) -> None:
+    mark = f"mark-{tmp_path.name}"
+    env = {**toy_env, "NDEBENCH_TOY_MARK": mark}
+    path = _kind_suite(tmp_path, '["orphan"]')
+    proc = subprocess.Popen(
+        _run_cmd(path, tmp_path / "res", "--workers", "1"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert _wait_for(lambda: bool(_marked(mark))), "the orphan cell never started"
+        tree = _descendants(proc.pid)
+        assert len(tree) >= 4  # resource tracker, fork server, cell, the cell's child
+        os.kill(proc.pid, sig)  # the runner only, not its process group
+        proc.wait(timeout=30)
+        assert _wait_for(lambda: not _alive(tree) and not _marked(mark), timeout=10), (
+            _alive(tree),
+            _marked(mark),
+        )
+    finally:
+        for pid in _alive(_descendants(proc.pid)) + _marked(mark):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "timeout"),
+    [("orphan_exit", "crashed", 60), ("orphan", "timeout", 3)],
+)
+def test_a_failed_cells_whole_process_tree_is_killed(  # type: ignore[no-untyped-def]
+    tmp_path: Path, toy_env, monkeypatch, kind: str, status: str, timeout: float
+) -> None:
+    mark = f"mark-{tmp_path.name}"
+    monkeypatch.setenv("NDEBENCH_TOY_MARK", mark)
+    out = tmp_path / "res"
+    try:
+        assert (
+            cli("run", str(_kind_suite(tmp_path, f'["{kind}"]', timeout)), "--out", str(out)) == 1
+        )
+        df = ndebench.load_results(out)
+        assert df[df.regularizer == "fault"].iloc[0].status == status
+        assert set(df[df.regularizer == "none"].status) == {"ok"}
+        assert _marked(mark) == []  # the cell's child died with it, before it was recorded
+    finally:
+        for pid in _marked(mark):
+            os.kill(pid, signal.SIGKILL)

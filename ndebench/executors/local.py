@@ -5,6 +5,15 @@ dies without one is ``crashed`` (exit code or signal); one past its time limit i
 ``timeout``; one whose resident memory (with its children) passes the memory limit is killed
 and ``oom``. Timing cells in parallel on a small machine shares its cores: suites whose
 numbers matter run with ``workers = 1`` or mark themselves ``exclusive``.
+
+Supervision: every cell leads its own process group and watches its parent and the runner
+(:func:`ndebench.cellproc.supervise`), so it dies with them; a cell that ends without a
+result, times out or passes its memory limit has its whole process tree killed, and is
+recorded only once that tree is dead. The fork server is a supervised child too: forked cells
+drop their copy of its liveness pipe, so it exits with the runner; if it dies mid-run, the cell
+it was running is killed and recorded ``crashed`` with that reason, and the next cell starts
+a new fork server (multiprocessing restarts it; a start that still fails is retried, then
+recorded ``crashed``), so the rest of the suite runs.
 """
 
 from __future__ import annotations
@@ -32,13 +41,39 @@ from ndebench.spec import Cell, Status
 POLL_S = 0.05
 
 
+#: attempts to start a cell when the fork server cannot be reached (it is restarted between)
+START_ATTEMPTS = 3
+#: how long to wait for a killed process tree to be gone before recording its cell
+KILL_WAIT_S = 10.0
+#: errors of a start that could not reach the fork server (killed, or dying)
+START_ERRORS = (OSError, EOFError, ValueError)
+
+
+def _drop_fork_server_pipe() -> None:
+    """In a forked cell: close the fork server's liveness pipe, which multiprocessing hands to
+    every child; while any cell held it, the fork server (and the cells) outlived the runner."""
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover
+        return
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
 def _child(
     cell_dict: dict[str, Any],
     key: str,
     env: dict[str, Any],
     conn: Connection,
     parent_env: dict[str, str],
+    runner: int | None = None,
 ) -> None:
+    _drop_fork_server_pipe()
+    cellproc.supervise(runner)
     # A fork server keeps the environment it started with: take the parent's current one.
     os.environ.update(parent_env)
     for path in reversed(parent_env.get("PYTHONPATH", "").split(os.pathsep)):
@@ -62,6 +97,15 @@ def _context() -> Any:
     return mp.get_context("spawn")
 
 
+def _fork_server_pid() -> int | None:
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover
+        return None
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    return pid if isinstance(pid, int) else None
+
+
 class _ForkChild:
     """A cell in a child forked by :mod:`multiprocessing` (the fork server): fast to start."""
 
@@ -69,12 +113,25 @@ class _ForkChild:
         self.conn, child = context.Pipe(duplex=False)
         self.process: BaseProcess = context.Process(
             target=_child,
-            args=(job.cell.to_dict(), job.key, job.env, child, dict(os.environ)),
+            args=(job.cell.to_dict(), job.key, job.env, child, dict(os.environ), os.getpid()),
             daemon=True,
         )
-        self.process.start()
-        child.close()
+        try:
+            self.process.start()
+        except BaseException:
+            self.conn.close()
+            raise
+        finally:
+            child.close()
         self.pid = self.process.pid
+        self.server = _fork_server_pid()
+
+    def server_lost(self) -> int | None:
+        """The pid of the fork server that started this cell if it has died, else None."""
+        server: int | None = self.server
+        if server is None or server == os.getpid():
+            return None
+        return server if cellproc.start_time(server) is None else None
 
     def ready(self) -> bool:
         return bool(self.conn.poll())
@@ -97,6 +154,8 @@ class _ForkChild:
 
     def close(self) -> None:
         self.conn.close()
+        with contextlib.suppress(ValueError, AssertionError, OSError):
+            self.process.close()
 
 
 class _ProgramChild:
@@ -111,8 +170,12 @@ class _ProgramChild:
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "ndebench.cellproc", str(self.folder)],
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: its children go with it
         )
         self.pid = self.popen.pid
+
+    def server_lost(self) -> int | None:
+        return None
 
     def ready(self) -> bool:
         return (self.folder / cellproc.RESULT).exists()
@@ -166,6 +229,39 @@ def describe_exit(code: int | None) -> str:
     return f"process exited with code {code} before returning a result"
 
 
+def kill_tree(pid: int | None, wait_s: float = KILL_WAIT_S) -> bool:
+    """SIGKILL the process group that cell ``pid`` leads and every descendant of ``pid`` (those
+    that left the group too), then wait until all of them are gone (a zombie counts as gone).
+    Whether all were gone within ``wait_s``."""
+    if pid is None:
+        return True
+    procs: list[Any] = []
+    try:
+        import psutil
+
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except Exception:
+        pass
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.kill()
+    deadline = time.monotonic() + wait_s
+    pids = {pid, *(p.pid for p in procs)}
+    while True:
+        alive = {p for p in pids if cellproc.start_time(p) is not None}
+        if not alive:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        for p in alive:  # reap what is ours, so it does not stay a zombie
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(p, os.WNOHANG)
+        time.sleep(0.01)
+
+
 def _rss_tree_mb(pid: int | None) -> float:
     if pid is None:
         return 0.0
@@ -190,9 +286,39 @@ class LocalExecutor(AbstractExecutor):
         self.program = program
         self.context = None if program else _context()
 
-    def _start(self, job: Job) -> _Running:
-        child = _ProgramChild(job) if self.program else _ForkChild(self.context, job)
-        return _Running(job, child, time.perf_counter())
+    def _start(self, job: Job) -> _Running | dict[str, Any]:
+        """The running cell, or, if it could not be started, its ``crashed`` document."""
+        started = time.perf_counter()
+        error: BaseException | None = None
+        for attempt in range(START_ATTEMPTS):
+            try:
+                child = _ProgramChild(job) if self.program else _ForkChild(self.context, job)
+            except START_ERRORS as exc:  # the fork server died: multiprocessing restarts it
+                error = exc
+                time.sleep(0.1 * (attempt + 1))
+                continue
+            return _Running(job, child, started)
+        message = (
+            f"could not start the cell's process after {START_ATTEMPTS} attempts "
+            f"({type(error).__name__}: {error}); the fork server may be dying"
+        )
+        return fault_document(job, Status.CRASHED, message, time.perf_counter() - started)
+
+    def _crashed(self, run: _Running, elapsed: float) -> dict[str, Any]:
+        """The document of a cell that ended without a result, once its process tree is dead."""
+        child = run.child
+        server = child.server_lost()
+        gone = kill_tree(child.pid)
+        if server is not None:
+            message = (
+                f"the fork server (pid {server}) died while the cell ran; the cell's process "
+                f"(pid {child.pid}) and its children were killed"
+                + ("" if gone else " (some still ran after 10 s)")
+                + "; a new fork server runs the remaining cells"
+            )
+        else:
+            message = describe_exit(child.exitcode())
+        return fault_document(run.job, Status.CRASHED, message, elapsed)
 
     def _finish(self, run: _Running) -> dict[str, Any] | None:
         """The document of a finished child, or None if it is still running."""
@@ -203,17 +329,14 @@ class LocalExecutor(AbstractExecutor):
                 doc = child.receive()
             except (EOFError, OSError, ValueError):
                 child.join(5)
-                return fault_document(
-                    run.job, Status.CRASHED, describe_exit(child.exitcode()), elapsed
-                )
+                return self._crashed(run, elapsed)
             child.join(10)
-            if child.alive():
-                child.kill()
+            kill_tree(child.pid)  # children it left behind
             return doc
         if not child.alive():
             if child.ready():  # the result arrived just before exit
                 return self._finish(run)
-            return fault_document(run.job, Status.CRASHED, describe_exit(child.exitcode()), elapsed)
+            return self._crashed(run, elapsed)
         if elapsed > run.job.timeout_s:
             self._kill(run)
             return fault_document(
@@ -237,14 +360,9 @@ class LocalExecutor(AbstractExecutor):
 
     @staticmethod
     def _kill(run: _Running) -> None:
-        try:
-            import psutil
-
-            for child in psutil.Process(run.child.pid).children(recursive=True):
-                child.kill()
-        except Exception:
-            pass
-        run.child.kill()
+        kill_tree(run.child.pid)
+        with contextlib.suppress(Exception):
+            run.child.kill()
         run.child.join(10)
 
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
@@ -262,7 +380,11 @@ class LocalExecutor(AbstractExecutor):
                     job = pending.pop(0)
                     if on_start is not None:
                         on_start(job)
-                    running.append(self._start(job))
+                    started = self._start(job)
+                    if isinstance(started, dict):
+                        on_done(job, started)
+                        continue
+                    running.append(started)
                     exclusive_running = job.exclusive
                 for run in list(running):
                     doc = self._finish(run)

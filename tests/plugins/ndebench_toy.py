@@ -4,7 +4,10 @@ It solves dz/dt = z @ W.T with a fixed-step Euler method in numpy and trains W b
 gradient of the MSE of the final state through the Euler steps. Its regularizer ``fault``
 injects a failure chosen by its ``kind`` parameter, so the runner's statuses can be tested:
 ``ok``, ``raise``, ``exit`` (os._exit), ``segv`` (SIGSEGV), ``hang``, ``nan``, ``max_steps``,
-``oom`` (allocates ``oom_mb`` MB and holds it). It is registered through ``NDEBENCH_PLUGINS``.
+``oom`` (allocates ``oom_mb`` MB and holds it), ``orphan`` (starts a child process, then
+hangs) and ``orphan_exit`` (starts a child process, then exits with code 3); the child's
+command line carries ``NDEBENCH_TOY_MARK`` so tests can find it. It is registered through
+``NDEBENCH_PLUGINS``.
 """
 
 from __future__ import annotations
@@ -144,6 +147,14 @@ class ToySession(AbstractSession):
             os._exit(3)
         if kind == "segv":
             os.kill(os.getpid(), signal.SIGSEGV)
+        if kind in ("orphan", "orphan_exit"):
+            import subprocess
+
+            mark = os.environ.get("NDEBENCH_TOY_MARK", "toy-orphan")
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", mark])
+            if kind == "orphan_exit":
+                os._exit(3)
+            time.sleep(3600)
         if kind == "hang":
             time.sleep(3600)
         if kind == "max_steps":
