@@ -70,7 +70,19 @@ def load_suite(path: str | Path, registry: Registry) -> Suite:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file") from None
+    except RecursionError:
+        raise InputError(f"{path}: arrays or tables nested too deeply (allowed: 16)") from None
+    if _depth(raw) > 16:
+        raise InputError(f"{path}: arrays or tables nested too deeply (allowed: 16)")
     return expand(raw, path, registry)
+
+
+def _depth(value: Any, limit: int = 17) -> int:
+    """Nesting depth of a TOML value, counted no further than ``limit``."""
+    if limit <= 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
 
 
 class _Check:

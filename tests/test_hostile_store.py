@@ -251,3 +251,10 @@ def test_a_wrong_typed_or_impossible_stored_value_is_reported_never_interpreted(
     with pytest.warns(UserWarning, match=re.escape(f"impossible stored value ({key} = ")):
         df = ndebench.load_results(res)
     assert len(df) == 0
+
+
+@pytest.mark.parametrize("depth", [20, 100_000])
+def test_a_deeply_nested_suite_file_is_one_line_exit_2(tmp_path: Path, capsys, depth: int) -> None:  # type: ignore[no-untyped-def]
+    suite = tmp_path / "deep.toml"
+    suite.write_text("[suite]\nname = 'd'\nseeds = " + "[" * depth + "]" * depth + "\n")
+    _one_line_exit_2(capsys, ["run", str(suite), "--out", str(tmp_path / "r")], "nested too deeply")
