@@ -582,3 +582,165 @@ def test_every_parameter_is_declared_and_its_default_allowed() -> None:
             for key, value in info.defaults.items():
                 param = info.param_types.get(key) or infer(value)
                 assert allowed(param, value), (kind, info.backend, info.name, key)
+
+
+# === Declared task parameters, duplicate sweep values, weight spans (checked at load) ===
+TASK_SUITE = """
+[suite]
+name = "tp"
+seeds = [0]
+
+[matrix]
+backend = ["{backend}"]
+task = ["{task}"]
+solver = ["{solver}"]
+adjoint = ["discrete"]
+regularizer = ["{reg}"]
+
+[params]
+train_steps = {steps}
+
+[params.task.{task}]
+{lines}
+{tail}
+"""
+
+
+def TP(task: str, lines: str, key: str, tail: str = "", steps: int = 2, reg: str = "none",
+       backend: str = "toy", solver: str = "euler") -> tuple[str, str]:  # fmt: skip
+    text = TASK_SUITE.format(task=task, lines=lines, tail=tail, steps=steps, reg=reg,
+                             backend=backend, solver=solver)  # fmt: skip
+    where = key if key.startswith("params.") else f"params.task.{task}.{key}"
+    return text, where
+
+
+def _one(task: str, key: str, values: list[str]) -> dict[str, tuple[str, str]]:
+    return {f"{task} {key} = {v}": TP(task, f"{key} = {v}", key) for v in values}
+
+
+EXP = '{{kind = "exp_decay", start = {0}, end = {1}, over = {2}}}'
+TASK_PARAM_CASES: dict[str, tuple[str, str]] = {
+    **_one("digits", "depth", ["0", "-1", "1.5", '"2"', "true", "65"]),
+    **_one("digits", "hidden", ["0", "-3", "1e9", "70000"]),
+    **_one("digits", "latent", ["0", "-4"]),
+    **_one("digits", "activation", ['"nope"', '""', "1"]),
+    **_one("digits", "final_activation", ['"nope"']),
+    **_one("digits", "t_end", ["0", "-1", "nan", "inf", '"2"']),
+    **_one("digits", "n_test", ["0", "-1", "1797", "5000", "2.5"]),
+    **_one("digits", "depht", ["2"]),
+    **_one("sde_digits", "noise", ['"pink"', '""']),
+    **_one("sde_digits", "n_samples", ["0", "-1"]),
+    **_one("sde_digits", "n_test", ["0", "1797"]),
+    **_one("mnist", "variant", ['"icml2099"', '""']),
+    **_one("mnist", "hidden", ["0"]),
+    **_one("mnist", "n_train", ["-1", "60001"]),
+    **_one("mnist", "n_test", ["10001"]),
+    **_one("mnist", "data_dir", ['"a\\u0000b"', "5"]),
+    **_one("sde_mnist", "noise", ['"pink"']),
+    **_one("cifar10", "width", ["0"]),
+    **_one("cifar10", "n_train", ["50001"]),
+    **_one("latent_ode", "latent", ["0", "-4"]),
+    **_one("latent_ode", "obs_std", ["0", "-1", "nan"]),
+    **_one("latent_ode", "n_points", ["2", "0"]),
+    **_one("latent_ode", "holdout", ["0", "1", "1.5", "-0.1"]),
+    **_one("latent_ode", "p_time", ["0", "1.5"]),
+    **_one("latent_ode", "kl_rate", ["0", "1.5"]),
+    **_one("latent_ode", "gen_layers", ["0"]),
+    **_one("physionet", "holdout", ["2.0", "1.0", "-0.5"]),
+    **_one("physionet", "quantization", ["0", "-0.1", "nan", "49"]),
+    **_one("physionet", "sets", ["[]", '["set-z"]', '["set-a", "set-a"]', '"set-a"']),
+    **_one("physionet", "normalization", ['"zscore"']),
+    **_one("physionet", "max_patients", ["-1"]),
+    **_one("spiral", "n_times", ["1"]),
+    **_one("spiral", "hidden", ["[0]"]),
+    **_one("spiral", "substeps", ["0"]),
+    **_one("linear", "matrix", ["[[1.0, 2.0], [3.0]]", "[]", "[[nan]]"]),
+    **_one("sde_ou", "sigma", ["0"]),
+    "spiral radius reversed": TP("spiral", "radius_min = 1.6\nradius_max = 0.8", "radius_min"),
+    "spiral radius equal": TP("spiral", "radius_min = 1.0\nradius_max = 1.0", "radius_min"),
+    "sde_ou x0 reversed": TP("sde_ou", "x0_low = 1.0\nx0_high = -1.0", "x0_low"),
+    "latent_ode freq reversed": TP("latent_ode", "freq_min = 2.0\nfreq_max = 1.0", "freq_min"),
+    "steer series on spiral": TP(
+        "spiral",
+        "",
+        "params.regularizer.steer.mode",
+        backend="torch",
+        solver="tsit5",
+        reg="steer",
+        tail='[params.regularizer.steer]\nmode = "series"\n',
+    ),
+    # sweep values equal after coercion
+    "weight sweep 1 and 1.0": TP(
+        "spiral",
+        "",
+        "params.regularizer.ernode.weight",
+        reg="ernode",
+        tail="[params.regularizer.ernode]\nweight = [1, 1.0]\n",
+    ),
+    "task weight sweep 1 and 1.0": TP(
+        "spiral",
+        "[params.task.spiral.weight]\nernode = [0.5, 0.50]",
+        "weight.ernode",
+        reg="ernode",
+    ),
+    "t_end sweep 2 and 2.0": TP("spiral", "t_end = [2, 2.0]", "t_end"),
+    "schedule sweep 1 and 1.0": TP(
+        "spiral",
+        "",
+        "params.regularizer.ernode.weight",
+        reg="ernode",
+        tail='[params.regularizer.ernode]\nweight = [{kind = "constant", value = 1}, '
+        '{kind = "constant", value = 1.0}]\n',
+    ),
+    # weight schedules over the cell's training steps (float32 by default)
+    **{
+        f"weight {name}": TP(
+            "spiral",
+            "",
+            "params.regularizer.ernode.weight",
+            reg="ernode",
+            steps=steps,
+            tail=f"[params.regularizer.ernode]\nweight = {w}\n",
+        )
+        for name, w, steps in [
+            ("exp_decay underflow", EXP.format("1.0", "1e-300", "1"), 2),
+            ("exp_decay overflow", EXP.format("1.0", "1e300", "1"), 2),
+            ("exp_decay start underflows", EXP.format("1e-300", "1e300", "1"), 2),
+            ("exp_decay long span", EXP.format("100.0", "10.0", "1000"), 100_000),
+            ("inverse_decay vanishes", '{kind = "inverse_decay", start = 1.0, gamma = 1e308}', 2),
+            ("constant 1e39", '{kind = "constant", value = 1e39}', 2),
+            ("number 1e39", "1e39", 2),
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(TASK_PARAM_CASES), ids=list(TASK_PARAM_CASES))
+def test_hostile_task_parameter_is_rejected_at_load(  # type: ignore[no-untyped-def]
+    tmp_path: Path, toy_env, capsys, case: str
+) -> None:
+    text, key = TASK_PARAM_CASES[case]
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    out = tmp_path / "res"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert str(path) in line and f"{key}:" in line, line
+    assert "allowed" in line or "accepted" in line or "must" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]  # nothing written
+
+
+def test_task_parameter_typo_suggests_the_key(  # type: ignore[no-untyped-def]
+    tmp_path: Path, toy_env, capsys
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(TASK_PARAM_CASES["digits depht = 2"][0])
+    assert main(["run", str(path), "--out", str(tmp_path / "r")]) == 2
+    assert "did you mean 'depth'?" in capsys.readouterr().err
+
+
+def test_every_builtin_task_declares_every_parameter() -> None:
+    from ndebench.plugins import load_registry
+
+    for cls in load_registry().tasks.values():
+        assert set(cls.param_types) == set(cls.defaults), cls.name
