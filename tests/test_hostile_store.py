@@ -258,3 +258,48 @@ def test_a_deeply_nested_suite_file_is_one_line_exit_2(tmp_path: Path, capsys, d
     suite = tmp_path / "deep.toml"
     suite.write_text("[suite]\nname = 'd'\nseeds = " + "[" * depth + "]" * depth + "\n")
     _one_line_exit_2(capsys, ["run", str(suite), "--out", str(tmp_path / "r")], "nested too deeply")
+
+
+def test_an_idx_gzip_bomb_is_refused_before_it_is_decompressed(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+    import io
+    import struct
+
+    from ndebench.data import idx
+    from ndebench.data.idx import DataFormatError
+
+    read_sizes: list[int] = []
+    real = idx._read
+
+    def counting(path, stream, n):  # type: ignore[no-untyped-def]
+        out = real(path, stream, n)
+        read_sizes.append(len(out))
+        return out
+
+    monkeypatch.setattr(idx, "_read", counting)
+    zeros = tmp_path / "zeros.gz"
+    zeros.write_bytes(gzip.compress(b"\0" * (64 << 20)))  # 64 MB of zeros, ~64 KB on disk
+    with pytest.raises(DataFormatError, match="bad magic"):
+        idx.read_idx(zeros, expect=(0x08, 3))
+    assert sum(read_sizes) <= 4
+    # a header declaring 2 images of 28x28 followed by 64 MB: read no further than declared
+    read_sizes.clear()
+    body = io.BytesIO()
+    body.write(struct.pack(">BBBBIII", 0, 0, 0x08, 3, 2, 28, 28) + b"\1" * (64 << 20))
+    big = tmp_path / "big.gz"
+    big.write_bytes(gzip.compress(body.getvalue()))
+    with pytest.raises(DataFormatError, match="trailing bytes"):
+        idx.read_idx(big, expect=(0x08, 3))
+    assert sum(read_sizes) == 16 + 2 * 28 * 28 + 1
+
+
+def test_read_bytes_caps_decompression(tmp_path: Path) -> None:
+    import gzip
+
+    from ndebench.data.idx import DataFormatError, read_bytes
+
+    f = tmp_path / "x.gz"
+    f.write_bytes(gzip.compress(b"\0" * 10_000))
+    assert len(read_bytes(f, limit=10_000)) == 10_000
+    with pytest.raises(DataFormatError, match="more than 9999 bytes"):
+        read_bytes(f, limit=9_999)

@@ -10,6 +10,7 @@ whatever its name.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import struct
 import zlib
@@ -47,21 +48,42 @@ def _describe(type_code: int, ndims: int) -> str:
     return f"{name}, {ndims} dim{'s' if ndims != 1 else ''}"
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped if it starts with the gzip magic."""
+#: the most any reader decompresses from one file when the caller states no bound
+MAX_DECOMPRESSED = 1 << 30
+
+
+def _open(path: Path) -> tuple[io.BufferedIOBase, bytes]:
+    """A stream of the file's content (gunzipped if it starts with the gzip magic) and the
+    raw bytes."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if raw[:2] != GZIP_MAGIC:
-        return raw
+        return io.BytesIO(raw), raw
+    return gzip.GzipFile(fileobj=io.BytesIO(raw)), raw
+
+
+def _read(path: Path, stream: io.BufferedIOBase, n: int) -> bytes:
     try:
-        return gzip.decompress(raw)
+        return stream.read(n)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFormatError(
             f"{path}: starts with the gzip magic 1f 8b but does not decompress: "
             + one_line(str(exc))
         ) from exc
+
+
+def read_bytes(path: Path, limit: int = MAX_DECOMPRESSED) -> bytes:
+    """The file's content, gunzipped if it starts with the gzip magic; never more than
+    ``limit`` bytes are decompressed (a larger content is an error)."""
+    stream, raw = _open(path)
+    if isinstance(stream, io.BytesIO):
+        return raw
+    data = _read(path, stream, limit + 1)
+    if len(data) > limit:
+        raise DataFormatError(f"{path}: decompresses to more than {limit} bytes")
+    return data
 
 
 def read_idx(path: str | Path, expect: tuple[int, int] | None = None) -> np.ndarray:
@@ -73,7 +95,15 @@ def read_idx(path: str | Path, expect: tuple[int, int] | None = None) -> np.ndar
     code, a zero dimension count, or a payload that is not exactly the product of the dims.
     """
     path = Path(path)
-    data = read_bytes(path)
+    # decompressed only as far as the header declares (plus one byte to see trailing data)
+    stream, _ = _open(path)
+    data = _read(path, stream, 4)
+    if len(data) == 4 and data[:2] == b"\0\0" and data[2] in IDX_TYPES and data[3]:
+        data += _read(path, stream, 4 * data[3])
+        if len(data) == 4 + 4 * data[3]:
+            dims = struct.unpack(f">{data[3]}I", data[4:])
+            size = math.prod(dims) * np.dtype(IDX_TYPES[data[2]][0]).itemsize
+            data += _read(path, stream, size + 1)
     if len(data) < 4:
         raise DataFormatError(f"{path}: {len(data)} bytes, too short for an IDX header (4 bytes)")
     (magic,) = struct.unpack(">I", data[:4])
