@@ -266,7 +266,7 @@ def test_an_idx_gzip_bomb_is_refused_before_it_is_decompressed(tmp_path: Path, m
     import struct
 
     from ndebench.data import idx
-    from ndebench.data.idx import DataFormatError
+    from ndebench.data.errors import DataFormatError
 
     read_sizes: list[int] = []
     real = idx._read
@@ -296,7 +296,8 @@ def test_an_idx_gzip_bomb_is_refused_before_it_is_decompressed(tmp_path: Path, m
 def test_read_bytes_caps_decompression(tmp_path: Path) -> None:
     import gzip
 
-    from ndebench.data.idx import DataFormatError, read_bytes
+    from ndebench.data.errors import DataFormatError
+    from ndebench.data.idx import read_bytes
 
     f = tmp_path / "x.gz"
     f.write_bytes(gzip.compress(b"\0" * 10_000))
