@@ -172,9 +172,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         store = Store(out)
         return _dry_run(plan(suite, store, reg, args.resume, args.retry_failed), out)
+    # a scheduler is reached before anything is created (a wrong address leaves no directory)
+    early = _executor(args, out) if args.executor == "dask" else None
     store = Store(out, create=True, ignore_claims=args.ignore_claims)
     store.save_suite(suite.name, Path(args.suite).read_text())
-    executor = _executor(args, out)
+    executor = early or _executor(args, out)
     progress = Progress(quiet=args.quiet)
     try:
         summary = run_suite(

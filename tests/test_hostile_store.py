@@ -304,3 +304,57 @@ def test_read_bytes_caps_decompression(tmp_path: Path) -> None:
     assert len(read_bytes(f, limit=10_000)) == 10_000
     with pytest.raises(DataFormatError, match="more than 9999 bytes"):
         read_bytes(f, limit=9_999)
+
+
+def test_a_dead_dask_scheduler_records_pending_cells_and_returns(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    distributed = pytest.importorskip("distributed")
+    from types import SimpleNamespace
+
+    from ndebench.executors import dask as dask_executor
+
+    class Lost(Exception):
+        pass
+
+    def dead_wait(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise Lost("scheduler gone")
+
+    class Future:
+        def __init__(self, key: str) -> None:
+            self.key = key
+
+    class FakeClient:
+        def submit(self, fn, job, key, pure):  # type: ignore[no-untyped-def]
+            return Future(key)
+
+        def nthreads(self):  # type: ignore[no-untyped-def]
+            raise OSError("gone")
+
+        def close(self) -> None:
+            raise OSError("gone")
+
+    monkeypatch.setattr(distributed, "wait", dead_wait)
+    ex = object.__new__(dask_executor.DaskExecutor)
+    ex.client = FakeClient()  # type: ignore[assignment]
+    ex.no_worker_grace_s = 60.0
+    jobs = [SimpleNamespace(key=f"k{i}") for i in range(3)]
+    recorded: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        dask_executor,
+        "fault_document",
+        lambda job, status, message, t: {"status": str(status), "message": message},
+    )
+    ex.run(jobs, lambda job, doc: recorded.append((job.key, doc["message"])))  # type: ignore[arg-type]
+    ex.close()
+    assert sorted(k for k, _ in recorded) == ["k0", "k1", "k2"]
+    assert all("dask scheduler lost (Lost)" in m for _, m in recorded)
+
+
+def test_an_unreachable_scheduler_creates_no_results_directory(  # type: ignore[no-untyped-def]
+    tmp_path: Path, toy_env, capsys
+) -> None:
+    pytest.importorskip("distributed")
+    out = tmp_path / "res"
+    argv = ["run", str(suite_file(tmp_path)), "--out", str(out), "--executor", "dask"]
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "cannot connect" in capsys.readouterr().err
+    assert not out.exists()

@@ -27,6 +27,7 @@ or on SLURM/PBS with dask-jobqueue (``SLURMCluster(...).scale(jobs=N)``), then
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from typing import Any
@@ -74,6 +75,16 @@ class DaskExecutor(AbstractExecutor):
                 done, _ = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
+            except Exception as exc:  # the scheduler died: every future is cancelled
+                message = f"dask scheduler lost ({type(exc).__name__}); cell not run"
+                _say(f"{message}: {len(pending)} cell(s) recorded crashed (rerun: --retry-failed)")
+                for future in list(pending):
+                    on_done(
+                        futures[future],
+                        fault_document(futures[future], Status.CRASHED, message, 0.0),
+                    )
+                pending.clear()
+                break
             for future in done:
                 pending.discard(future)
                 on_done(futures[future], self._document(future, futures[future]))
@@ -116,7 +127,8 @@ class DaskExecutor(AbstractExecutor):
         return doc
 
     def close(self) -> None:
-        self.client.close()
+        with contextlib.suppress(Exception):  # a dead scheduler cannot be closed cleanly
+            self.client.close()
 
 
 def _say(message: str) -> None:
