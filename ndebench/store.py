@@ -98,6 +98,9 @@ class Store:
         doc["key"] = key
         if old is not None:
             doc["previous"] = [*old.get("previous", []), old.get("record", {})]
+            # the whole earlier attempt (record, curves, environment), oldest first
+            earlier = {k: old.get(k) for k in ("record", "curves", "environment")}
+            doc["history"] = [*old.get("history", []), earlier]
             doc["attempts"] = int(old.get("attempts", 1)) + int(doc.get("attempts", 1))
         else:
             doc.setdefault("attempts", 1)
@@ -185,11 +188,17 @@ def _read_doc(path: Path) -> dict[str, Any]:
         raise ValueError("'record' is not a non-empty object")
     if not isinstance(doc["cell"], dict):
         raise ValueError("'cell' is not an object")
-    for key, kinds in (("curves", (dict, type(None))), ("previous", (list,))):
+    for key, kinds in (
+        ("curves", (dict, type(None))),
+        ("previous", (list,)),
+        ("history", (list,)),
+    ):
         if key in doc and not isinstance(doc[key], kinds):
             raise ValueError(f"{key!r} is a {type(doc[key]).__name__}")
     if not all(isinstance(p, dict) for p in doc.get("previous", [])):
         raise ValueError("'previous' holds a non-record")
+    if not all(isinstance(h, dict) for h in doc.get("history", [])):
+        raise ValueError("'history' holds a non-object")
     curves = doc.get("curves") or {}
     if not all(isinstance(v, list) for v in curves.values()):
         raise ValueError("'curves' holds a non-list")
@@ -404,12 +413,20 @@ def load_results(path: str | Path) -> Any:
     return frame
 
 
-def load_curves(path: str | Path) -> Any:
+def load_curves(path: str | Path, earlier: bool = False) -> Any:
     """Per-step curves of every cell, long format: config_hash, config_id, the axes, then
-    CURVE_COLUMNS."""
+    CURVE_COLUMNS. ``earlier=True``: also every earlier attempt of a re-run cell (kept in the
+    document's ``history``), with a column ``attempt`` (1 the oldest; the latest is last)."""
     import pandas as pd
 
     docs, _ = read_documents(path)
+    if earlier:
+        unrolled = []
+        for doc in docs:
+            past = [h for h in doc.get("history", []) if isinstance(h.get("record"), dict)]
+            for n, h in enumerate([*past, doc], start=1):
+                unrolled.append({**doc, **{k: h.get(k) for k in ("record", "curves")}, "_n": n})
+        docs = unrolled
     frames = []
     for doc in docs:
         curves = doc.get("curves") or {}
@@ -419,6 +436,8 @@ def load_curves(path: str | Path) -> Any:
         record = {**doc["record"], "config_id": config_id(doc["cell"])}
         for col in ("config_hash", "config_id", "suite", *AXES):
             frame.insert(0 if col == "config_hash" else len(frame.columns), col, record.get(col))
+        if earlier:
+            frame["attempt"] = doc["_n"]
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=["config_hash", "config_id", "suite", *AXES, *CURVE_COLUMNS])

@@ -358,3 +358,27 @@ def test_an_unreachable_scheduler_creates_no_results_directory(  # type: ignore[
     assert main([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "cannot connect" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_rerun_keeps_the_whole_earlier_attempt(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import ndebench
+    from ndebench.store import load_curves
+
+    suite = suite_file(tmp_path, seeds="[0]", regs='["none"]')
+    out = tmp_path / "res"
+    assert cli("run", str(suite), "--out", str(out)) == 0
+    cell = next((out / "cells").glob("*.json"))
+    first = json.loads(cell.read_text())
+    assert cli("run", str(suite), "--out", str(out), "--resume", "--retry-failed") == 0
+    assert cli("run", str(suite), "--out", str(out)) == 0  # a plain re-run overwrites
+    doc = json.loads(cell.read_text())
+    assert doc["attempts"] >= 2 and doc["history"]
+    kept = doc["history"][0]
+    assert kept["record"] == first["record"]
+    assert kept["curves"] == first["curves"] and kept["environment"] == first["environment"]
+    curves = load_curves(out, earlier=True)
+    assert sorted(set(curves["attempt"])) == list(range(1, len(doc["history"]) + 2))
+    assert len(load_curves(out)) == len(first["curves"]["step"])
+    assert len(ndebench.load_results(out)) == 1
