@@ -382,3 +382,23 @@ def test_a_rerun_keeps_the_whole_earlier_attempt(tmp_path: Path, toy_env) -> Non
     assert sorted(set(curves["attempt"])) == list(range(1, len(doc["history"]) + 2))
     assert len(load_curves(out)) == len(first["curves"]["step"])
     assert len(ndebench.load_results(out)) == 1
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        ("1000000:00,HR,80", "past 48:00"),
+        ("00:10,HR," + "9" * 5_000_000 + "x", "is not a finite number"),
+    ],
+)
+def test_physionet_times_are_bounded_and_long_values_cut(
+    tmp_path: Path, row: str, needle: str
+) -> None:
+    from ndebench.data.errors import DataFormatError
+    from ndebench.data.physionet import read_patient
+
+    path = tmp_path / "132541.txt"
+    path.write_text(f"Time,Parameter,Value\n00:00,RecordID,132541\n{row}\n")
+    with pytest.raises(DataFormatError, match=needle) as info:
+        read_patient(path)
+    assert len(str(info.value)) < 500

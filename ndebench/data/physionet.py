@@ -106,6 +106,11 @@ class PaddedSeries(NamedTuple):
     lengths: np.ndarray
 
 
+#: the challenge's records cover the first 48 hours of an ICU stay; a later time is damage
+#: (one such row would rescale every patient's time axis)
+MAX_HOURS = 48
+
+
 def _fail(path: Path, lineno: int, what: str) -> DataFormatError:
     return DataFormatError(f"{path}:{lineno}: {one_line(what)}")
 
@@ -148,7 +153,7 @@ def _descriptor(path: Path, lineno: int, name: str, value: float, stem_id: int |
         raise _fail(
             path,
             lineno,
-            f"unknown parameter {name!r}{hint}: expected one of the 37 variables "
+            f"unknown parameter {_short(name)}{hint}: expected one of the 37 variables "
             f"{', '.join(PHYSIONET_VARIABLES)} or a descriptor {', '.join(STATIC_DESCRIPTORS)}",
         )
 
@@ -182,8 +187,11 @@ def read_patient(
         if key is None:
             clock = _clock(time_text.strip())
             if clock is None:
-                raise _fail(path, lineno, f"time {time_text.strip()!r} is not HH:MM")
+                raise _fail(path, lineno, f"time {_short(time_text.strip())} is not HH:MM")
             hours, minutes = clock
+            if 60 * hours + minutes > 60 * MAX_HOURS:
+                what = f"time {_short(time_text.strip())} is past {MAX_HOURS}:00"
+                raise _fail(path, lineno, f"{what} (allowed: 00:00 to {MAX_HOURS}:00)")
             if quantization is None:
                 key = 60 * hours + minutes
             else:  # the reference's float expression, so halves round the same way
@@ -194,7 +202,10 @@ def read_patient(
         except ValueError:
             value = math.nan
         if not isfinite(value):
-            what = f"value {value_text.strip()!r} of {name.strip()} is not a finite number"
+            what = (
+                f"value {_short(value_text.strip())} of {_short(name.strip())[1:-1]} "
+                "is not a finite number"
+            )
             raise _fail(path, lineno, what)
         index = index_of(name)
         if index is None:
