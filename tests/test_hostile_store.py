@@ -402,3 +402,15 @@ def test_physionet_times_are_bounded_and_long_values_cut(
     with pytest.raises(DataFormatError, match=needle) as info:
         read_patient(path)
     assert len(str(info.value)) < 500
+
+
+def test_cifar_files_beside_an_empty_batches_dir_are_used(tmp_path: Path) -> None:
+    from ndebench.tasks.cifar10 import CIFAR_FILES, Cifar10
+
+    (tmp_path / "cifar-10-batches-bin").mkdir()
+    task = Cifar10({"data_dir": str(tmp_path)})
+    assert task.unavailable() is not None  # nothing there yet
+    for name in CIFAR_FILES:
+        (tmp_path / name).write_bytes(b"")
+    assert task.unavailable() is None
+    assert task._root() == str(tmp_path)

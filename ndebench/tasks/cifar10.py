@@ -66,7 +66,12 @@ class Cifar10(AbstractClassificationTask):
     def _root(self) -> str:
         root = Path(str(self.params["data_dir"])).expanduser()
         nested = root / "cifar-10-batches-bin"
-        return str(nested if nested.is_dir() else root) if str(self.params["data_dir"]) else ""
+        if not str(self.params["data_dir"]):
+            return ""
+        for where in (root, nested):  # the files beside an empty subdirectory are used
+            if all((where / f).is_file() for f in CIFAR_FILES):
+                return str(where)
+        return str(nested if nested.is_dir() else root)
 
     def unavailable(self) -> str | None:
         return missing_files(self.name, self._root(), [(f,) for f in CIFAR_FILES])
