@@ -414,3 +414,11 @@ def test_cifar_files_beside_an_empty_batches_dir_are_used(tmp_path: Path) -> Non
         (tmp_path / name).write_bytes(b"")
     assert task.unavailable() is None
     assert task._root() == str(tmp_path)
+
+
+def test_report_warnings_are_escaped_in_markdown() -> None:
+    from ndebench.report.extensions import warnings_section
+
+    section = warnings_section(["plugin failed: <script>alert(1)</script>\x1bc"])
+    assert "<script>" not in section.markdown and "&lt;script&gt;" in section.markdown
+    assert "\x1b" not in section.markdown
