@@ -92,7 +92,7 @@ FAULTS = [
     ("hang", "timeout", "time limit of 8 s"),
     ("nan", "diverged", "loss nan"),
     ("max_steps", "diverged", "max_steps"),
-    ("oom", "oom", "exceeded the limit of 250 MB"),
+    ("oom", "oom", "exceeded the limit of 700 MB"),
 ]
 
 
@@ -107,8 +107,8 @@ def test_fault_injection_statuses(tmp_path: Path, toy_env) -> None:  # type: ign
         timeout=8,
         extra=tables + "\n[suite.extra]\n" * 0,
     )
-    text = path.read_text().replace("timeout_s = 8", "timeout_s = 8\nmemory_limit_mb = 250")
-    text = text.replace("[params.regularizer.fault]", "[params.regularizer.fault]\noom_mb = 600")
+    text = path.read_text().replace("timeout_s = 8", "timeout_s = 8\nmemory_limit_mb = 700")
+    text = text.replace("[params.regularizer.fault]", "[params.regularizer.fault]\noom_mb = 1400")
     path.write_text(text)
     out = tmp_path / "res"
     code = cli("run", str(path), "--out", str(out), "--workers", "2")
