@@ -71,6 +71,14 @@ class RunSummary:
         return out
 
 
+def default_memory_limit_mb() -> float:
+    """The memory limit of a cell whose suite sets none: 80% of the machine's physical memory
+    (a limit leaves ``config_id``; the one applied is stored with the cell's job)."""
+    import psutil
+
+    return round(0.8 * float(psutil.virtual_memory().total) / 2**20)
+
+
 def cell_key(cell: Cell, reg: Registry, env: dict[str, Any]) -> str:
     """The store key: the full configuration plus versions and hardware, so a result is never
     silently reused after an upgrade or on other hardware."""
@@ -182,7 +190,7 @@ def run_suite(
                     cell=item.cell,
                     key=item.key,
                     timeout_s=float(params.get("timeout_s", 600.0)),
-                    memory_limit_mb=params.get("memory_limit_mb"),
+                    memory_limit_mb=params.get("memory_limit_mb", default_memory_limit_mb()),
                     env=env,
                     exclusive=suite.exclusive,
                 )
