@@ -147,12 +147,20 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+LIMIT_PARAMS = ("timeout_s", "memory_limit_mb")
+"""Global parameters that bound a cell's resources without shaping its result."""
+
+
 def config_id(cell: dict[str, Any]) -> str:
     """The identity of a cell's full configuration without its seed: every axis value and
     every parameter (global and per component), not the suite name nor which parameters the
     suite sweeps. Rows with equal ``config_id`` differ only in seed, so they may be
-    aggregated; rows that differ in any parameter never share one."""
+    aggregated; rows that differ in any parameter never share one. Limits that cannot change a
+    result (``LIMIT_PARAMS``: a cell either finishes within them or has no result) are left out,
+    so raising a timeout keeps two runs comparable."""
     same = {k: v for k, v in cell.items() if k not in ("seed", "suite", "swept")}
+    if isinstance(same.get("params"), dict):
+        same["params"] = {k: v for k, v in same["params"].items() if k not in LIMIT_PARAMS}
     return config_hash(same)[:16]
 
 
