@@ -38,6 +38,13 @@ def _config_keys(df: pd.DataFrame) -> list[str]:
     return sorted(c for c in swept if c in df.columns)
 
 
+def _is_reference(df: pd.DataFrame) -> pd.Series:
+    """Reference rows (e.g. the DE-off model): never the plain training ratios are taken to."""
+    if "reference" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["reference"].fillna("").astype(str) != ""
+
+
 def paper_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, backend, ..., regularizer, configuration): seed mean ± std of the
     papers' columns and ratios of seed means to the baseline of the same group."""
@@ -48,7 +55,7 @@ def paper_table(df: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in PAPER_COLUMNS if c in ok.columns]
     rows: list[dict[str, Any]] = []
     for key, group in ok.groupby(_GROUP, dropna=False, sort=True):
-        base = group[group["_baseline"]]
+        base = group[group["_baseline"] & ~_is_reference(group)]
         base_mean = base[cols].mean(numeric_only=True) if not base.empty else None
         by = ["regularizer", *[c for c in conf if group[c].notna().any()]]
         for sub_key, sub in group.groupby(by, dropna=False, sort=True):

@@ -108,6 +108,8 @@ def _verdict_frame(table: pd.DataFrame) -> pd.DataFrame:
     out["accuracy"] = table["accuracy"]
     out["verdict"] = table["verdict"]
     out["why"] = table["reason"]
+    if "reference" in table.columns:
+        out["plain vs reference [CI]"] = table["reference"]
     if "predict_time_ratio" in table.columns:
         out["predict time ratio [CI]"] = [
             _interval(e, lo, hi)

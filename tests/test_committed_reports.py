@@ -1,0 +1,25 @@
+"""Committed reports carry their raw results: ``ndebench report`` regenerates each one's
+``report.md`` from the cell files committed beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ndebench.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+WITH_RESULTS = sorted(p.parent.parent for p in (ROOT / "reports").glob("*/results/cells"))
+
+
+def test_at_least_one_committed_report_carries_its_results() -> None:
+    assert WITH_RESULTS, "no reports/<name>/results/cells in the repository"
+
+
+@pytest.mark.parametrize("report_dir", WITH_RESULTS, ids=lambda p: p.name)
+def test_committed_report_regenerates_from_its_results(report_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    assert main(["report", str(report_dir / "results"), "--out", str(out)]) == 0
+    committed = (report_dir / "report.md").read_text()
+    assert (out / "report.md").read_text() == committed
