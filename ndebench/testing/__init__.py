@@ -28,10 +28,27 @@ message names the plugin, the backend, the check and the component. The checks:
 - ``capability``: every declared solver x adjoint x regularizer combination the capability
   matrix accepts trains one step and predicts without an exception; every combination it
   rejects has a reason (never an exception from inside the plugin).
+
+A task plugin checks its declarations with :func:`undeclared_task_parameters` (every key of a
+task's ``defaults`` needs a declared type in ``param_types``): assert it returns ``[]``.
 """
 
 from __future__ import annotations
 
-from ndebench.testing.checks import CHECKS, Case, ConformanceError, conformance_cases, run_check
+from ndebench.testing.checks import (
+    CHECKS,
+    Case,
+    ConformanceError,
+    conformance_cases,
+    run_check,
+    undeclared_task_parameters,
+)
 
-__all__ = ["CHECKS", "Case", "ConformanceError", "conformance_cases", "run_check"]
+__all__ = [
+    "CHECKS",
+    "Case",
+    "ConformanceError",
+    "conformance_cases",
+    "run_check",
+    "undeclared_task_parameters",
+]

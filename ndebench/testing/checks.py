@@ -105,6 +105,19 @@ def conformance_cases(backend: str, registry: Registry | None = None) -> list[Ca
     return cases
 
 
+def undeclared_task_parameters(registry: Registry | None = None) -> list[str]:
+    """Every task parameter that has a default but no declared type (``param_types``), one
+    ``"<task>: <key>"`` line each: a task declares every parameter it accepts, so that a suite's
+    value is checked at load; an empty list when every installed task does."""
+    reg = registry or load_registry()
+    missing = []
+    for name in sorted(reg.tasks):
+        task = reg.tasks[name]
+        missing += [f"{name}: {key}" for key in sorted(task.defaults)
+                    if key not in task.param_types]  # fmt: skip
+    return missing
+
+
 def _combos(reg: Registry, backend: str) -> list[tuple[str, str, str]]:
     return list(
         itertools.product(
