@@ -25,6 +25,7 @@ import numpy as np
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
+from ndebench_jax.optimizers import make_optimizer, set_learning_rate
 
 
 def target_array(batch: Batch, dtype: Any) -> np.ndarray:
@@ -108,19 +109,7 @@ class JaxSession(AbstractSession):
                 return out.ys, out.reg, out, 0
 
             pred_solve = identity_solve
-        makers = {
-            "adam": optax.adam,
-            "adamax": optax.adamax,
-            "sgd": optax.sgd,
-            "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
-        }
-        if setup.optimizer not in makers:
-            raise UnsupportedCell(f"jax backend has no optimizer {setup.optimizer!r}")
-        # the rate is a hyperparameter in the optimizer state: set per step from core's
-        # schedule (ndebench.schedules.lr_at), so both backends use identical rates
-        self.optimizer = optax.inject_hyperparams(makers[setup.optimizer])(
-            learning_rate=setup.learning_rate
-        )
+        self.optimizer = make_optimizer(setup.optimizer, setup.learning_rate)
         self._setup = setup
         # committed like the step outputs, so the second step does not recompile
         self.opt_state = jax.device_put(self.optimizer.init(self.params), device)
@@ -262,15 +251,9 @@ class JaxSession(AbstractSession):
 
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
         self._nfe = None
-        if self._setup.lr_schedule != "constant":
-            import jax
-
-            from ndebench.schedules import lr_at
-
-            lr = lr_at(self._setup.lr_schedule, self._setup.learning_rate, step)
-            hyper = self.opt_state.hyperparams
-            value = self._jnp.asarray(lr, hyper["learning_rate"].dtype)
-            hyper["learning_rate"] = jax.device_put(value, self.device)
+        set_learning_rate(
+            self.opt_state, self._setup.lr_schedule, self._setup.learning_rate, step, self.device
+        )
         params, opt_state, stats, flags, grads = self._run(
             self._step, self.params, self.opt_state, *self._inputs(batch, step, weight)
         )

@@ -112,3 +112,33 @@ def test_steer_clamped_end_times_reach_torchsde_in_float32() -> None:
         stats = session.train_step(setup.task.train_batch(data, step, 0, 32), step, 0.0)
         assert np.isfinite(stats.loss)
     assert session.regularizer.clamped_times > 0  # the case happened
+
+
+@pytest.mark.parametrize(
+    ("backend", "solver"),
+    [
+        pytest.param("torch", "sosri", marks=pytest.mark.requires_torch),
+        pytest.param("jax", "diffrax_spark", marks=pytest.mark.requires_jax),
+    ],
+)
+def test_sde_cell_uses_the_suites_optimizer_and_schedule(backend: str, solver: str) -> None:
+    """An SDE cell trains with the optimizer and learning-rate schedule the suite names (the JAX
+    SDE session once ran Adam at the base rate whatever the suite said): one SGD step at step 3
+    of an inverse-decay schedule equals p - lr_at(3) * grad, by hand."""
+    from ndebench.schedules import lr_at
+
+    schedule = {"kind": "inverse_decay", "gamma": 0.5}
+    setup, session = _session(
+        backend, solver, {"hidden": [4], "dim": 1, "n_train": 16, "n_test": 4},
+        optimizer="sgd", lr_schedule=schedule, learning_rate=0.1, batch_size=16,
+    )  # fmt: skip
+    assert setup.optimizer == "sgd"
+    batch = setup.task.data(0).train
+    before = {k: np.array(v) for k, v in session.parameters().items()}
+    _, _, grads = session.loss_and_grad(batch, 0.0, step=3)
+    session.train_step(batch, 3, 0.0)
+    after = session.parameters()
+    lr = lr_at(schedule, 0.1, 3)
+    assert lr == pytest.approx(0.1 / 2.5)
+    for key, p in before.items():
+        np.testing.assert_allclose(after[key], p - lr * grads[key], rtol=1e-9, atol=1e-12)

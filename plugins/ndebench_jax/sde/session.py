@@ -19,6 +19,7 @@ import numpy as np
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
+from ndebench_jax.optimizers import set_learning_rate
 from ndebench_jax.session import target_array
 
 PREDICT_STEP = 999_983
@@ -35,6 +36,7 @@ class JaxSDESession(AbstractSession):
 
         from ndebench_jax.losses import LOSSES
         from ndebench_jax.model import chain_apply, load_params
+        from ndebench_jax.optimizers import make_optimizer
         from ndebench_jax.sde.solve import make_sde_solve
 
         cell, spec = setup.cell, setup.model
@@ -47,7 +49,8 @@ class JaxSDESession(AbstractSession):
             raise UnsupportedCell(f"jax backend: SDEs take the discrete adjoint only here, not "
                                   f"{setup.adjoint.name!r}")  # fmt: skip
         self.dtype = jnp.float64 if setup.dtype == "float64" else jnp.float32
-        self.params = load_params(setup.init_params, self.dtype)
+        self.device = jax.devices("gpu" if cell.device == "cuda" else "cpu")[0]
+        self.params = jax.device_put(load_params(setup.init_params, self.dtype), self.device)
         enc = chain_apply(spec.parts["encoder"], "encoder") if "encoder" in spec.parts else None
         trajectory = spec.kind == "sde_trajectory"
         head = None if trajectory else chain_apply(spec.parts["head"], "head")
@@ -57,8 +60,9 @@ class JaxSDESession(AbstractSession):
         loss_of = LOSSES[setup.task.loss]
         n_samples = 1 if trajectory else int(setup.task.params.get("n_samples", 1))
         seed = int(cell.seed)
-        self.optimizer = optax.adam(setup.learning_rate)
-        self.opt_state = self.optimizer.init(self.params)
+        self.optimizer = make_optimizer(setup.optimizer, setup.learning_rate)
+        self.opt_state = jax.device_put(self.optimizer.init(self.params), self.device)
+        self._setup = setup
 
         def forward(params, inputs, ts, key, reps):
             if head is None:  # sde_trajectory: one path per sample at every batch time
@@ -112,6 +116,9 @@ class JaxSDESession(AbstractSession):
                          steps_accepted=acc, steps_rejected=rej)  # fmt: skip
 
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
+        set_learning_rate(
+            self.opt_state, self._setup.lr_schedule, self._setup.learning_rate, step, self.device
+        )
         x, ts = self._arrays(batch)
         self.params, self.opt_state, loss, out, _ = self._step(
             self.params, self.opt_state, x, ts, target_array(batch, self.dtype), np.int32(step)
