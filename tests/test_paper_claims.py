@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from ndebench.paper_claims import paper_table
@@ -70,3 +72,22 @@ def test_paper_sections_render_verdicts_weights_layout_and_the_nfe_figure(tmp_pa
     assert png.exists() and png.with_suffix(".svg").exists()
     # without eval_every curves there is no figure, the tables stay
     assert len(paper_sections(df, pd.DataFrame(), tmp_path / "f2")) == 4
+
+
+def test_weight_tradeoff_figure_is_drawn_per_task_and_backend(tmp_path: Path) -> None:
+    from ndebench.report.papers import _bounds, _tradeoff_figure
+
+    rows = [
+        {"task": "mnist1d", "backend": "torch", "regularizer": r, "weight": w,
+         "valid_nfe_ratio": x, "valid_nfe_ratio_ci": ci, "valid_metric_diff": y,
+         "valid_metric_diff_ci": "[-0.02, 0.01]"}
+        for r, w, x, y, ci in [("ernode", "0.1", 0.8, 0.0, "[0.7, 0.9]"),
+                               ("ernode", "10.0", 0.5, -0.02, "—"),
+                               ("srnode", "1.0", 0.9, 0.01, "[0.8, 1.0]")]
+    ]  # fmt: skip
+    png = _tradeoff_figure(pd.DataFrame(rows), tmp_path)
+    assert png is not None and png.name == "weight_tradeoff.png" and png.stat().st_size > 1000
+    assert _bounds("[0.7, 0.9]") == (0.7, 0.9) and _bounds("—") is None
+    assert (
+        _tradeoff_figure(pd.DataFrame(columns=["task", "backend", "regularizer"]), tmp_path) is None
+    )

@@ -187,11 +187,13 @@ def paper_sections(df: pd.DataFrame, curves: pd.DataFrame, figure_dir: Path) -> 
         section = _table_section(
             "Regularization weights selected on validation data", note, selection
         )
+        tradeoff = _tradeoff_figure(selection, figure_dir)
         out.append(
             ReportSection(
                 section.title,
                 section.markdown + f"\n\n```toml\n{fragment}```",
                 (section.html or "") + f"<pre>{escape(fragment)}</pre>",
+                figures=(tradeoff,) if tradeoff is not None else (),
             )
         )
     layout = paper_table(df)
@@ -225,6 +227,8 @@ def _eval_nfe_figure(curves: pd.DataFrame, figure_dir: Path) -> Path | None:
     if curves is None or curves.empty or "eval_nfe" not in curves.columns:
         return None
     ev = curves[curves["eval_nfe"].notna()]
+    # reference rows without a DE block (NFE 0 throughout) are not a training curve
+    ev = ev[ev.groupby("config_hash")["eval_nfe"].transform("max") > 0]
     if ev.empty:
         return None
     import matplotlib as mpl
@@ -258,4 +262,57 @@ def _eval_nfe_figure(curves: pd.DataFrame, figure_dir: Path) -> Path | None:
             ax.legend(fontsize=7)
         figure_dir.mkdir(parents=True, exist_ok=True)
         png, _ = save(fig, figure_dir, "eval_nfe_over_training")
+    return png
+
+
+def _bounds(text: object) -> tuple[float, float] | None:
+    """The (lo, hi) of an interval stored as text "[lo, hi]", None when undefined."""
+    try:
+        lo, hi = str(text).strip("[]").split(",")
+        return float(lo), float(hi)
+    except ValueError:
+        return None
+
+
+def _tradeoff_figure(selection: pd.DataFrame, figure_dir: Path) -> Path | None:
+    """The trade-off each swept regularizer offers on validation data: validation NFE ratio to
+    plain training (x, log) against the validation metric difference (y), one point per
+    weight with both intervals, one line per regularizer, one panel per task and backend."""
+    import matplotlib as mpl
+
+    from ndebench.report.figurekit import MAX_PANELS, STYLE, grid, regularizer_colors, save
+
+    panels = sorted(selection.groupby(["task", "backend"]).groups)[:MAX_PANELS]
+    if not panels:
+        return None
+    colors = regularizer_colors(selection["regularizer"].astype(str), {"none"})
+    with mpl.rc_context(STYLE):
+        fig, axes = grid(len(panels), width=5.5, height=4.0)
+        for ax, (task, backend) in zip(axes, panels, strict=True):
+            part = selection[(selection["task"] == task) & (selection["backend"] == backend)]
+            for reg, rows in part.groupby("regularizer", sort=True):
+                rows = rows.sort_values("weight", key=lambda c: pd.to_numeric(c, errors="coerce"))
+                color = colors[str(reg)]
+                x, y = rows["valid_nfe_ratio"].to_numpy(), rows["valid_metric_diff"].to_numpy()
+                ax.plot(x, y, marker="o", color=color, label=str(reg))
+                for xi, yi, w, xci, yci in zip(
+                    x, y, rows["weight"], rows["valid_nfe_ratio_ci"],
+                    rows["valid_metric_diff_ci"], strict=True,
+                ):  # fmt: skip
+                    xb, yb = _bounds(xci), _bounds(yci)
+                    if xb is not None:
+                        ax.plot(xb, [yi, yi], color=color, alpha=0.35, lw=1)
+                    if yb is not None:
+                        ax.plot([xi, xi], yb, color=color, alpha=0.35, lw=1)
+                    ax.annotate(str(w), (xi, yi), fontsize=7, xytext=(3, 3),
+                                textcoords="offset points")  # fmt: skip
+            ax.axvline(1.0, color="0.6", lw=0.8)
+            ax.axhline(0.0, color="0.6", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_title(f"{task} ({backend}): weights on validation data")
+            ax.set_xlabel("validation NFE ratio to plain training")
+            ax.set_ylabel("validation metric difference (better > 0)")
+            ax.legend(fontsize=7)
+        figure_dir.mkdir(parents=True, exist_ok=True)
+        png, _ = save(fig, figure_dir, "weight_tradeoff")
     return png
