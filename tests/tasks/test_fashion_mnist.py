@@ -97,3 +97,13 @@ def test_the_installed_debian_files() -> None:
     assert data.train.inputs.dtype == np.float32
     assert data.train.inputs.min() >= 0.0 and data.train.inputs.max() <= 1.0
     np.testing.assert_array_equal(np.bincount(data.test.targets), [1000] * 10)
+
+
+def test_more_rows_than_the_files_hold_is_named_not_silently_cut(tmp_path: Path) -> None:
+    from ndebench.backend import UnsupportedCell
+
+    mnist_dir(tmp_path, n_train=7, n_test=4, gz=(True, True, True, True))
+    with pytest.raises(UnsupportedCell, match="n_test = 5 is more than the 4 test images"):
+        FashionMnist({"data_dir": str(tmp_path), "n_test": 5}).data(0)
+    with pytest.raises(UnsupportedCell, match="n_train = 8 is more than the 7 train images"):
+        Mnist({"data_dir": str(tmp_path), "n_train": 8}).data(0)
