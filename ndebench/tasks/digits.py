@@ -44,6 +44,26 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(bunch.data, dtype=np.float64) / 16.0, np.asarray(bunch.target)
 
 
+#: the parameters of :func:`encoded_node` (and the field's time span), shared by the tasks
+#: that build it; a task overrides ``t_end`` where its default differs
+ENCODED_NODE_DEFAULTS: dict[str, Any] = {
+    "latent": 32,
+    "hidden": 128,
+    "depth": 2,
+    "activation": "tanh",
+    "final_activation": "identity",
+    "t_end": 1.0,
+}
+ENCODED_NODE_TYPES: dict[str, Any] = {
+    "latent": Int(lo=1, hi=4096),
+    "hidden": Int(lo=1, hi=65536),
+    "depth": Int(lo=1, hi=64),
+    "activation": Choice(ACTIVATIONS),
+    "final_activation": Choice(ACTIVATIONS),
+    "t_end": POSITIVE,
+}
+
+
 class Digits(AbstractClassificationTask):
     paper_task = "mnist_node"  # the papers' task it stands for (ndebench.papers)
     name: ClassVar[str] = "digits"
@@ -52,22 +72,13 @@ class Digits(AbstractClassificationTask):
         "neural ODE, linear head; cross-entropy, accuracy"
     )
     defaults: ClassVar[dict[str, Any]] = {
-        "latent": 32,
-        "hidden": 128,
-        "depth": 2,
-        "activation": "tanh",
-        "final_activation": "identity",
+        **ENCODED_NODE_DEFAULTS,
         "t_end": 2.0,
         "n_test": 297,
         **CLASSIFIER_DEFAULTS,
     }
     param_types: ClassVar[dict[str, Any]] = {
-        "latent": Int(lo=1, hi=4096),
-        "hidden": Int(lo=1, hi=65536),
-        "depth": Int(lo=1, hi=64),
-        "activation": Choice(ACTIVATIONS),
-        "final_activation": Choice(ACTIVATIONS),
-        "t_end": POSITIVE,
+        **ENCODED_NODE_TYPES,
         "n_test": DIGITS_N_TEST,
         **CLASSIFIER_TYPES,
     }

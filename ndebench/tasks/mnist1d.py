@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ndebench.models import ACTIVATIONS, ModelSpec
-from ndebench.params import POSITIVE, Choice, Int
+from ndebench.models import ModelSpec
+from ndebench.params import Int
 from ndebench.tasks.base import TaskData
 from ndebench.tasks.classification import (
     CLASSIFIER_DEFAULTS,
@@ -40,7 +40,7 @@ from ndebench.tasks.classification import (
     AbstractClassificationTask,
     split_data,
 )
-from ndebench.tasks.digits import encoded_node
+from ndebench.tasks.digits import ENCODED_NODE_DEFAULTS, ENCODED_NODE_TYPES, encoded_node
 
 #: the length of every MNIST-1D signal (the generator's ``final_seq_length``)
 SIGNAL_LENGTH = 40
@@ -106,22 +106,12 @@ class Mnist1d(AbstractClassificationTask):
         "time-dependent tanh MLP neural ODE, linear head; cross-entropy, accuracy"
     )
     defaults: ClassVar[dict[str, Any]] = {
-        "latent": 32,
-        "hidden": 128,
-        "depth": 2,
-        "activation": "tanh",
-        "final_activation": "identity",
-        "t_end": 1.0,
+        **ENCODED_NODE_DEFAULTS,
         **DATASET_DEFAULTS,
         **CLASSIFIER_DEFAULTS,
     }
     param_types: ClassVar[dict[str, Any]] = {
-        "latent": Int(lo=1, hi=4096),
-        "hidden": Int(lo=1, hi=65536),
-        "depth": Int(lo=1, hi=64),
-        "activation": Choice(ACTIVATIONS),
-        "final_activation": Choice(ACTIVATIONS),
-        "t_end": POSITIVE,
+        **ENCODED_NODE_TYPES,
         **DATASET_TYPES,
         **CLASSIFIER_TYPES,
     }
