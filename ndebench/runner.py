@@ -73,7 +73,7 @@ class RunSummary:
 
 def default_memory_limit_mb() -> float:
     """The memory limit of a cell whose suite sets none: 80% of the machine's physical memory
-    (a limit leaves ``config_id``; the one applied is stored with the cell's job)."""
+    (limits are not part of ``config_id``)."""
     import psutil
 
     return round(0.8 * float(psutil.virtual_memory().total) / 2**20)
@@ -160,6 +160,7 @@ def run_suite(
     progress = progress or Progress(quiet=True)
     hook = reg.manager.hook if reg.manager else None
     jobs: list[Job] = []
+    memory_default = default_memory_limit_mb()
     claimed: list[str] = []
     progress.start(total=len(planned))
     try:
@@ -185,12 +186,13 @@ def run_suite(
                 claimed.remove(item.key)
                 continue
             params = item.cell.params
+            limit = params.get("memory_limit_mb")  # None: the suite sets no limit
             jobs.append(
                 Job(
                     cell=item.cell,
                     key=item.key,
                     timeout_s=float(params.get("timeout_s", 600.0)),
-                    memory_limit_mb=params.get("memory_limit_mb", default_memory_limit_mb()),
+                    memory_limit_mb=memory_default if limit is None else limit,
                     env=env,
                     exclusive=suite.exclusive,
                 )

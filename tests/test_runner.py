@@ -498,3 +498,32 @@ def test_a_failed_cells_whole_process_tree_is_killed(  # type: ignore[no-untyped
     finally:
         for pid in _marked(mark):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_suite_without_a_memory_limit_gets_the_default(tmp_path: Path, toy_env) -> None:  # type: ignore[no-untyped-def]
+    """Every job carries a memory limit: the suite's, else 80% of physical memory."""
+    import psutil
+
+    from ndebench.executors.base import AbstractExecutor
+    from ndebench.plugins import load_registry
+    from ndebench.runner import default_memory_limit_mb, run_suite
+    from ndebench.store import Store
+    from ndebench.suite import load_suite
+
+    class Recording(AbstractExecutor):
+        def __init__(self) -> None:
+            self.limits: list[float | None] = []
+
+        def run(self, jobs, on_done, on_start=None):  # type: ignore[no-untyped-def]
+            self.limits += [job.memory_limit_mb for job in jobs]
+
+    reg = load_registry()
+    total_mb = psutil.virtual_memory().total / 2**20
+    assert default_memory_limit_mb() == pytest.approx(0.8 * total_mb, abs=1)
+    for text, expected in [("", default_memory_limit_mb()), ("memory_limit_mb = 300", 300)]:
+        path = suite_file(tmp_path, seeds="[0]", regs='["none"]')
+        path.write_text(path.read_text().replace("timeout_s = 60", f"timeout_s = 60\n{text}"))
+        recording = Recording()
+        store = Store(tmp_path / f"res{len(text)}", create=True)
+        run_suite(load_suite(path, reg), store, reg, recording)
+        assert recording.limits == [expected]
