@@ -35,7 +35,6 @@ only, or nothing finished on both). ``status changed`` from ok, and ``regressed`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -316,17 +315,14 @@ def compare_frames(
 
 
 def stored_config_ids(results_dir: Path) -> dict[str, str]:
-    """``config_hash -> id`` of each stored cell's full configuration without the seed and
-    the suite name (results written before the ``config_id`` column existed)."""
+    """``config_hash -> config_id`` of each stored cell (:func:`ndebench.spec.config_id`: the
+    configuration without seed, suite name and limits), for results written before the
+    ``config_id`` column existed."""
+    from ndebench.spec import config_id
     from ndebench.store import read_documents
 
     docs, _ = read_documents(results_dir)
-    out = {}
-    for doc in docs:
-        cell = {k: v for k, v in dict(doc["cell"]).items() if k not in ("seed", "suite")}
-        text = json.dumps(cell, sort_keys=True, default=str)
-        out[str(doc["key"])] = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return out
+    return {str(doc["key"]): config_id(dict(doc["cell"])) for doc in docs}
 
 
 def _with_stored_config_id(df: pd.DataFrame, results_dir: Path) -> pd.DataFrame:
