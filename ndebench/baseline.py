@@ -1,4 +1,5 @@
-"""Which stored results are the baseline (plain training), in one place.
+"""Which stored results are the baseline (plain training), which are references and which
+parameters tell configurations apart, in one place.
 
 A result carries ``regularizer_baseline`` (declared by the plugin that registered its
 regularizer, :func:`ndebench.record.regularizer_columns`); results stored before that column
@@ -40,3 +41,20 @@ def lower_is_better(df: pd.DataFrame) -> bool:
     if "lower_is_better" in df.columns and df["lower_is_better"].notna().any():
         return _truth(df["lower_is_better"].dropna().iloc[0])
     return str(df["metric_name"].iloc[0]) != "accuracy"
+
+
+def reference_kind(df: pd.DataFrame) -> pd.Series:
+    """Each row's reference kind (the result column ``reference``, e.g. ``de_off``); "" for a
+    row that is a method or plain training, never a reference."""
+    if "reference" not in df.columns:
+        return pd.Series("", index=df.index, dtype=str)
+    return df["reference"].fillna("").astype(str)
+
+
+def swept_columns(df: pd.DataFrame) -> list[str]:
+    """The parameters the rows' suites swept (the result column ``swept``) that are result
+    columns here, sorted: what tells configurations of one regularizer apart."""
+    names: set[str] = set()
+    for value in df.get("swept", pd.Series(dtype=str)).dropna().astype(str):
+        names.update(v for v in value.split(",") if v)
+    return sorted(c for c in names if c in df.columns)

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ndebench.baseline import swept_columns
 from ndebench.errors import InputError
 from ndebench.spec import AXES
 
@@ -208,20 +209,13 @@ def compare_metric(
 # ---------------------------------------------------------------------------- matching
 
 
-def _swept(df: pd.DataFrame) -> list[str]:
-    names: list[str] = []
-    for v in df.get("swept", pd.Series(dtype=object)).dropna():
-        names += [s for s in str(v).split(",") if s and s not in names and s in df.columns]
-    return names
-
-
 def config_keys(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.Series, pd.Series, str]:
     """A configuration key per row of each side, and a sentence on what was matched."""
     if {"config_id"} <= set(a.columns) & set(b.columns) and (
         a["config_id"].notna().all() and b["config_id"].notna().all()
     ):
         return a["config_id"].astype(str), b["config_id"].astype(str), CONFIG_ID_MATCH
-    params = [*KEY_AXES, *sorted(set(_swept(a)) | set(_swept(b))), *EXTRA_PARAMS]
+    params = [*KEY_AXES, *sorted(set(swept_columns(a)) | set(swept_columns(b))), *EXTRA_PARAMS]
 
     def keys(df: pd.DataFrame) -> pd.Series:
         cols = {p: df[p] if p in df.columns else pd.Series(None, index=df.index) for p in params}
@@ -275,7 +269,7 @@ def compare_frames(
     rng = np.random.default_rng(20260101)
     ka, kb, match_on = config_keys(a, b)
     a, b = a.assign(_key=ka.values), b.assign(_key=kb.values)
-    swept = sorted(set(_swept(a)) | set(_swept(b)))
+    swept = sorted(set(swept_columns(a)) | set(swept_columns(b)))
     cells: list[CellComparison] = []
     groups_a, groups_b = dict(tuple(a.groupby("_key"))), dict(tuple(b.groupby("_key")))
     for key in sorted(set(groups_a) | set(groups_b)):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ndebench.baseline import baseline_mask
+from ndebench.baseline import baseline_mask, reference_kind, swept_columns
 from ndebench.stats import sd
 
 PAPER_COLUMNS = {
@@ -30,32 +30,18 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _config_keys(df: pd.DataFrame) -> list[str]:
-    """Swept parameters: the configuration within a (group, regularizer)."""
-    swept: set[str] = set()
-    for value in df.get("swept", pd.Series(dtype=str)).dropna().astype(str):
-        swept.update(v for v in value.split(",") if v)
-    return sorted(c for c in swept if c in df.columns)
-
-
-def _is_reference(df: pd.DataFrame) -> pd.Series:
-    """Reference rows (e.g. the DE-off model): never the plain training ratios are taken to."""
-    if "reference" not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df["reference"].fillna("").astype(str) != ""
-
-
 def paper_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, backend, ..., regularizer, configuration): seed mean ± std of the
     papers' columns and ratios of seed means to the baseline of the same group."""
     ok = _ok(df)
     if ok.empty:
         return pd.DataFrame()
-    conf = _config_keys(ok)
+    conf = swept_columns(ok)
     cols = [c for c in PAPER_COLUMNS if c in ok.columns]
     rows: list[dict[str, Any]] = []
     for key, group in ok.groupby(_GROUP, dropna=False, sort=True):
-        base = group[group["_baseline"] & ~_is_reference(group)]
+        # ratios are to plain training, never to a reference row (e.g. the DE-off model)
+        base = group[group["_baseline"] & (reference_kind(group) == "")]
         base_mean = base[cols].mean(numeric_only=True) if not base.empty else None
         by = ["regularizer", *[c for c in conf if group[c].notna().any()]]
         for sub_key, sub in group.groupby(by, dropna=False, sort=True):

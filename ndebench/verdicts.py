@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ndebench.baseline import baseline_mask, lower_is_better
+from ndebench.baseline import baseline_mask, lower_is_better, reference_kind, swept_columns
 from ndebench.papers import PaperResult, paper_result
 from ndebench.stats import (
     Interval,
@@ -132,16 +132,8 @@ def judge_ratio(
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     out = df[df["status"].astype(str) == "ok"].copy()
     out["_baseline"] = baseline_mask(out)
-    ref = out["reference"] if "reference" in out.columns else pd.Series("", index=out.index)
-    out["_reference"] = ref.fillna("").astype(str)
+    out["_reference"] = reference_kind(out)
     return out
-
-
-def _swept(df: pd.DataFrame) -> list[str]:
-    names: set[str] = set()
-    for value in df.get("swept", pd.Series(dtype=str)).dropna().astype(str):
-        names.update(v for v in value.split(",") if v)
-    return sorted(c for c in names if c in df.columns)
 
 
 def score_column(df: pd.DataFrame) -> str:
@@ -209,7 +201,7 @@ def verdict_table(
         ok["paper_task"] = stored.where(stored.notna() & (stored.astype(str) != ""), declared)
     refs = ok[ok["_reference"] != ""]
     ok = ok[ok["_reference"] == ""]
-    swept = _swept(ok)
+    swept = swept_columns(ok)
     shared = [c for c in swept if ok.loc[ok["_baseline"], c].notna().any()]
     config = [c for c in swept if c not in shared]
     rows: list[dict[str, Any]] = []
@@ -370,7 +362,7 @@ def backend_agreement(df: pd.DataFrame, rtol: float = 1e-6) -> pd.DataFrame:
     ok = _ok(df)
     if ok.empty or ok["backend"].nunique() < 2:
         return pd.DataFrame()
-    swept = _swept(ok)
+    swept = swept_columns(ok)
     score = score_column(ok)
     keys = ["task", "device", "solver", "adjoint", "regularizer", *swept]
     rows = []
