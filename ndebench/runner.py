@@ -13,6 +13,7 @@ from typing import Any
 
 import ndebench
 from ndebench import hardware
+from ndebench.calibration import CalibrationLog
 from ndebench.capabilities import unsupported_reason
 from ndebench.executors.base import AbstractExecutor, Job
 from ndebench.plugins import Registry
@@ -162,6 +163,9 @@ def run_suite(
     jobs: list[Job] = []
     memory_default = default_memory_limit_mb()
     claimed: list[str] = []
+    # the machine's speed under this run's load, timed before, between and after the cells
+    calibration = CalibrationLog(store.root, str(env.get("hardware_id", "")))
+    calibration.sample("start")
     progress.start(total=len(planned))
     try:
         for item in planned:
@@ -203,8 +207,10 @@ def run_suite(
             store.release(job.key)
             with contextlib.suppress(ValueError):
                 claimed.remove(job.key)
+            calibration.maybe_sample(sum(summary.counts.values()))
 
         executor.run(jobs, on_done, on_start=progress.begin)
+        calibration.sample("end", sum(summary.counts.values()))
     finally:
         for key in claimed:
             store.release(key)
