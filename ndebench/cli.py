@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ndebench.errors import InputError
 from ndebench.paths import check_output, terminal_text
@@ -300,7 +300,7 @@ def _thresholds(values: list[str]) -> dict[str, float]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from ndebench.compare import compare, format_markdown
+    from ndebench.compare import check_comparable, compare, format_markdown
 
     for path in (args.a, args.b):
         if not Path(path).is_dir():
@@ -310,6 +310,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out:
         check_output(args.out, (args.a, args.b), force=args.force)
     result = compare(Path(args.a), Path(args.b), args.alpha, _thresholds(args.threshold))
+    check_comparable(result)  # no configuration in common: exit 2, not a passing gate
     text = format_markdown(result, show_all=args.all)
     print(terminal_text(text), end="")
     if args.out:
@@ -357,6 +358,7 @@ def _list(args: argparse.Namespace) -> int:
             items = [v for (b, _), v in reg.table(kind).items() if b == name]
             print(f"  {kind}s:")
             width = max([22, *(len(i.name) + 2 for i in items)])
+            notes = _shared_task_notes(items)
             for item in sorted(items, key=lambda i: i.name):
                 print(f"    {item.name:<{width}}{item.description}")
                 facts = []
@@ -372,11 +374,18 @@ def _list(args: argparse.Namespace) -> int:
                     for key, bad in item.unsupported_values.items():
                         facts += [f"unsupported {key}={v!r}: {why}" for v, why in bad.items()]
                     facts += [
-                        f"not on tasks requiring {need}: {why}"
+                        f"not on tasks requiring {need}: "
+                        + (
+                            f"see note {notes.index((need, why)) + 1}"
+                            if (need, why) in notes
+                            else why
+                        )
                         for need, why in sorted(item.unsupported_requirements.items())
                     ]
                 for fact in facts:
                     print(f"    {'':<{width}}{fact}")
+            for i, (need, why) in enumerate(notes, 1):
+                print(f"    note {i} (tasks requiring {need}): {why}")
     print("\ntasks:")
     for name, cls in sorted(reg.tasks.items()):
         print(f"  {name:<30}{cls.description} (metric {cls.metric_name})")
@@ -385,6 +394,22 @@ def _list(args: argparse.Namespace) -> int:
         for f in reg.failures:
             print(f"  {f.name} ({f.target}): {f.error}")
     return 0
+
+
+def _shared_task_notes(items: Sequence[Any]) -> list[tuple[str, str]]:
+    """The (requirement, reason) pairs that two or more regularizers of one backend declare
+    alike: ``list`` prints each once, as a numbered note, instead of on every line."""
+    from collections import Counter
+
+    from ndebench.components import RegularizerInfo
+
+    counts = Counter(
+        pair
+        for item in items
+        if isinstance(item, RegularizerInfo)
+        for pair in item.unsupported_requirements.items()
+    )
+    return sorted(pair for pair, n in counts.items() if n > 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,9 +17,19 @@ Statistics, per configuration and metric:
   common seed moved beyond the metric's threshold in the same direction. Without common seeds
   the unpaired method is used instead, and the row says so.
 - *unpaired* (times, memory): a percentile bootstrap confidence interval (level ``1 - alpha``)
-  of the ratio of medians B/A, resampling cells on each side. A change is flagged when the
-  whole interval lies on one side of 1 **and** the ratio of medians moves beyond the metric's
-  threshold. With 2 seeds per side the interval is about the range of the pairwise ratios.
+  of the ratio of medians B/A, resampling cells on each side. A change is flagged only when
+  the ratio of medians **and the whole interval** lie beyond the metric's threshold (for
+  times, 1.25x by default: the minimum effect a time verdict needs). With 2 seeds per side the
+  interval is about the range of the pairwise ratios.
+
+Calibration (:mod:`ndebench.calibration`). Times (train step, predict) are judged after
+dividing each side's cell times by the median of that side's machine calibration, a fixed
+workload timed during the run, so a machine that was uniformly slower (load, another CPU) does
+not read as a regression. A side whose calibration drifted more than
+:data:`ndebench.calibration.NOISY_DRIFT` (max/min) during its run(s) is ``noisy``: its time
+rows are shown but give no verdict. Results without calibration (written before it existed)
+are compared on raw times and said to be ``uncalibrated``. NFE and the test metric do not
+depend on load: they are the gate's primary evidence.
 
 The *minimum detectable change* of a row is the larger of its threshold and the half-width
 (as a factor) of its interval: smaller true changes cannot be told from run-to-run noise by
@@ -30,7 +40,9 @@ Verdict of a configuration: ``status changed`` when a seed that finished (ok) in
 otherwise in B (or the reverse); else ``regressed`` if any metric regressed, ``improved`` if
 any improved and none regressed, ``unchanged``, or ``not comparable`` (present on one side
 only, or nothing finished on both). ``status changed`` from ok, and ``regressed``, make
-``compare`` exit 1.
+``compare`` exit 1. Two results with no configuration in common (unrelated suites, another
+budget, the wrong directory) are not a comparison: :func:`check_comparable` raises, and the
+command exits 2 with the reason.
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ndebench.baseline import swept_columns
+from ndebench.calibration import NOISY_DRIFT, Calibration, load_calibration
 from ndebench.errors import InputError
 from ndebench.spec import AXES
 
@@ -68,6 +81,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "peak_memory_mb": 0.10,
     "test_metric": 0.05,
 }
+#: the metrics normalized by the machine calibration
+TIME_METRICS = ("train_step_time_s", "predict_time_s")
 EXTRA_PARAMS = ("train_steps", "dtype")
 CONFIG_ID_MATCH = "config_id (the full configuration: every parameter but the seed)"
 HIGHER_IS_BETTER_NAMES = frozenset({"accuracy", "acc"})
@@ -75,6 +90,7 @@ BOOTSTRAP = 4000
 
 REGRESSED, IMPROVED, UNCHANGED = "regressed", "improved", "unchanged"
 NOT_COMPARABLE, STATUS_CHANGED = "not comparable", "status changed"
+NOISY = "noisy"  # a time metric of a side whose calibration drifted: no verdict
 
 
 @dataclass(frozen=True)
@@ -121,10 +137,22 @@ class Comparison:
     alpha: float
     a_dir: str = ""
     b_dir: str = ""
+    calibration_a: Calibration | None = None
+    calibration_b: Calibration | None = None
 
     @property
     def regressions(self) -> list[CellComparison]:
         return [c for c in self.cells if c.is_regression]
+
+    @property
+    def timing(self) -> str:
+        """How times were judged: ``calibrated``, ``noisy`` or ``uncalibrated``."""
+        return timing_mode(self.calibration_a, self.calibration_b)
+
+    @property
+    def common(self) -> int:
+        """Configurations present on both sides."""
+        return sum(not c.note.startswith("only in") for c in self.cells)
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -198,9 +226,11 @@ def compare_metric(
     width = math.sqrt(hi / lo) if lo > 0 and math.isfinite(hi) else math.inf
     detectable = max(threshold, width - 1)
     verdict = _direction(ratio, threshold, lower_is_better)
-    if verdict != UNCHANGED and lo <= 1 <= hi:
+    beyond = {_direction(x, threshold, lower_is_better) for x in (lo, hi)} == {verdict}
+    if verdict != UNCHANGED and not beyond:
         verdict = UNCHANGED  # beyond the threshold but not beyond the noise
-        note = (note + "; " if note else "") + "interval contains 1"
+        why = "interval contains 1" if lo <= 1 <= hi else "interval reaches within threshold"
+        note = (note + "; " if note else "") + why
     return MetricComparison(
         metric, ma, mb, ratio, (lo, hi), detectable, len(xa), len(xb), False, verdict, note
     )
@@ -258,13 +288,53 @@ def lower_is_better(df: pd.DataFrame) -> tuple[bool, str]:
 # ---------------------------------------------------------------------------- comparison
 
 
+def timing_mode(cal_a: Calibration | None, cal_b: Calibration | None) -> str:
+    """``uncalibrated`` (a side has no calibration), ``noisy`` (a side's drifted beyond
+    :data:`NOISY_DRIFT`) or ``calibrated``."""
+    if cal_a is None or cal_b is None:
+        return "uncalibrated"
+    return "noisy" if cal_a.noisy or cal_b.noisy else "calibrated"
+
+
+def _judge_time(
+    metric: str,
+    va: dict[int, float],
+    vb: dict[int, float],
+    threshold: float,
+    alpha: float,
+    rng: np.random.Generator,
+    cal_a: Calibration | None,
+    cal_b: Calibration | None,
+) -> MetricComparison:
+    """A time metric: normalized by each side's calibration median when both have one; no
+    verdict (``noisy``) when a side's calibration drifted."""
+    mode = timing_mode(cal_a, cal_b)
+    if mode == "uncalibrated":
+        m = compare_metric(metric, va, vb, threshold, alpha, True, rng)
+        return replace(m, note="; ".join(x for x in (m.note, "uncalibrated") if x))
+    assert cal_a is not None and cal_b is not None
+    na = {s: v / cal_a.median_s for s, v in va.items()}
+    nb = {s: v / cal_b.median_s for s, v in vb.items()}
+    m = compare_metric(metric, na, nb, threshold, alpha, True, rng)
+    ma = float(np.median(list(va.values()))) if va else math.nan
+    mb = float(np.median(list(vb.values()))) if vb else math.nan
+    raw = mb / ma if ma else math.nan
+    note = f"raw {_num(raw)}×"
+    if mode == "noisy" and m.verdict != NOT_COMPARABLE:
+        return replace(m, a=ma, b=mb, verdict=NOISY, note=note)
+    return replace(m, a=ma, b=mb, note="; ".join(x for x in (m.note, note) if x))
+
+
 def compare_frames(
     a: pd.DataFrame,
     b: pd.DataFrame,
     alpha: float = 0.05,
     thresholds: Mapping[str, float] | None = None,
+    calibration_a: Calibration | None = None,
+    calibration_b: Calibration | None = None,
 ) -> Comparison:
-    """Compare two results tables (as :func:`ndebench.store.load_results` returns them)."""
+    """Compare two results tables (as :func:`ndebench.store.load_results` returns them),
+    times normalized by each side's calibration when both are given."""
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
     rng = np.random.default_rng(20260101)
     ka, kb, match_on = config_keys(a, b)
@@ -291,6 +361,10 @@ def compare_frames(
             va, vb = _by_seed(ok_a, metric), _by_seed(ok_b, metric)
             if not va and not vb:
                 continue
+            if metric in TIME_METRICS:
+                cal = (calibration_a, calibration_b)
+                metrics.append(_judge_time(metric, va, vb, limits[metric], alpha, rng, *cal))
+                continue
             low = low_metric if metric == "test_metric" else True
             metrics.append(compare_metric(metric, va, vb, limits[metric], alpha, low, rng))
         verdicts = {m.verdict for m in metrics}
@@ -300,12 +374,28 @@ def compare_frames(
             verdict = REGRESSED
         elif IMPROVED in verdicts:
             verdict = IMPROVED
-        elif not metrics or verdicts == {NOT_COMPARABLE}:
+        elif not metrics or (verdicts <= {NOT_COMPARABLE, NOISY} and NOT_COMPARABLE in verdicts):
             verdict = NOT_COMPARABLE
         else:
             verdict = UNCHANGED
         cells.append(CellComparison(label, sa, sb, verdict, metrics, changed, lost_ok))
-    return Comparison(cells, _hardware(a), _hardware(b), match_on, limits, alpha)
+    return Comparison(
+        cells, _hardware(a), _hardware(b), match_on, limits, alpha,
+        calibration_a=calibration_a, calibration_b=calibration_b,
+    )  # fmt: skip
+
+
+def check_comparable(result: Comparison) -> None:
+    """Raise :class:`InputError` (one line) when A and B share no configuration."""
+    if result.common:
+        return
+    only_a = sum(c.note == "only in A" for c in result.cells)
+    only_b = sum(c.note == "only in B" for c in result.cells)
+    raise InputError(
+        f"{result.a_dir or 'A'} and {result.b_dir or 'B'} share no configuration "
+        f"({only_a} only in A, {only_b} only in B; matched on {result.match_on}): "
+        "unrelated results, another budget or the wrong directory"
+    )
 
 
 def stored_config_ids(results_dir: Path) -> dict[str, str]:
@@ -370,7 +460,8 @@ def compare(
     derived = "config_id" not in a.columns or "config_id" not in b.columns
     if derived:
         a, b = _with_stored_config_id(a, a_dir), _with_stored_config_id(b, b_dir)
-    out = compare_frames(a, b, alpha, thresholds)
+    cal_a, cal_b = load_calibration(a_dir), load_calibration(b_dir)
+    out = compare_frames(a, b, alpha, thresholds, cal_a, cal_b)
     if derived:
         out.match_on = "each stored cell's full configuration (every parameter) but the seed"
     out.a_dir, out.b_dir = str(a_dir), str(b_dir)
@@ -378,6 +469,32 @@ def compare(
 
 
 # ---------------------------------------------------------------------------- output
+
+
+def _timing_lines(result: Comparison) -> list[str]:
+    """What the calibration of each side says and how times were judged."""
+    lines = []
+    for side, cal in (("A", result.calibration_a), ("B", result.calibration_b)):
+        text = cal.describe() if cal else "none recorded (results predate calibration)"
+        lines.append(f"- **Calibration {side}:** {text}")
+    mode = result.timing
+    if mode == "calibrated":
+        lines.append(
+            "- **Times:** normalized by each side's calibration median (B/A × "
+            "calibration A/B); `raw` is the unnormalized ratio."
+        )
+    elif mode == "noisy":
+        lines.append(
+            f"- **Times: noisy** — a side's calibration moved more than {NOISY_DRIFT:.0%} "
+            "(max/min) during its run: time rows are shown but give no verdict; NFE, test "
+            "metric, memory and statuses still do."
+        )
+    else:
+        lines.append(
+            "- **Times: uncalibrated** — a side has no calibration: raw time ratios, which "
+            "move with the machine's load."
+        )
+    return lines
 
 
 def _md(text: object) -> str:
@@ -395,7 +512,8 @@ def _cell_text(m: MetricComparison) -> str:
     if m.verdict == NOT_COMPARABLE:
         return f"n/c ({m.note})"
     ci = f"[{_num(m.ci[0])}, {_num(m.ci[1])}]"
-    mark = {REGRESSED: " **▲ regressed**", IMPROVED: " ▼ improved"}.get(m.verdict, "")
+    marks = {REGRESSED: " **▲ regressed**", IMPROVED: " ▼ improved", NOISY: " noisy"}
+    mark = marks.get(m.verdict, "")
     return f"{_num(m.ratio)}× {ci}{mark}"
 
 
@@ -424,6 +542,7 @@ def format_markdown(result: Comparison, show_all: bool = False) -> str:
         "- **Thresholds:** "
         + ", ".join(f"{METRICS[k][0]} {v:.0%}" for k, v in result.thresholds.items()),
     ]
+    lines += _timing_lines(result)
     if finite:
         lines.append(
             f"- **Minimum detectable change** (times, memory): median {np.median(finite):.0%}, "
