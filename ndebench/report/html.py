@@ -39,9 +39,10 @@ h2 { font-size: 1.35rem; border-bottom: 1px solid var(--line); padding-bottom: .
   margin-top: 2.2rem; }
 h3 { font-size: 1.1rem; margin-top: 1.5rem; }
 a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: underline; }
+h1, h2, h3 { overflow-wrap: anywhere; }
 nav { background: var(--head); border: 1px solid var(--line); border-radius: 6px;
-  padding: .5rem 1rem; }
-nav a { margin-right: 1.2rem; white-space: nowrap; }
+  padding: .5rem 1rem; display: flex; flex-wrap: wrap; gap: .2rem 1.2rem; }
+nav a { min-width: 0; overflow-wrap: anywhere; }
 .muted, .note { color: var(--muted); }
 .table-wrap { overflow-x: auto; margin: .6rem 0 1rem; }
 table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
