@@ -31,11 +31,18 @@ def test_paper_suites_carry_the_papers_settings(name: str) -> None:
     mnist = next(c for c in suite.cells if c.task == "mnist" and c.regularizer == "none")
     assert mnist.params["rtol"] == mnist.params["atol"] == 1.4e-8
     assert mnist.params["batch_size"] == 512 and mnist.device == "cuda"
+    # every classification task carries its DE-off reference rows (docs/papers.md)
+    for task in ("mnist", "sde_mnist") + (("cifar10",) if name == "icml2023" else ()):
+        off = [c for c in suite.cells if c.task == task and c.component("task").get("de_block") == "off"]
+        assert any(c.regularizer == "none" for c in off), task
     if name == "icml2021":
         assert mnist.params["optimizer"] == "momentum"
         assert mnist.params["lr_schedule"] == {"kind": "inverse_decay", "gamma": 1e-5}
         phys = next(c for c in suite.cells if c.task == "physionet" and c.regularizer == "ernode")
         assert phys.component("regularizer")["weight"]["start"] == 1000.0
+        tay = next(c for c in suite.cells if c.task == "mnist" and c.regularizer == "taynode")
+        assert tay.component("regularizer")["weight"] == 3.02e-3
+        assert tay.component("regularizer")["order"] == 3
     else:
         cifar = next(c for c in suite.cells if c.task == "cifar10")
         assert cifar.params["batch_size"] == 32 and cifar.params["rtol"] == 1e-4
