@@ -3,8 +3,9 @@
 Why. A cell's times depend on the machine *and on its load*: the same cell on the same code
 takes 1.5-3x longer while another job shares the cores. Two runs' times can only be compared
 after dividing each by what the machine delivered during that run. So every ``ndebench run``
-times a fixed workload at its start, between cells (at most every :data:`INTERVAL_S` seconds,
-when a cell finishes) and at its end, and stores the samples with the results.
+times a fixed workload at its start, while its cells run (a background thread of the parent
+process, after :data:`FIRST_S` seconds then every :data:`INTERVAL_S` seconds) and at its end,
+and stores the samples with the results.
 
 The workload (:func:`reference_workload`) is pure numpy, timed in the parent process: a
 float32 chain ``x = tanh(x @ W + b)`` over a 64 x 64 batch, the shape of the small MLP vector
@@ -22,7 +23,10 @@ run's own file atomically. A resumed run adds its own file: the directory's cali
 every sample of every run.
 
 Use. :func:`load_calibration` summarizes a directory: the median sample time (the
-normalizer) and the *drift*, max/min over all samples. ``ndebench compare`` divides each side's
+normalizer) and the *drift*, max/min. Both come from the samples taken while cells ran (the
+load the cells' clocks saw, the run's own cells included) when there are at least two, else
+from every sample; the start and end samples (the machine without the run's cells) are kept
+and stated. ``ndebench compare`` divides each side's
 times by its median before judging their ratio, and gives no time verdict from a side whose
 drift exceeds :data:`NOISY_DRIFT`; ``ndebench report`` states the drift.
 """
@@ -31,9 +35,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +53,8 @@ SUBDIR = "calibration"
 #: the workload's identity: samples of different workloads are never mixed
 WORKLOAD = "numpy-float32-tanh-matmul-64x64x2000-v1"
 WIDTH, CHAIN, REPEATS = 64, 2000, 5
-#: at most one between-cells sample per this many seconds
-INTERVAL_S = 20.0
+#: while cells run: a first sample after FIRST_S seconds, then one every INTERVAL_S seconds
+FIRST_S, INTERVAL_S = 2.0, 10.0
 #: a side whose calibration max/min exceeds 1 + this gives no time verdicts
 NOISY_DRIFT = 0.25
 
@@ -90,34 +98,50 @@ class CalibrationLog:
             "started_at": _now(),
             "samples": [],
         }
-        self._last = -float("inf")
+        self._lock = threading.Lock()
 
-    def sample(self, when: str, cells_done: int = 0) -> float:
+    def sample(self, when: str) -> float:
         """Time the workload now, append the sample and rewrite this run's file."""
         from ndebench.store import atomic_write_text
 
         seconds = reference_workload()
-        self._last = time.monotonic()
-        self.doc["samples"].append(
-            {"at": _now(), "when": when, "cells_done": cells_done, "seconds": seconds}
-        )
-        atomic_write_text(self.path, json.dumps(self.doc, indent=1))
+        with self._lock:
+            self.doc["samples"].append({"at": _now(), "when": when, "seconds": seconds})
+            atomic_write_text(self.path, json.dumps(self.doc, indent=1))
         return seconds
 
-    def maybe_sample(self, cells_done: int) -> None:
-        """A between-cells sample if :data:`INTERVAL_S` passed since the last one."""
-        if time.monotonic() - self._last >= INTERVAL_S:
-            self.sample("between", cells_done)
+    @contextmanager
+    def during(self) -> Iterator[None]:
+        """Sample in a background thread while the block (the cells) runs."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            wait = FIRST_S
+            while not stop.wait(wait):
+                try:
+                    self.sample("during")
+                except OSError:
+                    return  # the results directory went away: the run reports that itself
+                wait = INTERVAL_S
+
+        thread = threading.Thread(target=loop, name="ndebench-calibration", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
 
 @dataclass(frozen=True)
 class Calibration:
     """A results directory's calibration: every sample of every run."""
 
-    samples: tuple[float, ...]
+    samples: tuple[float, ...]  # every sample
     runs: int
-    median_s: float
-    drift: float  # max / min of the samples
+    median_s: float  # of the samples used (see the module docstring)
+    drift: float  # max / min of the samples used
+    used: str  # "while cells ran" or "all"
 
     @property
     def noisy(self) -> bool:
@@ -125,10 +149,11 @@ class Calibration:
 
     def describe(self) -> str:
         state = "noisy" if self.noisy else "steady"
+        limit = f"{1 + NOISY_DRIFT:.3g}x"
         return (
-            f"{len(self.samples)} sample(s) over {self.runs} run(s), median "
-            f"{self.median_s * 1e3:.3g} ms, drift max/min {self.drift:.3g}x ({state}; noisy "
-            f"above {1 + NOISY_DRIFT:.3g}x)"
+            f"{len(self.samples)} sample(s) over {self.runs} run(s); {self.used} samples: "
+            f"median {self.median_s * 1e3:.3g} ms, drift max/min {self.drift:.3g}x "
+            f"({state}: {'above' if self.noisy else 'at most'} {limit})"
         )
 
 
@@ -136,6 +161,7 @@ def load_calibration(results_dir: str | Path) -> Calibration | None:
     """The calibration stored in ``results_dir``, or None (results that predate it, or whose
     files are unreadable or of another workload)."""
     samples: list[float] = []
+    during: list[float] = []
     runs = 0
     for path in sorted((Path(results_dir) / SUBDIR).glob("*.json")):
         try:
@@ -144,12 +170,18 @@ def load_calibration(results_dir: str | Path) -> Calibration | None:
             continue
         if not isinstance(doc, dict) or doc.get("workload") != WORKLOAD:
             continue
-        values = [s.get("seconds") for s in doc.get("samples", []) if isinstance(s, dict)]
-        good = [float(v) for v in values if isinstance(v, int | float) and v > 0]
-        if good:
-            samples += good
-            runs += 1
+        good = [s for s in doc.get("samples", []) if isinstance(s, dict) and _seconds(s) > 0]
+        samples += [_seconds(s) for s in good]
+        during += [_seconds(s) for s in good if s.get("when") == "during"]
+        runs += bool(good)
     if not samples:
         return None
-    arr = np.asarray(samples)
-    return Calibration(tuple(samples), runs, float(np.median(arr)), float(arr.max() / arr.min()))
+    used, label = (during, "while cells ran") if len(during) >= 2 else (samples, "all")
+    arr = np.asarray(used)
+    median, drift = float(np.median(arr)), float(arr.max() / arr.min())
+    return Calibration(tuple(samples), runs, median, drift, label)
+
+
+def _seconds(sample: dict[str, Any]) -> float:
+    value = sample.get("seconds")
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0

@@ -207,10 +207,10 @@ def run_suite(
             store.release(job.key)
             with contextlib.suppress(ValueError):
                 claimed.remove(job.key)
-            calibration.maybe_sample(sum(summary.counts.values()))
 
-        executor.run(jobs, on_done, on_start=progress.begin)
-        calibration.sample("end", sum(summary.counts.values()))
+        with calibration.during():
+            executor.run(jobs, on_done, on_start=progress.begin)
+        calibration.sample("end")
     finally:
         for key in claimed:
             store.release(key)
