@@ -9,8 +9,12 @@ Use it from a plugin's own tests::
     def test_conformance(case):
         run_check(case)
 
-Each case is one check of one component; a failure raises :class:`ConformanceError` whose
-message names the plugin, the backend, the check and the component. The checks:
+A plugin that adds components to another plugin's backend (a regularizer for ``torch``)
+selects its own cases: ``conformance_cases("torch", only="my_plugin")`` (its entry-point name,
+or a component name). Each case is one check of one component; a failure raises
+:class:`ConformanceError` whose message names the plugin that registered the component (not
+the backend's plugin, when they differ), the backend, the check and the component. The
+checks:
 
 - ``solver_reference``: every declared solver solves dz/dt = A z for a damped rotation and a
   decay within a tolerance-scaled bound of exp(tA) z0 (``AbstractBackend.reference_solve``);

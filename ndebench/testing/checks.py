@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +86,19 @@ def _supported(reg: Registry, backend: str) -> list[tuple[str, str, str]]:
     return combos
 
 
-def conformance_cases(backend: str, registry: Registry | None = None) -> list[Case]:
-    """Every check for every component ``backend`` declares."""
+def conformance_cases(
+    backend: str, registry: Registry | None = None, only: str | Iterable[str] | None = None
+) -> list[Case]:
+    """Every check for every component ``backend`` declares.
+
+    ``only`` selects the cases of some plugins or components: each name is a plugin as
+    registered (its entry-point name, e.g. ``"myreg"``, or its module path when registered
+    through ``NDEBENCH_PLUGINS``) or a component name (e.g. ``"kinetic_l2"``). A case is kept
+    when one of its components is named or was registered by a named plugin: a regularizer's
+    own ``regularizer_gradient`` check and every ``capability`` combination it is part of, a
+    solver's ``solver_reference`` and ``nfe_count``, an adjoint's gradient checks. A name that
+    matches nothing is a :class:`ConformanceError` (a typo would otherwise select no case and
+    pass)."""
     reg = registry or load_registry()
     if backend not in reg.backends:
         raise ConformanceError(f"no installed plugin declares backend {backend!r}")
@@ -102,7 +113,58 @@ def conformance_cases(backend: str, registry: Registry | None = None) -> list[Ca
     if "node_classifier" in reg.backends[backend].model_kinds:
         cases += [Case(backend, "classifier", a) for a in _names(reg, "adjoint", backend)]
     cases += [Case(backend, "capability", "/".join(c)) for c in _combos(reg, backend)]
-    return cases
+    if only is None:
+        return cases
+    wanted = {only} if isinstance(only, str) else set(only)
+    known = {n for kind in _CASE_KINDS for n in _names(reg, kind, backend)}
+    known |= {i.plugin for kind in _CASE_KINDS for (b, _), i in reg.table(kind).items()
+              if b == backend}  # fmt: skip
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ConformanceError(
+            f"only={unknown[0]!r} names no plugin or component of backend {backend!r} "
+            f"(plugins: {', '.join(sorted(known - set(_all_names(reg, backend))))})"
+        )
+    return [c for c in cases if _selected(reg, c, wanted)]
+
+
+def _selected(reg: Registry, case: Case, wanted: set[str]) -> bool:
+    return any(i.name in wanted or i.plugin in wanted for i in _components(reg, case))
+
+
+#: the component kinds whose cases the kit generates
+_CASE_KINDS = ("solver", "adjoint", "regularizer")
+#: which kind of component each single-component check is about
+_CHECK_KIND = {
+    "solver_reference": "solver",
+    "nfe_count": "solver",
+    "regularizer_gradient": "regularizer",
+    "adjoint_gradient": "adjoint",
+    "classifier": "adjoint",
+}
+
+
+def _all_names(reg: Registry, backend: str) -> set[str]:
+    return {n for kind in _CASE_KINDS for n in _names(reg, kind, backend)}
+
+
+def _components(reg: Registry, case: Case) -> list[Any]:
+    """The declarations a case checks (solver, adjoint and regularizer for ``capability``)."""
+    if case.check == "capability":
+        parts = case.component.split("/")
+        infos = [reg.component(k, case.backend, n) for k, n in zip(_CASE_KINDS, parts, strict=True)]
+    else:
+        infos = [reg.component(_CHECK_KIND[case.check], case.backend, case.component)]
+    return [i for i in infos if i is not None]
+
+
+def registering_plugins(reg: Registry, case: Case) -> list[str]:
+    """The plugins that registered the components ``case`` checks: the ones other than the
+    backend's own plugin when there are any (a third-party regularizer on the torch backend
+    names the third party), else the backend's plugin."""
+    own = reg.backends[case.backend].plugin
+    plugins = list(dict.fromkeys(i.plugin for i in _components(reg, case) if i.plugin))
+    return [p for p in plugins if p != own] or [own]
 
 
 def undeclared_task_parameters(registry: Registry | None = None) -> list[str]:
@@ -132,14 +194,15 @@ class _Context:
     def __init__(self, case: Case, reg: Registry) -> None:
         self.case, self.reg = case, reg
         info = reg.backends[case.backend]
-        self.plugin = info.plugin
+        self.plugins = registering_plugins(reg, case)
         self.backend: AbstractBackend = info.load()()
 
     def fail(self, message: str) -> ConformanceError:
         c = self.case
+        who = ", ".join(repr(p) for p in self.plugins)
         return ConformanceError(
-            f"plugin {self.plugin!r}, backend {c.backend!r}, check {c.check}, "
-            f"{c.component}: {message}"
+            f"plugin{'s' * (len(self.plugins) > 1)} {who}, backend {c.backend!r}, "
+            f"check {c.check}, {c.component}: {message}"
         )
 
     def session(self, cell: Cell, **setup_changes: Any) -> AbstractSession:
