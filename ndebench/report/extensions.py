@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import pluggy
+
 from ndebench.report.model import ReportSection
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ndebench.plugins import Registry
+
 
 def plugin_sections(
-    source: Any, results: pd.DataFrame, curves: pd.DataFrame
+    source: Registry | pluggy.PluginManager | pluggy.HookRelay | None,
+    results: pd.DataFrame,
+    curves: pd.DataFrame,
 ) -> tuple[list[ReportSection], list[str]]:
     """Sections from the ``ndebench_report_sections`` hook, and warnings for plugins that failed.
 
@@ -27,25 +33,26 @@ def plugin_sections(
     """
     if source is None:
         return [], []
-    if getattr(source, "manager", None) is not None:
-        source = source.manager
-    hook = getattr(source, "hook", source)
-    caller = getattr(hook, "ndebench_report_sections", None)
-    if caller is None:
+    if isinstance(source, pluggy.PluginManager):
+        hook = source.hook
+    elif isinstance(source, pluggy.HookRelay):
+        hook = source
+    elif source.manager is not None:  # a Registry
+        hook = source.manager.hook
+    else:
+        return [], []
+    caller: pluggy.HookCaller | None = getattr(hook, "ndebench_report_sections", None)
+    if caller is None:  # a manager without ndebench's hook specifications
         return [], []
     kwargs = {"results": results, "curves": curves}
-    calls: list[tuple[str, Any]] = []
-    if hasattr(caller, "get_hookimpls"):
-        for impl in caller.get_hookimpls():
-            if getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False):
-                continue
-            args = list(getattr(impl, "argnames", ("results", "curves")))
-            calls.append((str(impl.plugin_name), (impl.function, args)))
-    else:
-        calls.append(("plugins", (caller, ["results", "curves"])))
+    calls: list[tuple[str, Any, list[str]]] = [
+        (impl.plugin_name, impl.function, list(impl.argnames))
+        for impl in caller.get_hookimpls()
+        if not (impl.hookwrapper or impl.wrapper)
+    ]
     sections: list[ReportSection] = []
     warnings: list[str] = []
-    for name, (function, args) in calls:
+    for name, function, args in calls:
         call_kwargs = {a: kwargs[a].copy() for a in args if a in kwargs}
         try:
             result = function(**call_kwargs)

@@ -105,7 +105,9 @@ class TorchSession(AbstractSession):
     def _counted(self, part: str) -> CountedField:
         module = self.parts[part]
         compiled = compile_module(module, self.setup.cell.device) if self._compile_field else module
-        return CountedField(compiled, time_input=bool(module.time_input))
+        return CountedField(
+            compiled, time_input=bool(module.time_input), compiled=self._compile_field
+        )
 
     def _entropy(self, step: int) -> int:
         """The Brownian path of training step ``step`` (-1: prediction), from the cell's seed."""

@@ -11,6 +11,7 @@ import torch
 import torchsde
 from ndebench_torch.sde.initial_step import sde_initial_step
 from ndebench_torch.solvers.base import AbstractSolver, Solution, StepObserver
+from ndebench_torch.vector_field import diffusion_of
 
 from ndebench.backend import Diverged, UnsupportedCell
 from ndebench.controller import StepSizeController
@@ -47,7 +48,7 @@ class AbstractTorchsdeSolver(AbstractSolver):
         ts = [float(t) for t in ts]
         if any(b <= a for a, b in itertools.pairwise(ts)):
             raise ValueError("output times must be strictly increasing")
-        if getattr(f, "diffusion", None) is None:
+        if diffusion_of(f) is None:
             raise UnsupportedCell(f"{self.name}: torchsde needs an SDE field with a diffusion")
         c, t0, t1 = self.controller, ts[0], ts[-1]
         adaptive = c.fixed_step is None

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchode")
 
 from ndebench_torch.solvers.tsit5 import Tsit5  # noqa: E402
-from ndebench_torch.vector_field import CountedField  # noqa: E402
+from ndebench_torch.vector_field import CountedField, WrappedField  # noqa: E402
 from ndebench_torchode.dopri5 import TorchodeDopri5  # noqa: E402
 from ndebench_torchode.tsit5 import TorchodeTsit5  # noqa: E402
 
@@ -79,14 +79,16 @@ def test_gradient_flows_and_max_steps() -> None:
     np.testing.assert_array_equal(sol.ys[0].detach().numpy(), y0.numpy())
 
 
-def test_time_dependence_is_found_through_wrappers() -> None:
-    """An undeclared wrapper (e.g. an augmented field) around a timed CountedField."""
+def test_time_dependence_is_forwarded_by_wrappers() -> None:
+    """A wrapper (e.g. an augmented field) declares what the timed field it wraps declares."""
     field = CountedField(TimeModule(), time_input=True)
 
     def wrapper(t, y):  # type: ignore[no-untyped-def]
         return field(t, y)
 
+    wrapped = WrappedField(wrapper, of=field)
+    assert wrapped.time_input and wrapped.diffusion is None
     y0 = torch.tensor([[1.0, 2.0], [1e3, -5e2]], dtype=torch.float64)
-    sol = TorchodeTsit5(StepSizeController(rtol=1e-9, atol=1e-9)).solve(wrapper, y0, [0.0, 3.0])
+    sol = TorchodeTsit5(StepSizeController(rtol=1e-9, atol=1e-9)).solve(wrapped, y0, [0.0, 3.0])
     torch.testing.assert_close(sol.ys[-1], y0 * float(np.exp(np.sin(3.0))), rtol=1e-6, atol=1e-8)
     assert len(set(sol.extras["per_sample_accepted"])) > 1

@@ -150,10 +150,11 @@ def test_in_error_control_false_is_unsupported():
 
 
 def test_jacobian_with_compiled_module_is_unsupported():
-    from types import SimpleNamespace
+    from ndebench_torch.vector_field import CountedField
 
     from ndebench.backend import UnsupportedCell
 
-    fake = SimpleNamespace(module=SimpleNamespace(_orig_mod=None))
+    compiled = CountedField(torch.nn.Identity(), compiled=True)  # declared by the session
     with pytest.raises(UnsupportedCell, match="double backward"):
-        JacobianRegularizer(None).prepare(fake, torch.ones(1, 2))  # type: ignore[arg-type]
+        JacobianRegularizer(None).prepare(compiled, torch.ones(1, 2))
+    JacobianRegularizer(None).prepare(CountedField(torch.nn.Identity()), torch.ones(1, 2))

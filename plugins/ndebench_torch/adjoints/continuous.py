@@ -25,6 +25,7 @@ from ndebench.backend import UnsupportedCell
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.solvers.base import Solution, StepObserver
 from ndebench_torch.solvers.runge_kutta import Field
+from ndebench_torch.vector_field import diffusion_of
 
 
 def vjp_field(
@@ -91,7 +92,7 @@ class AbstractContinuousAdjoint(AbstractAdjoint):
         params: Sequence[torch.Tensor] = (),
         observers: Sequence[StepObserver] = (),
     ) -> Solution:
-        if getattr(f, "diffusion", None) is not None:
+        if diffusion_of(f) is not None:
             raise UnsupportedCell(
                 f"{self.name}: the ODE adjoint system drops the noise of an SDE; SDEs take the "
                 "discrete adjoint or a solver's own stochastic adjoint (torchsde's sdeint_adjoint)"

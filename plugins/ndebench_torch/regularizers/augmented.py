@@ -23,6 +23,7 @@ from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.solvers.base import Solution
 from ndebench_torch.solvers.runge_kutta import Field
+from ndebench_torch.vector_field import WrappedField, diffusion_of
 
 REDUCES = ("mean", "sum")
 
@@ -64,7 +65,7 @@ class AbstractAugmentedRegularizer(AbstractRegularizer):
         ts: Sequence[float],
         params: Sequence[torch.Tensor] = (),
     ) -> Solution:
-        if getattr(f, "diffusion", None) is not None:
+        if diffusion_of(f) is not None:
             raise UnsupportedCell(
                 f"{self.name}: augmented-state integrals are defined for ODEs; on an SDE the "
                 "augmented components would need their own noise terms (not implemented)"
@@ -85,7 +86,7 @@ class AbstractAugmentedRegularizer(AbstractRegularizer):
             return torch.cat([fz, dr.unsqueeze(1).to(fz)], dim=1)
 
         y0a = torch.cat([y0, y0.new_zeros(y0.shape[0], 1)], dim=1)
-        sol = adjoint.solve(solver, aug, y0a, ts, params=params, observers=())
+        sol = adjoint.solve(solver, WrappedField(aug, of=f), y0a, ts, params=params, observers=())
         self.r = sol.ys[-1, :, d].mean()
         sol.ys = sol.ys[..., :d]
         return sol

@@ -25,6 +25,7 @@ from ndebench.backend import UnsupportedCell
 from ndebench.tableaus import Tableau
 from ndebench_torch.regularizers.augmented import AbstractAugmentedRegularizer
 from ndebench_torch.solvers.runge_kutta import Field
+from ndebench_torch.vector_field import AbstractField
 
 
 class KineticRegularizer(AbstractAugmentedRegularizer):
@@ -51,7 +52,7 @@ class JacobianRegularizer(AbstractAugmentedRegularizer):
         self.noise: list[torch.Tensor] = []
 
     def prepare(self, f: Field, y0: torch.Tensor) -> None:
-        if hasattr(getattr(f, "module", None), "_orig_mod"):
+        if isinstance(f, AbstractField) and f.compiled:
             raise UnsupportedCell(
                 "rnode_jacobian: its vjp needs a double backward, which torch.compile'd "
                 "modules do not support (donated buffers); use mode eager"

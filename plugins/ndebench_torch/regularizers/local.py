@@ -50,6 +50,7 @@ from ndebench_torch.sde.step import SRIStep
 from ndebench_torch.solvers.base import Solution, StepInfo
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.runge_kutta import Field
+from ndebench_torch.vector_field import diffusion_of
 
 STEP_SOLVERS: dict[str, Tableau | SRITableau] = {"tsit5": TSIT5, **SRI_TABLEAUS}
 #: biased t_s from the accepted step starts or from the output (save) times
@@ -111,6 +112,8 @@ class AbstractLocalRegularizer(AbstractRegularizer):
         self.z_s: torch.Tensor | None = None
         self.h0 = float("nan")
         self.fallbacks = 0
+        #: the SRI method of the last SDE fresh step (None: no SDE step taken yet)
+        self.sde_step_solver: str | None = None
         self._t0 = self._t1 = 0.0
         self._count = 0
         self._kept: tuple[float, torch.Tensor] | None = None
@@ -164,7 +167,7 @@ class AbstractLocalRegularizer(AbstractRegularizer):
                 sol.ys = torch.cat([sol.ys[:i], sol.ys[i + 1 :]])
         ctrl = solver.controller if solver is not None else StepSizeController()
         self.t_s, self.z_s = t_s, z_s
-        if getattr(f, "diffusion", None) is not None:
+        if diffusion_of(f) is not None:
             return self._sde_fresh_step(sol, f, t_s, z_s, ctrl, ts[-1])
         if not isinstance(self.step_tableau, Tableau):
             raise UnsupportedCell(f"{self.name}: step_solver {self.step_tableau.name} is for SDEs")
@@ -201,6 +204,6 @@ class AbstractLocalRegularizer(AbstractRegularizer):
 
     def record(self) -> dict[str, Any]:
         out = {**self.params, "fallback_t0": self.fallbacks}
-        if hasattr(self, "sde_step_solver"):
+        if self.sde_step_solver is not None:
             out["step_solver_used"] = self.sde_step_solver
         return out

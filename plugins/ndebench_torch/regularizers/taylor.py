@@ -23,16 +23,17 @@ from ndebench.backend import UnsupportedCell
 from ndebench.tableaus import Tableau
 from ndebench_torch.regularizers.augmented import AbstractAugmentedRegularizer
 from ndebench_torch.solvers.runge_kutta import Field
+from ndebench_torch.vector_field import CountedField
 
 TField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def raw_field(f: Field) -> TField:
     """``f`` without NFE counting (the CountedField's module), taking a tensor time."""
-    module = getattr(f, "module", None)
-    if module is None:
+    if not isinstance(f, CountedField):
         return f  # type: ignore[return-value]
-    if getattr(f, "time_input", False):
+    module = f.module
+    if f.time_input:
         return lambda t, z: module(z, t)
     return lambda t, z: module(z)
 

@@ -17,13 +17,15 @@ from __future__ import annotations
 import torch
 
 from ndebench_torch.sde.brownian import BrownianPath
-from ndebench_torch.vector_field import CountedField
+from ndebench_torch.vector_field import AbstractField, CountedField
 
 SDE_TYPES = ("ito",)
 NOISE_TYPES = ("diagonal",)
 
 
-class SDEField:
+class SDEField(AbstractField):
+    diffusion: CountedField | None
+
     def __init__(
         self,
         drift: CountedField,
@@ -38,6 +40,8 @@ class SDEField:
         if noise_type not in NOISE_TYPES:
             raise ValueError(f"noise_type={noise_type!r} is not one of {NOISE_TYPES}")
         self.drift, self.diffusion = drift, diffusion
+        self.time_input = drift.time_input or (diffusion is not None and diffusion.time_input)
+        self.compiled = drift.compiled
         self.entropy = int(entropy)
         self.sde_type, self.noise_type = sde_type, noise_type
         self.exact_tree = exact_tree

@@ -12,27 +12,31 @@ regularizes only the SDE's error).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from ndebench.tableaus import SRITableau
 from ndebench_torch.sde.brownian import fresh_increment
 from ndebench_torch.sde.initial_step import sde_initial_step
 from ndebench_torch.sde.step import SRIStep, sri_step
+from ndebench_torch.vector_field import diffusion_of
 
 
 def fresh_sri_step(
-    field: object, t: float, z: torch.Tensor, rtol: float, atol: float, t_end: float,
+    field: Callable[..., Any], t: float, z: torch.Tensor, rtol: float, atol: float, t_end: float,
     tab: SRITableau, generator: torch.Generator,
 ) -> tuple[float, SRIStep]:  # fmt: skip
     f = field
-    g = getattr(field, "diffusion", None)
+    g = diffusion_of(field)
     z = z.detach()
     with torch.no_grad():
-        f0 = f(t, z)  # type: ignore[operator]
+        f0 = f(t, z)
         g0 = None if g is None else g(t, z)
         span = t_end - t if t_end > t else 1.0
-        h = sde_initial_step(f, g, t, z, f0, g0, tab.order, rtol, atol, span)  # type: ignore[arg-type]
+        h = sde_initial_step(f, g, t, z, f0, g0, tab.order, rtol, atol, span)
     dw = i10 = None
     if g is not None:
         dw, i10 = fresh_increment(h, z, generator)
-    return h, sri_step(tab, f, g, t, h, z, dw, i10)  # type: ignore[arg-type]
+    return h, sri_step(tab, f, g, t, h, z, dw, i10)

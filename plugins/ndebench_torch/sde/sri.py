@@ -38,6 +38,7 @@ from ndebench_torch.sde.initial_step import sde_initial_step
 from ndebench_torch.sde.step import error_terms, rms, sri_step, stiffness
 from ndebench_torch.solvers.base import AbstractSolver, Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.step_control import StepLoop
+from ndebench_torch.vector_field import diffusion_of
 
 
 class AbstractSRI(AbstractSolver):
@@ -65,7 +66,7 @@ class AbstractSRI(AbstractSolver):
         if any(b <= a for a, b in itertools.pairwise(ts)):
             raise ValueError("output times must be strictly increasing")
         tab, ctrl = self.tableau, self.controller
-        g = getattr(f, "diffusion", None)
+        g = diffusion_of(f)
         t0, t1 = ts[0], ts[-1]
         if g is not None and bm is None:
             bm = f.brownian(t0, t1, y0)
