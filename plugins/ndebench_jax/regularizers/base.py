@@ -16,6 +16,11 @@ class AbstractJaxRegularizer(CatalogueDefaults):
     defaults: ClassVar[dict[str, Any]] = {}
     #: salt of the per-step random stream: key = fold_in(fold_in(key(seed), step), salt)
     salt: ClassVar[int] = 0
+    #: how the estimating solver forms the per-step estimate (ERNODE sets these from its
+    #: parameters; every other estimate uses the published form: EEst * detached dt, scaled)
+    times_dt: bool = True
+    scaled: bool = True
+    detach_dt: bool = True
 
     def __init__(self, **params: Any) -> None:
         merged = {**self.defaults, **params}
