@@ -68,6 +68,9 @@ def write_report(
         raise InputError(f"no results in {str(results_dir)!r}: run 'ndebench run' first")
     if out_dir is None:
         out_dir = results_dir / "report"
+    from ndebench.calibration import load_calibration
+
+    df.attrs["calibration"] = load_calibration(results_dir)  # stated by the summary
     return render(
         df,
         curves,

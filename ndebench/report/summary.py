@@ -7,19 +7,41 @@ ratios to that baseline and how many seeds back it. The direction comes from the
 ``lower_is_better`` column (declared by the task); results without it fall back to a guess
 from the metric name (accuracy is higher-is-better, anything else lower), and the section
 says which was used.
+
+A time is noise until shown otherwise. The fastest configuration is named a *winner* only
+when the interval of its time ratio to the baseline (percentile bootstrap of the ratio of
+medians over seeds, :func:`ndebench.compare.bootstrap_ratio_ci`) excludes 1 and its NFE (the
+criterion's: predict NFE for prediction time, forward train NFE for train step time) differs
+from the baseline's by more than :data:`SAME_NFE` (else: "same NFE: time difference is not
+the method's", since an unchanged solve cannot be faster but by the clock). The section also
+states the run's machine calibration drift (:mod:`ndebench.calibration`), when the results
+directory has one (``df.attrs["calibration"]``).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from ndebench.report.model import ReportSection
-from ndebench.report.tables import config_columns, fmt_num, fmt_ratio, fmt_value, time_unit
+from ndebench.report.tables import (
+    baseline_flags,
+    config_columns,
+    fmt_num,
+    fmt_ratio,
+    fmt_value,
+    time_unit,
+)
 
 DEFAULT_TOLERANCE = 0.05
 CRITERIA = {"predict_time_s": "prediction time", "train_step_time_s": "train step time"}
+#: the NFE column that decides whether a time difference can be the method's
+CRITERION_NFE = {"predict_time_s": "predict_nfe", "train_step_time_s": "train_nfe_forward"}
+#: NFE ratios within this of 1 are "the same NFE"
+SAME_NFE = 0.01
+SAME_NFE_TEXT = "same NFE: time difference is not the method's"
 HIGHER_IS_BETTER_NAMES = frozenset({"accuracy", "acc"})
 
 
@@ -74,6 +96,86 @@ def _label(row: pd.Series, cfg: list[str], varying: set[str]) -> str:
     return " · ".join(parts)
 
 
+def calibration_note(df: pd.DataFrame) -> str:
+    """The run's machine calibration in one sentence (``df.attrs["calibration"]``, set by
+    :func:`ndebench.report.build.write_report`)."""
+    cal = df.attrs.get("calibration")
+    if cal is None:
+        return "Machine calibration: none recorded (results predate it): times are uncalibrated."
+    return f"Machine calibration during the run: {cal.describe()}."
+
+
+def _ok_times(df: pd.DataFrame, mask: pd.Series, column: str) -> list[float]:
+    ok = df[mask & (df["status"].astype(str) == "ok")] if "status" in df.columns else df[mask]
+    values = pd.to_numeric(ok[column], errors="coerce").dropna()
+    return [float(v) for v in values]
+
+
+def _same(df: pd.DataFrame, column: str, value: object) -> pd.Series:
+    return df[column].astype(str) == str(value)
+
+
+def time_interval(
+    df: pd.DataFrame, row: pd.Series, criterion: str, cfg: list[str], alpha: float = 0.05
+) -> tuple[float, float]:
+    """The interval of ``row``'s time ratio to its baseline (same task and configuration):
+    bootstrap of the ratio of medians over finished seeds; NaN with fewer than 2 a side."""
+    from ndebench.compare import bootstrap_ratio_ci
+
+    if criterion not in df.columns:
+        return math.nan, math.nan
+    keys = ["task", "regularizer", *cfg]
+    keys += ["config_id"] if "config_id" in df.columns and "config_id" in row.index else []
+    mine = pd.Series(True, index=df.index)
+    for k in keys:
+        mine &= _same(df, k, row[k]) if k in df.columns and k in row.index else True
+    base = baseline_flags(df) & _same(df, "task", row["task"])
+    for k in cfg:  # a parameter of the regularizer alone (weight) is empty on the baseline
+        if k in df.columns and k in row.index:
+            base &= _same(df, k, row[k]) | df[k].isna()
+    a, b = _ok_times(df, base, criterion), _ok_times(df, mine, criterion)
+    if len(a) < 2 or len(b) < 2:
+        return math.nan, math.nan
+    return bootstrap_ratio_ci(a, b, alpha, np.random.default_rng(0))
+
+
+def time_verdict(row: pd.Series, interval: tuple[float, float]) -> str:
+    """``winner``, ``baseline`` (the baseline itself is fastest), ``same NFE``, ``no
+    interval`` (fewer than two seeds a side) or ``within noise`` (the interval holds 1)."""
+    if bool(row["is_baseline"]):
+        return "baseline"
+    nfe = row.get(f"{CRITERION_NFE[str(row['criterion'])]}_ratio", math.nan)
+    if isinstance(nfe, int | float) and math.isfinite(nfe) and abs(nfe - 1) <= SAME_NFE:
+        return "same NFE"
+    lo, hi = interval
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "no interval"
+    return "within noise" if lo <= 1 <= hi else "winner"
+
+
+def _bullet(r: pd.Series, label: str, interval: tuple[float, float], verdict: str) -> str:
+    name = str(r.get("metric_name") or "metric")
+    ratio = r.get(f"{r['criterion']}_ratio", math.nan)
+    ci = f"[{fmt_num(interval[0])}, {fmt_num(interval[1])}]"
+    what = f"{label}, {fmt_ratio(ratio)} {ci} the baseline's"
+    test = (
+        f"test {name} {fmt_num(r['test_metric_mean'])} vs {fmt_num(r['test_metric_base'])}, "
+        f"{int(r['n_ok'])} seed(s)"
+    )
+    head = f"{r['task']}: fastest {CRITERIA[r['criterion']]}"
+    if verdict == "baseline":
+        return f"{head}: {label} (the baseline itself), {test}"
+    if verdict == "winner":
+        return f"{head}: {what}, {test}"
+    nfe = r.get(f"{CRITERION_NFE[str(r['criterion'])]}_ratio", math.nan)
+    why = {
+        "same NFE": f"{SAME_NFE_TEXT} (NFE {fmt_ratio(nfe)} the baseline's)",
+        "within noise": "the time interval contains 1",
+        "no interval": "fewer than two finished seeds a side, no interval",
+    }[verdict]
+    return f"{head}: no winner, {why}; quickest was {what}, {test}"
+
+
 def answer_section(
     agg: pd.DataFrame, df: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE
 ) -> ReportSection:
@@ -93,28 +195,26 @@ def answer_section(
     varying = {c for c in cfg if c in agg.columns and agg[c].astype(str).nunique() > 1}
     rows, bullets = [], []
     for _, r in best.iterrows():
-        unit, scale = time_unit(agg[f"{r['criterion']}_mean"])
+        task_rows = agg[agg["task"].astype(str) == str(r["task"])]
+        unit, scale = time_unit(task_rows["predict_time_s_mean"])
         name = str(r.get("metric_name") or "metric")
         label = _label(r, cfg, varying)
-        ratio = r.get(f"{r['criterion']}_ratio", math.nan)
-        base_tag = " (the baseline itself)" if bool(r["is_baseline"]) else ""
-        bullets.append(
-            f"{r['task']}: fastest {CRITERIA[r['criterion']]}: {label}{base_tag}, "
-            f"{fmt_ratio(ratio)} the baseline's, test {name} {fmt_num(r['test_metric_mean'])} "
-            f"vs {fmt_num(r['test_metric_base'])}, {int(r['n_ok'])} seed(s)"
-        )
+        interval = time_interval(df, r, str(r["criterion"]), cfg)
+        verdict = time_verdict(r, interval)
+        bullets.append(_bullet(r, label, interval, verdict))
         rows.append(
-            {
+            {  # one set of columns for every task: units and metric names go in the cells
                 "task": str(r["task"]),
                 "fastest by": CRITERIA[r["criterion"]],
                 "configuration": label,
+                "time verdict": verdict,
                 "seeds": str(int(r["n_ok"])),
-                f"predict time ({unit})": fmt_num(r.get("predict_time_s_mean") * scale),
+                "predict time": f"{fmt_num(r.get('predict_time_s_mean') * scale)} {unit}",
                 "predict time × baseline": fmt_ratio(r.get("predict_time_s_ratio")),
-                "train step time (ms)": fmt_num(r.get("train_step_time_s_mean", math.nan) * 1e3),
+                "train step time": fmt_num(r.get("train_step_time_s_mean", math.nan) * 1e3) + " ms",
                 "train step × baseline": fmt_ratio(r.get("train_step_time_s_ratio")),
                 "predict NFE × baseline": fmt_ratio(r.get("predict_nfe_ratio", math.nan)),
-                f"test {name} (baseline)": f"{fmt_num(r['test_metric_mean'])} "
+                "test metric (baseline)": f"{name} {fmt_num(r['test_metric_mean'])} "
                 f"({fmt_num(r['test_metric_base'])})",
                 "eligible": f"{int(r['n_eligible'])}/{int(r['n_configurations'])}",
             }
@@ -126,8 +226,11 @@ def answer_section(
         f"{tolerance:.0%} of its baseline's (same configuration, baseline regularizer at its "
         f"default parameters; better counts as within). Ratios are seed means over the "
         f"baseline's; 'eligible' counts configurations within tolerance of all. Direction of "
-        f"the test metric: {'; '.join(sources)}."
+        f"the test metric: {'; '.join(sources)}. A time is named the winner only when the "
+        f"interval of its ratio to the baseline (95% bootstrap over seeds) excludes 1 and "
+        f"its NFE differs from the baseline's by more than {SAME_NFE:.0%}."
     )
+    note += " " + calibration_note(df)
     md = "\n".join(f"- {md_escape(b)}" for b in bullets)
     md += f"\n\n{md_escape(note)}\n\n{md_table(table)}"
     items = []
