@@ -134,7 +134,7 @@ def test_parquet_export_of_only_none_baseline_cells_on_torch(tmp_path: Path) -> 
     out = tmp_path / "r.parquet"
     assert main(["export", str(res), "--out", str(out)]) == 0
     back = read_export(out)
-    assert back["x_regularizer_record"].tolist() == ["{}"]
+    assert back["x_regularizer_record"].tolist() == [{}]  # the same dict back (JSON inside)
     assert back["status"].tolist() == ["ok"]
 
 
