@@ -115,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, help="output file (.parquet or .csv)")
     exp.add_argument("--force", action="store_true", help="overwrite an existing --out file")
 
+    page = sub.add_parser(
+        "asv-page",
+        help="an offline HTML page of asv's results (asv publish's page needs its JavaScript "
+        "from CDNs)",
+    )
+    page.add_argument(
+        "results",
+        nargs="?",
+        default=".asv/results",
+        help="asv results directory (default .asv/results, asv.conf.json's results_dir)",
+    )
+    page.add_argument("--out", default=".asv/offline.html", help="default .asv/offline.html")
+    page.add_argument("--last", type=_positive_int, default=8, help="commits per table (default 8)")
+    page.add_argument("--force", action="store_true", help="overwrite a file it did not write")
+
     lst = sub.add_parser("list", help="installed plugins, what they support, load failures")
     lst.add_argument("--strict-plugins", action="store_true")
 
@@ -136,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args)
         if args.command == "list":
             return _list(args)
+        if args.command == "asv-page":
+            from ndebench.asv_page import write_page
+
+            path = write_page(Path(args.results), Path(args.out), args.last, args.force)
+            print(f"page written to {terminal_text(path)}")
+            return 0
         if args.command == "doctor":
             from ndebench.doctor import doctor
 
