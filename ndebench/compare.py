@@ -108,6 +108,7 @@ class MetricComparison:
     paired: bool
     verdict: str
     note: str = ""
+    raw_ratio: float = math.nan  # a calibrated time's ratio before normalization
 
 
 @dataclass
@@ -321,8 +322,9 @@ def _judge_time(
     raw = mb / ma if ma else math.nan
     note = f"raw {_num(raw)}×"
     if mode == "noisy" and m.verdict != NOT_COMPARABLE:
-        return replace(m, a=ma, b=mb, verdict=NOISY, note=note)
-    return replace(m, a=ma, b=mb, note="; ".join(x for x in (m.note, note) if x))
+        return replace(m, a=ma, b=mb, verdict=NOISY, note=note, raw_ratio=raw)
+    note = "; ".join(x for x in (m.note, note) if x)
+    return replace(m, a=ma, b=mb, note=note, raw_ratio=raw)
 
 
 def compare_frames(
@@ -378,11 +380,18 @@ def compare_frames(
             verdict = NOT_COMPARABLE
         else:
             verdict = UNCHANGED
-        cells.append(CellComparison(label, sa, sb, verdict, metrics, changed, lost_ok))
+        note = changed
+        if not note and any(m.verdict == NOISY and _moved(m, limits[m.metric]) for m in metrics):
+            note = "a time moved beyond its threshold on a noisy machine: not judged"  # shown
+        cells.append(CellComparison(label, sa, sb, verdict, metrics, note, lost_ok))
     return Comparison(
         cells, _hardware(a), _hardware(b), match_on, limits, alpha,
         calibration_a=calibration_a, calibration_b=calibration_b,
     )  # fmt: skip
+
+
+def _moved(m: MetricComparison, threshold: float) -> bool:
+    return _direction(m.ratio, threshold, True) != UNCHANGED
 
 
 def check_comparable(result: Comparison) -> None:
@@ -514,6 +523,8 @@ def _cell_text(m: MetricComparison) -> str:
     ci = f"[{_num(m.ci[0])}, {_num(m.ci[1])}]"
     marks = {REGRESSED: " **▲ regressed**", IMPROVED: " ▼ improved", NOISY: " noisy"}
     mark = marks.get(m.verdict, "")
+    if math.isfinite(m.raw_ratio):
+        mark += f" (raw {_num(m.raw_ratio)}×)"
     return f"{_num(m.ratio)}× {ci}{mark}"
 
 
@@ -537,8 +548,9 @@ def format_markdown(result: Comparison, show_all: bool = False) -> str:
     lines += [
         f"- **Matched on:** {_md(result.match_on)} (never across different budgets).",
         f"- **Method:** one sample per cell (seed); times and memory: {1 - result.alpha:.0%} "
-        "bootstrap interval of the ratio of medians B/A; NFE and test metric: per-seed "
-        "ratios of common seeds.",
+        "bootstrap interval of the ratio of medians B/A, flagged only when the ratio and the "
+        "whole interval lie beyond the threshold; NFE and test metric (primary: load does not "
+        "move them): per-seed ratios of common seeds.",
         "- **Thresholds:** "
         + ", ".join(f"{METRICS[k][0]} {v:.0%}" for k, v in result.thresholds.items()),
     ]
@@ -553,7 +565,7 @@ def format_markdown(result: Comparison, show_all: bool = False) -> str:
             f"- **Cannot detect:** {len(detect) - len(finite)} timing/memory comparison(s) have "
             "fewer than two finished seeds on a side (not comparable)."
         )
-    shown = [c for c in result.cells if show_all or c.verdict != UNCHANGED]
+    shown = [c for c in result.cells if show_all or c.verdict != UNCHANGED or c.note]
     metrics = [m for m in METRICS if any(x.metric == m for c in shown for x in c.metrics)]
     head = ["configuration", "verdict", "status A", "status B", *[METRICS[m][0] for m in metrics]]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
