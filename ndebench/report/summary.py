@@ -164,7 +164,7 @@ def _bullet(r: pd.Series, label: str, interval: tuple[float, float], verdict: st
     )
     head = f"{r['task']}: fastest {CRITERIA[r['criterion']]}"
     if verdict == "baseline":
-        return f"{head}: {label} (the baseline itself), {test}"
+        return f"{head}: {label} (the baseline itself), {fmt_ratio(ratio)} the baseline's, {test}"
     if verdict == "winner":
         return f"{head}: {what}, {test}"
     nfe = r.get(f"{CRITERION_NFE[str(r['criterion'])]}_ratio", math.nan)
