@@ -15,7 +15,8 @@ on every backend on purpose: core never imports a framework (``list`` and the pa
 cheap) and never names a plugin, and what load changes (the CPU share, clock frequency and
 caches a process gets) is a property of the machine, which a small dense chain measures the
 way the cells' small dense fields feel it. It does not see a GPU: calibration normalizes CPU
-timings; a GPU run's calibration states only the host's load.
+timings; a GPU run's calibration states only the host's load. With a remote executor (dask,
+submitit) it measures the machine that runs ``ndebench run``, not the workers.
 
 Storage. ``DIR/calibration/<run id>.json``, one file per run, named by its start time,
 process id and a random suffix (never an earlier run's file); each new sample rewrites the
