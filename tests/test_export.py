@@ -103,3 +103,47 @@ def test_export_bad_input_is_one_line_exit_2(tmp_path: Path, toy_env, capsys) ->
     assert cli("run", str(suite_file(tmp_path, seeds="[0]")), "--out", str(res)) == 0
     assert main(["export", str(res), "--out", str(tmp_path / "x.xlsx")]) == 2
     assert "give --format" in capsys.readouterr().err
+
+
+TORCH_AND_JAX = """
+[suite]
+name = "export_both"
+seeds = [0]
+timeout_s = 300
+[matrix]
+backend = ["torch", "jax"]
+task = ["spiral"]
+solver = ["tsit5"]
+adjoint = ["discrete"]
+regularizer = ["none", "ernode"]
+[params]
+train_steps = 2
+batch_size = 16
+grad_fidelity = false
+[params.task.spiral]
+n_train = 32
+n_test = 16
+"""
+
+
+@pytest.fixture(scope="module")
+def both_backends(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("both")
+    suite = tmp / "both.toml"
+    suite.write_text(TORCH_AND_JAX)
+    assert cli("run", str(suite), "--out", str(tmp / "res")) == 0
+    return tmp / "res"
+
+
+@pytest.mark.slow
+@pytest.mark.requires_torch
+@pytest.mark.requires_jax
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_torch_and_jax_results_round_trip(both_backends: Path, tmp_path: Path, fmt: str) -> None:
+    """A table of both backends: x_nfe_backward_counted is True in JAX rows and NaN in torch
+    rows, x_regularizer_record a dict in torch rows and NaN in JAX rows."""
+    expected = ndebench.load_results(both_backends)
+    assert set(expected["backend"]) == {"torch", "jax"}
+    out = tmp_path / f"r.{fmt}"
+    assert main(["export", str(both_backends), "--out", str(out)]) == 0
+    assert_same_table(read_export(out), expected)
