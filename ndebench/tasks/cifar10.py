@@ -29,6 +29,7 @@ from ndebench.tasks.classification import (
     CLASSIFIER_DEFAULTS,
     CLASSIFIER_TYPES,
     AbstractClassificationTask,
+    check_counts,
     split_data,
     subset,
 )
@@ -100,7 +101,10 @@ class Cifar10(AbstractClassificationTask):
     def data(self, seed: int) -> TaskData:
         from ndebench.data import load_cifar10
 
-        arrays = load_cifar10(self._root() or str(self.params["data_dir"]))
+        source = self._root() or str(self.params["data_dir"])
+        arrays = load_cifar10(source)
+        n_train, n_test = int(self.params["n_train"]), int(self.params["n_test"])
+        check_counts(source, n_train, len(arrays.train_images), n_test, len(arrays.test_images))
         train = np.asarray(arrays.train_images, dtype=np.float64) / 255.0
         test = np.asarray(arrays.test_images, dtype=np.float64) / 255.0
         mean = train.mean(axis=(0, 2, 3), keepdims=True)
@@ -111,4 +115,4 @@ class Cifar10(AbstractClassificationTask):
             self.times(),
             test=((test - mean) / std, arrays.test_labels),
         )
-        return subset(data, int(self.params["n_train"]), int(self.params["n_test"]))
+        return subset(data, n_train, n_test)

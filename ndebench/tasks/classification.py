@@ -103,6 +103,19 @@ def split_data(
     )
 
 
+def check_counts(source: str, n_train: int, have_train: int, n_test: int, have_test: int) -> None:
+    """Raise :class:`~ndebench.backend.UnsupportedCell` with one line naming the key, the count
+    and ``source`` where ``n_train`` / ``n_test`` (0: all) ask for more rows than the files
+    hold (a silent "all of them" would store a result under a size it never had)."""
+    from ndebench.backend import UnsupportedCell
+
+    for key, n, have in (("n_train", n_train, have_train), ("n_test", n_test, have_test)):
+        if n > have:
+            raise UnsupportedCell(
+                f"{key} = {n} is more than the {have} {key[2:]} images in {source}"
+            )
+
+
 def subset(data: TaskData, n_train: int | None, n_test: int | None) -> TaskData:
     """The first ``n_train`` / ``n_test`` rows (None or 0: all), for CPU-sized runs."""
 

@@ -23,6 +23,7 @@ from ndebench.tasks.classification import (
     CLASSIFIER_DEFAULTS,
     CLASSIFIER_TYPES,
     AbstractClassificationTask,
+    check_counts,
     split_data,
     subset,
 )
@@ -120,16 +121,10 @@ def mnist_split(
     """The four MNIST-layout IDX files of ``data_dir`` as flat pixels in [0, 1] of ``dtype``,
     ``downsample`` x ``downsample`` blocks averaged, the files' own train/test split, the first
     ``n_train``/``n_test`` rows (0: all)."""
-    from ndebench.backend import UnsupportedCell
     from ndebench.data import load_mnist
 
     arrays = load_mnist(data_dir)
-    for key, n, have in (("n_train", n_train, len(arrays.train_images)),
-                         ("n_test", n_test, len(arrays.test_images))):  # fmt: skip
-        if n > have:
-            raise UnsupportedCell(
-                f"{key} = {n} is more than the {have} {key[2:]} images in {data_dir}"
-            )
+    check_counts(data_dir, n_train, len(arrays.train_images), n_test, len(arrays.test_images))
 
     def flat(images: np.ndarray) -> np.ndarray:
         x = np.asarray(images, dtype=np.float64) / 255.0

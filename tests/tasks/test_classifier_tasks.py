@@ -175,3 +175,15 @@ def test_continuous_adjoint_sees_only_the_ode_block(adjoint: str) -> None:
     assert got_backward == field_only
     if adjoint == "backsolve":  # there the bug shows (the interpolating adjoint's control of
         assert everything != field_only  # the parameter part happens to give equal steps here)
+
+
+def test_cifar10_more_rows_than_the_files_hold_is_named_not_silently_cut(tmp_path: Path) -> None:
+    from ndebench.backend import UnsupportedCell
+
+    cifar_dir(tmp_path, sizes=(3, 2, 2, 2, 3, 5))  # 12 training and 5 test records
+    with pytest.raises(UnsupportedCell, match="n_test = 6 is more than the 5 test images"):
+        Cifar10({"data_dir": str(tmp_path), "n_test": 6}).data(0)
+    with pytest.raises(UnsupportedCell, match="n_train = 13 is more than the 12 train images"):
+        Cifar10({"data_dir": str(tmp_path), "n_train": 13}).data(0)
+    data = Cifar10({"data_dir": str(tmp_path), "n_train": 12, "n_test": 5}).data(0)
+    assert data.test.size == 5
