@@ -75,6 +75,19 @@ SESSION_OPTIONAL: tuple[str, ...] = ("parameters", "set_parameters", "loss_and_g
 BACKEND_OPTIONAL: tuple[str, ...] = ("reference_solve",)
 
 
+def _check_provides(cls: type, base: type, optional: tuple[str, ...]) -> None:
+    """``cls.provides`` must name exactly the optional methods ``cls`` overrides (checked when
+    the class is defined, so a drifted declaration fails at import, naming the methods)."""
+    overridden = {m for m in optional if getattr(cls, m) is not getattr(base, m)}
+    declared = set(cls.provides) & set(optional)  # type: ignore[attr-defined]
+    if overridden != declared:
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__}: provides must name the optional methods it "
+            f"implements; implemented but not declared: {sorted(overridden - declared)}, "
+            f"declared but not implemented: {sorted(declared - overridden)}"
+        )
+
+
 class AbstractSession(abc.ABC):
     """One cell's experiment: model, optimizer and solver configuration, on one device.
 
@@ -83,6 +96,10 @@ class AbstractSession(abc.ABC):
     ``NotImplementedError``."""
 
     provides: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_provides(cls, AbstractSession, SESSION_OPTIONAL)
 
     @abc.abstractmethod
     def train_step(self, batch: Batch, step: int, weight: float) -> StepStats:
@@ -149,6 +166,10 @@ class AbstractBackend(abc.ABC):
     which optional methods (:data:`BACKEND_OPTIONAL`) it implements."""
 
     provides: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_provides(cls, AbstractBackend, BACKEND_OPTIONAL)
 
     def unavailable(self, cell: Cell) -> str | None:
         """Why this process cannot run ``cell`` (device missing, compile unavailable), or None."""

@@ -56,9 +56,17 @@ def _overridden(cls: type, base: type, names: tuple[str, ...]) -> frozenset[str]
     return frozenset(n for n in names if getattr(cls, n) is not getattr(base, n))
 
 
+def _subclasses(base: type) -> list[type]:
+    out: list[type] = []
+    for sub in base.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
 def test_optional_methods_are_declared_exactly() -> None:
-    """``provides`` of every session and backend (built in, toy, refkit) names exactly the
-    optional methods it overrides: the harness reads the declaration, never probes."""
+    """``provides`` of every session and backend defined (built in, the JAX SDE session, toy,
+    refkit, and any other loaded) names exactly the optional methods it overrides: the harness
+    reads the declaration, never probes."""
     from ndebench.backend import (
         BACKEND_OPTIONAL,
         SESSION_OPTIONAL,
@@ -66,27 +74,59 @@ def test_optional_methods_are_declared_exactly() -> None:
         AbstractSession,
     )
 
-    classes = []
+    expected = {"RefBackend", "RefSession", "ToyBackend", "ToySession"}
     if importlib.util.find_spec("torch"):
-        from ndebench_torch.backend import TorchBackend
-        from ndebench_torch.session import TorchSession
+        import ndebench_torch.backend
+        import ndebench_torch.session  # noqa: F401
 
-        classes += [TorchBackend, TorchSession]
+        expected |= {"TorchBackend", "TorchSession"}
     if importlib.util.find_spec("jax") and importlib.util.find_spec("diffrax"):
-        from ndebench_jax.backend import JaxBackend
-        from ndebench_jax.session import JaxSession
+        import ndebench_jax.backend
+        import ndebench_jax.sde.session
+        import ndebench_jax.session  # noqa: F401
 
-        classes += [JaxBackend, JaxSession]
+        expected |= {"JaxBackend", "JaxSession", "JaxSDESession"}
+    import ndebench_refkit  # noqa: F401
+    import ndebench_toy  # noqa: F401
+
+    sessions, backends = _subclasses(AbstractSession), _subclasses(AbstractBackend)
+    assert expected <= {c.__name__ for c in sessions + backends}
+    for cls in sessions:
+        assert cls.provides == _overridden(cls, AbstractSession, SESSION_OPTIONAL), cls
+    for cls in backends:
+        assert cls.provides == _overridden(cls, AbstractBackend, BACKEND_OPTIONAL), cls
+
+
+def test_a_drifted_declaration_fails_when_the_class_is_defined() -> None:
+    from ndebench.backend import AbstractBackend, AbstractSession
+
+    with pytest.raises(TypeError, match=r"implemented but not declared: \['parameters'\]"):
+
+        class Undeclared(AbstractSession):
+            def parameters(self):  # type: ignore[no-untyped-def]
+                return {}
+
+    with pytest.raises(TypeError, match=r"declared but not implemented: \['loss_and_grad'\]"):
+
+        class Overclaiming(AbstractSession):
+            provides = frozenset({"loss_and_grad"})
+
+    with pytest.raises(TypeError, match="reference_solve"):
+
+        class Backend(AbstractBackend):
+            def reference_solve(self, *args):  # type: ignore[no-untyped-def]
+                raise NotImplementedError
+
+    class Inherits(ndebench_refkit_session()):  # a subclass inherits method and declaration
+        pass
+
+    assert Inherits.provides == {"parameters", "set_parameters", "loss_and_grad"}
+
+
+def ndebench_refkit_session() -> type:
     import ndebench_refkit
-    import ndebench_toy
 
-    classes += [ndebench_refkit.RefBackend, ndebench_refkit.RefSession]
-    classes += [ndebench_toy.ToyBackend, ndebench_toy.ToySession]
-    for cls in classes:
-        if issubclass(cls, AbstractSession):
-            assert cls.provides == _overridden(cls, AbstractSession, SESSION_OPTIONAL), cls
-        else:
-            assert cls.provides == _overridden(cls, AbstractBackend, BACKEND_OPTIONAL), cls
+    return ndebench_refkit.RefSession
 
 
 @pytest.mark.parametrize("regularizer", ["steer", "taynode", "rnode_kinetic", "rnode_jacobian"])

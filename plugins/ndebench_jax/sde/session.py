@@ -12,7 +12,7 @@ counts (:mod:`ndebench_jax.sde.solve`); backward NFE is not counted (-1).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,6 +26,10 @@ PREDICT_STEP = 999_983
 
 
 class JaxSDESession(AbstractSession):
+    provides: ClassVar[frozenset[str]] = frozenset(
+        {"parameters", "set_parameters", "loss_and_grad"}
+    )
+
     def __init__(self, setup: CellSetup) -> None:
         import jax
 
