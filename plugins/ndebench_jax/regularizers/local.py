@@ -178,8 +178,8 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
         return train
 
 
-class LocalErrorRegularizer(AbstractLocalRegularizer):
-    name: ClassVar[str] = "local_error_unbiased"
+class AbstractLocalErrorRegularizer(AbstractLocalRegularizer):
+    """``R = rms(u~ / sc) * h0`` of the fresh step; the members differ in sampling only."""
 
     def local_value(self, h, ks, gs, rtol, atol):
         import jax.numpy as jnp
@@ -189,13 +189,18 @@ class LocalErrorRegularizer(AbstractLocalRegularizer):
         return _rms(u / sc) * h
 
 
-class LocalErrorBiasedRegularizer(LocalErrorRegularizer):
+class LocalErrorRegularizer(AbstractLocalErrorRegularizer):
+    name: ClassVar[str] = "local_error_unbiased"
+
+
+class LocalErrorBiasedRegularizer(AbstractLocalErrorRegularizer):
     name: ClassVar[str] = "local_error_biased"
     biased: ClassVar[bool] = True
 
 
-class LocalStiffnessRegularizer(AbstractLocalRegularizer):
-    name: ClassVar[str] = "local_stiffness_unbiased"
+class AbstractLocalStiffnessRegularizer(AbstractLocalRegularizer):
+    """``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` of the fresh step; the members
+    differ in sampling only."""
 
     def local_value(self, h, ks, gs, rtol, atol):
         import jax.numpy as jnp
@@ -211,6 +216,10 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
         return jnp.where(ok, num / (den + eps), 0.0) / norm
 
 
-class LocalStiffnessBiasedRegularizer(LocalStiffnessRegularizer):
+class LocalStiffnessRegularizer(AbstractLocalStiffnessRegularizer):
+    name: ClassVar[str] = "local_stiffness_unbiased"
+
+
+class LocalStiffnessBiasedRegularizer(AbstractLocalStiffnessRegularizer):
     name: ClassVar[str] = "local_stiffness_biased"
     biased: ClassVar[bool] = True

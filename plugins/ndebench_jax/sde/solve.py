@@ -118,7 +118,7 @@ def make_sde_solve(
     return solve
 
 
-class DiffraxSDESolver:
+class AbstractDiffraxSDESolver:
     """The registered impl of ``diffrax_<name>`` SDE solvers. SDE cells build
     their solve with :func:`make_sde_solve` (:mod:`ndebench_jax.sde.session`); the ODE
     session never runs an SDE solver (the capability matrix refuses SDE solvers on ODE tasks),
@@ -135,16 +135,16 @@ class DiffraxSDESolver:
         )
 
 
-class DiffraxEuler(DiffraxSDESolver):
+class DiffraxEuler(AbstractDiffraxSDESolver):
     def __init__(self, **params: Any) -> None:
         super().__init__("diffrax_euler", **params)
 
 
-class DiffraxHeun(DiffraxSDESolver):
+class DiffraxHeun(AbstractDiffraxSDESolver):
     def __init__(self, **params: Any) -> None:
         super().__init__("diffrax_heun", **params)
 
 
-class DiffraxSPaRK(DiffraxSDESolver):
+class DiffraxSPaRK(AbstractDiffraxSDESolver):
     def __init__(self, **params: Any) -> None:
         super().__init__("diffrax_spark", **params)

@@ -14,14 +14,19 @@ from ndebench.tableaus import BOSH3, Tableau
 from ndebench_jax.solvers.base import AbstractJaxSolver
 
 
-class Bosh3(AbstractJaxSolver):
-    name: ClassVar[str] = "bosh3"
+class AbstractBosh3(AbstractJaxSolver):
+    """diffrax's ``Bosh3`` with core's tableau; the members differ in ``wrapped`` only."""
+
     tableau: ClassVar[Tableau] = BOSH3
 
     def diffrax_solver(self):
         return dfx.Bosh3()
 
 
-class DiffraxBosh3(Bosh3):
+class Bosh3(AbstractBosh3):
+    name: ClassVar[str] = "bosh3"
+
+
+class DiffraxBosh3(AbstractBosh3):
     name: ClassVar[str] = "diffrax_bosh3"
     wrapped: ClassVar[bool] = False

@@ -14,14 +14,19 @@ from ndebench.tableaus import DOPRI5, Tableau
 from ndebench_jax.solvers.base import AbstractJaxSolver
 
 
-class Dopri5(AbstractJaxSolver):
-    name: ClassVar[str] = "dopri5"
+class AbstractDopri5(AbstractJaxSolver):
+    """diffrax's ``Dopri5`` with core's tableau; the members differ in ``wrapped`` only."""
+
     tableau: ClassVar[Tableau] = DOPRI5
 
     def diffrax_solver(self):
         return dfx.Dopri5()
 
 
-class DiffraxDopri5(Dopri5):
+class Dopri5(AbstractDopri5):
+    name: ClassVar[str] = "dopri5"
+
+
+class DiffraxDopri5(AbstractDopri5):
     name: ClassVar[str] = "diffrax_dopri5"
     wrapped: ClassVar[bool] = False

@@ -14,14 +14,19 @@ from ndebench.tableaus import TSIT5, Tableau
 from ndebench_jax.solvers.base import AbstractJaxSolver
 
 
-class Tsit5(AbstractJaxSolver):
-    name: ClassVar[str] = "tsit5"
+class AbstractTsit5(AbstractJaxSolver):
+    """diffrax's ``Tsit5`` with core's tableau; the members differ in ``wrapped`` only."""
+
     tableau: ClassVar[Tableau] = TSIT5
 
     def diffrax_solver(self):
         return dfx.Tsit5()
 
 
-class DiffraxTsit5(Tsit5):
+class Tsit5(AbstractTsit5):
+    name: ClassVar[str] = "tsit5"
+
+
+class DiffraxTsit5(AbstractTsit5):
     name: ClassVar[str] = "diffrax_tsit5"
     wrapped: ClassVar[bool] = False

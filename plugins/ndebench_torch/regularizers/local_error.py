@@ -12,10 +12,8 @@ from ndebench_torch.regularizers.local import AbstractLocalRegularizer, combine
 from ndebench_torch.sde.step import SRIStep, error_terms
 
 
-class LocalErrorRegularizer(AbstractLocalRegularizer):
-    """``R = rms(u~ / sc) * h0`` of the fresh step (unbiased t_s)."""
-
-    name: ClassVar[str] = "local_error_unbiased"
+class AbstractLocalErrorRegularizer(AbstractLocalRegularizer):
+    """``R = rms(u~ / sc) * h0`` of the fresh step; the members differ in sampling only."""
 
     def local_value(
         self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
@@ -35,6 +33,14 @@ class LocalErrorRegularizer(AbstractLocalRegularizer):
         return rms(error_terms(tab, st) / sc) * h
 
 
-class LocalErrorBiasedRegularizer(LocalErrorRegularizer):
+class LocalErrorRegularizer(AbstractLocalErrorRegularizer):
+    """Unbiased t_s (uniform on the solve's interval)."""
+
+    name: ClassVar[str] = "local_error_unbiased"
+
+
+class LocalErrorBiasedRegularizer(AbstractLocalErrorRegularizer):
+    """Biased t_s (a step the solver took)."""
+
     name: ClassVar[str] = "local_error_biased"
     biased: ClassVar[bool] = True

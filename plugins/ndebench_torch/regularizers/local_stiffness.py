@@ -13,12 +13,10 @@ from ndebench_torch.regularizers.local import AbstractLocalRegularizer, combine
 from ndebench_torch.sde.step import SRIStep, stiffness
 
 
-class LocalStiffnessRegularizer(AbstractLocalRegularizer):
+class AbstractLocalStiffnessRegularizer(AbstractLocalRegularizer):
     """``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` of the fresh step, no h.
     ``eps = None`` (the default) is the machine epsilon of the state's dtype, as the reference's
-    ``eps(eltype(u))``."""
-
-    name: ClassVar[str] = "local_stiffness_unbiased"
+    ``eps(eltype(u))``. The members differ in sampling only."""
 
     def local_value(
         self, h: float, ks: list[torch.Tensor], gs: list[torch.Tensor], rtol: float, atol: float
@@ -45,6 +43,14 @@ class LocalStiffnessRegularizer(AbstractLocalRegularizer):
         return stiffness(tab, st, h, eps=eps) / float(self.params["normalizer"])
 
 
-class LocalStiffnessBiasedRegularizer(LocalStiffnessRegularizer):
+class LocalStiffnessRegularizer(AbstractLocalStiffnessRegularizer):
+    """Unbiased t_s (uniform on the solve's interval)."""
+
+    name: ClassVar[str] = "local_stiffness_unbiased"
+
+
+class LocalStiffnessBiasedRegularizer(AbstractLocalStiffnessRegularizer):
+    """Biased t_s (a step the solver took)."""
+
     name: ClassVar[str] = "local_stiffness_biased"
     biased: ClassVar[bool] = True
