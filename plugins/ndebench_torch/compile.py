@@ -42,9 +42,7 @@ def compile_module(module: nn.Module, device: str) -> nn.Module:
     reason = compile_unavailable(device)
     if reason:
         raise UnsupportedCell(reason)
-    cache = inductor_cache_dir()
-    if cache:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # read lazily, at the first compile
+    use_persistent_caches()
     try:
         return torch.compile(module)  # type: ignore[return-value]
     except Exception as exc:
@@ -64,10 +62,26 @@ def compile_solver(solver: object, device: str) -> tuple[object, bool]:
     reason = compile_unavailable(device)
     if reason:
         raise UnsupportedCell(reason)
+    use_persistent_caches()
+    return CompiledRungeKutta(solver), False
+
+
+def use_persistent_caches() -> None:
+    """Point inductor's on-disk caches at :func:`inductor_cache_dir` and turn on the two that
+    let a second process skip compilation: the FX graph cache (inductor's generated code, in
+    ``<dir>/fxgraph``) and the AOTAutograd cache (the forward/backward split, ``<dir>/aotautograd``;
+    both default on in torch >= 2.7, off in some earlier versions this plugin accepts). A user's
+    ``TORCHINDUCTOR_FX_GRAPH_CACHE=0`` / ``TORCHINDUCTOR_AUTOGRAD_CACHE=0`` still wins (torch
+    reads those over the config). Dynamo's tracing is not cached: a warm cell still traces."""
     cache = inductor_cache_dir()
     if cache:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
-    return CompiledRungeKutta(solver), False
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # read lazily, at each cache access
+    import torch._functorch.config as functorch_config
+    import torch._inductor.config as inductor_config
+
+    inductor_config.fx_graph_cache = True
+    if hasattr(functorch_config, "enable_autograd_cache"):
+        functorch_config.enable_autograd_cache = True
 
 
 def inductor_cache_dir() -> str | None:
