@@ -255,7 +255,7 @@ def render_page(results_dir: Path, last: int = 8) -> str:
 def write_page(results_dir: Path, out: Path, last: int = 8, force: bool = False) -> Path:
     """Write the page to ``out``: a file this command wrote before is replaced, any other
     existing file only with ``force``."""
-    from ndebench.report.files import write_text_atomic
+    from ndebench.atomic import write_text_atomic
 
     if last < 1:
         raise InputError(f"--last {last}: must be at least 1")

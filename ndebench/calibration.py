@@ -103,12 +103,12 @@ class CalibrationLog:
 
     def sample(self, when: str) -> float:
         """Time the workload now, append the sample and rewrite this run's file."""
-        from ndebench.store import atomic_write_text
+        from ndebench.atomic import write_text_atomic
 
         seconds = reference_workload()
         with self._lock:
             self.doc["samples"].append({"at": _now(), "when": when, "seconds": seconds})
-            atomic_write_text(self.path, json.dumps(self.doc, indent=1))
+            write_text_atomic(self.path, json.dumps(self.doc, indent=1), durable=True)
         return seconds
 
     @contextmanager

@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+from ndebench.atomic import write_text_atomic
+
 JOB = "job.json"
 RESULT = "result.json"
 #: how often a cell's watchdog looks at its parent and its runner
@@ -99,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from ndebench.worker import run_cell
 
     doc = run_cell(Cell.from_dict(job["cell"]), job["key"], job["env"])
-    tmp = folder / f".{RESULT}.tmp"
-    tmp.write_text(json.dumps(doc, default=str))
-    os.replace(tmp, folder / RESULT)
+    write_text_atomic(folder / RESULT, json.dumps(doc, default=str))
     return 0
 
 

@@ -335,7 +335,7 @@ def _compare(args: argparse.Namespace) -> int:
     text = format_markdown(result, show_all=args.all)
     print(terminal_text(text), end="")
     if args.out:
-        from ndebench.report.files import write_text_atomic
+        from ndebench.atomic import write_text_atomic
 
         try:
             write_text_atomic(Path(args.out), terminal_text(text))

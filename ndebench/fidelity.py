@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ndebench.atomic import write_with_atomic
 from ndebench.backend import AbstractBackend, AbstractSession, CellSetup
 from ndebench.cell_setup import make_setup
 from ndebench.memory import PeakGrowth
@@ -209,12 +208,9 @@ class _Reference:
 def _save_npz(path: Path, arrays: Params) -> None:
     """Atomically (a concurrent reader sees the whole file or none)."""
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)  # type: ignore[arg-type]
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        write_with_atomic(path, lambda tmp: _savez(tmp, arrays))
+
+
+def _savez(tmp: Path, arrays: Params) -> None:
+    with open(tmp, "wb") as fh:  # a file object: savez would append ".npz" to a name
+        np.savez(fh, **arrays)  # type: ignore[arg-type]

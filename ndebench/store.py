@@ -19,19 +19,18 @@ damaged, a newer schema) is never overwritten: it is moved to ``cells/quarantine
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import json
 import math
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ndebench.atomic import write_text_atomic
 from ndebench.claims import Claims, Holder
 from ndebench.columns import CURVE_COLUMNS as CURVE_COLUMNS
 from ndebench.columns import EXTRA_COLUMNS as EXTRA_COLUMNS
@@ -75,13 +74,6 @@ class Store:
     def path(self, key: str) -> Path:
         return self.cells_dir / f"{key}.json"
 
-    def read(self, key: str) -> dict[str, Any] | None:
-        """The stored document of ``key``, or None if absent or unreadable."""
-        try:
-            return _read_doc(self.path(key))
-        except (OSError, ValueError):
-            return None
-
     def write(self, key: str, doc: dict[str, Any]) -> None:
         """Store ``doc`` atomically; an existing record is kept in ``previous``, an existing
         file that cannot be read is moved to quarantine first. Raises :class:`StoreError` when
@@ -106,7 +98,7 @@ class Store:
             doc.setdefault("attempts", 1)
         doc.setdefault("record", {})["attempts"] = doc["attempts"]
         try:
-            atomic_write_text(path, json.dumps(_clean(doc), indent=1, sort_keys=True))
+            write_text_atomic(path, json.dumps(_clean(doc), indent=1, sort_keys=True), durable=True)
         except OSError as exc:
             raise StoreError(
                 f"{path}: cannot store the result ({exc.strerror or exc}); stopped, the stored "
@@ -138,8 +130,8 @@ class Store:
         versioned = self.root / "suites" / f"{name}.{digest}.toml"
         try:
             if not versioned.exists():
-                atomic_write_text(versioned, text)
-            atomic_write_text(self.root / "suites" / f"{name}.toml", text)
+                write_text_atomic(versioned, text, durable=True)
+            write_text_atomic(self.root / "suites" / f"{name}.toml", text, durable=True)
         except OSError as exc:
             raise StoreError(f"{versioned}: cannot save the suite file ({exc})") from None
         return versioned
@@ -220,36 +212,6 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_clean(v) for v in obj]
     return obj
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory, fsync, rename, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from a team
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
-def _umask() -> int:
-    """The process umask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def finished_keys(store: Store, retry_failed: bool = False) -> dict[str, str]:
@@ -381,7 +343,8 @@ def _differing_keys(cells: list[dict[str, Any]]) -> set[str]:
 
 
 def load_results(path: str | Path) -> Any:
-    """One row per cell with the columns of DESIGN.md "Results" (plus documented extensions)."""
+    """One row per cell with the columns of docs/architecture.md "Results" (plus documented
+    extensions)."""
     import pandas as pd
 
     docs, _ = read_documents(path)

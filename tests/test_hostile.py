@@ -499,14 +499,14 @@ def test_full_disk_on_a_result_stops_cleanly(
 
     suite, out = _copy(stored, tmp_path)
     before = _snapshot(out / "cells")
-    real = store.atomic_write_text
+    real = store.write_text_atomic
 
-    def full(path: Path, text: str) -> None:
+    def full(path: Path, text: str, durable: bool = False) -> Path:
         if path.parent.name == "cells":
             raise OSError(errno.ENOSPC, os_strerror(errno.ENOSPC), str(path))
-        real(path, text)
+        return real(path, text, durable)
 
-    monkeypatch.setattr(store, "atomic_write_text", full)
+    monkeypatch.setattr(store, "write_text_atomic", full)
     assert main(["run", str(suite), "--out", str(out), "--quiet"]) == 2
     line = _one_line_error(capsys.readouterr().err)
     assert "No space left on device" in line and "unchanged" in line

@@ -1,8 +1,9 @@
 """Build a report from stored results: tables, figures, markdown, self-contained HTML, CSV.
 
-Reports are views of stored results (DESIGN.md, key decision 6): nothing here runs a cell.
-:func:`write_report` loads a results directory; :func:`render` works on DataFrames (results
-and curves in the "Results" contract) and is what tests and notebooks call directly.
+Reports are views of stored results (docs/architecture.md "One cell's journey"): nothing
+here runs a cell. :func:`write_report` loads a results directory; :func:`render` works on
+DataFrames (results and curves in the "Results" contract) and is what tests and notebooks call
+directly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ndebench.atomic import write_bytes_atomic, write_text_atomic
 from ndebench.errors import InputError
 from ndebench.report import sections as sec
 from ndebench.report.backends import backends_section
@@ -24,7 +26,6 @@ from ndebench.report.extensions import plugin_sections, warnings_section
 from ndebench.report.families import family_sections
 from ndebench.report.figurekit import FigureSet
 from ndebench.report.figures import make_figures
-from ndebench.report.files import write_bytes_atomic, write_text_atomic
 from ndebench.report.html import render_html
 from ndebench.report.markdown import render_markdown
 from ndebench.report.model import ReportSection

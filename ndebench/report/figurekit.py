@@ -1,7 +1,8 @@
 """What every figure module shares: the saved-figure records, style, colors, layout, saving.
 
 Drawn with matplotlib's object API (no pyplot, no global backend); each figure is saved as
-PNG (embedded in the HTML) and SVG (linked from the markdown), each file written atomically.
+PNG (embedded in the HTML) and SVG (linked from the markdown), each file written atomically,
+both from one layout pass (:func:`save`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ndebench.report.files import write_with_atomic
+from ndebench.atomic import write_with_atomic
 
 MAX_PANELS = 12
 SMOOTH_FRACTION = 40  # curves longer than 2x this are smoothed over len/SMOOTH_FRACTION steps
@@ -87,9 +88,21 @@ def slug(text: str) -> str:
 
 
 def save(fig: Figure, fig_dir: Path, stem: str) -> tuple[Path, Path]:
+    """``fig`` as ``<stem>.png`` (120 dpi) and ``<stem>.svg``, cropped to its tight bounding box.
+
+    The layout and the crop are computed once for both files: the figure is laid out
+    (constrained layout) and measured in one pass without rendering, its layout engine is then
+    turned off and both files are written with that box. ``savefig(bbox_inches="tight")`` per
+    file redid the layout, a measuring draw and the crop for each format (about half of a large
+    report's figure time, ``benchmarks/report_scale.py``)."""
     png, svg = fig_dir / f"{stem}.png", fig_dir / f"{stem}.svg"
-    write_with_atomic(png, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight"))
-    write_with_atomic(svg, lambda p: fig.savefig(p, bbox_inches="tight", metadata={"Date": None}))
+    fig.draw_without_rendering()  # runs the layout engine once
+    box = fig.get_tightbbox().padded(float(mpl.rcParams["savefig.pad_inches"]))
+    fig.set_layout_engine("none")  # the axes keep the positions just laid out
+    write_with_atomic(png, lambda p: fig.savefig(p, format="png", dpi=120, bbox_inches=box))
+    write_with_atomic(
+        svg, lambda p: fig.savefig(p, format="svg", bbox_inches=box, metadata={"Date": None})
+    )
     return png, svg
 
 
