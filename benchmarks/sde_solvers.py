@@ -1,6 +1,6 @@
 """Own adaptive SRI (sosri, sriw1) vs torchsde's adaptive solvers on one neural SDE.
 
-The papers' SDE block (arXiv 2105.03918, PAPERS.md §1): drift Dense(32->64, tanh) ->
+The papers' SDE block (arXiv 2105.03918, docs/papers.md, models): drift Dense(32->64, tanh) ->
 Dense(64->32), diagonal diffusion Dense(32->32), on a batch of encoded states, t in [0, 1],
 Itô, float32, no gradient (a prediction solve), at rtol = atol = tol (0.14 is the papers'
 SOSRI tolerance). Every solver sees the same weights, states and, per seed, the same entropy

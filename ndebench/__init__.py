@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def load_results(path: Any) -> pd.DataFrame:
-    """The results of a run directory as a DataFrame, one row per cell (DESIGN.md "Results")."""
+    """The results of a run directory as a DataFrame, one row per cell (docs/architecture.md
+    "Results")."""
     from ndebench.store import load_results as _load
 
     return _load(path)

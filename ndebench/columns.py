@@ -2,10 +2,10 @@
 
 The worker fills these columns (:mod:`ndebench.record`), the store orders and types them when it
 loads results (:func:`ndebench.store.load_results`), and reports read them by name. A column is
-``contract`` (DESIGN.md "Results", in that order), ``extension`` (documented in the README, never
-a rename of a contract column) or ``curve`` (one value per training step). Columns starting
-with ``x_`` are a backend's own extra metrics and are not declared here; swept parameters are
-added under their own names.
+``contract`` (docs/architecture.md "Results", in that order), ``extension`` (documented in the
+README, never a rename of a contract column) or ``curve`` (one value per training step). Columns
+starting with ``x_`` are a backend's own extra metrics and are not declared here; swept parameters
+are added under their own names.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ CURVE_COLUMNS: tuple[str, ...] = (
 
 _LISTED = ("traceback", "x_grad_memory_method")  # text, but not shown as columns of a table
 
-#: the result columns of DESIGN.md "Results", in order (extensions follow them)
+#: the result columns of docs/architecture.md "Results", in order (extensions follow them)
 RESULT_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.group == "contract")
 #: extension columns (documented in the README): never renames of the contract's
 EXTRA_COLUMNS: tuple[str, ...] = tuple(

@@ -1,9 +1,9 @@
 """The regularization methods of the seed papers: names, definitions, defaults, requirements.
 
-One place for what PAPERS.md section 10 fixes for every backend: a backend plugin binds an
-implementation to each method it supports with :func:`declare`, so the names, defaults and
-capability requirements cannot drift between backends (the conformance kit and the
-cross-backend tests compare the implementations).
+One place for what docs/methods.md "Defaults at a glance" fixes for every backend: a
+backend plugin binds an implementation to each method it supports with :func:`declare`, so
+the names, defaults and capability requirements cannot drift between backends (the
+conformance kit and the cross-backend tests compare the implementations).
 """
 
 from __future__ import annotations
@@ -69,13 +69,14 @@ def _local(kind: str, biased: bool) -> Method:
 
     ``detach_k1 = True`` (the default) is the published method: LocalRegNeuralDE takes k1 from
     the integrator's construction, which is not differentiated, so the gradient reaches the
-    weights through k2..k7 only (PAPERS.md section 3). ``detach_k1 = False`` differentiates k1
-    too: a non-reference ablation, not the method of arXiv 2303.02262. The two gradients differ
-    in size: with k1 detached the first-order terms that cancel in u~ and in g7 - g6 do not
-    cancel in the gradient, which grows like 1/h0. Measured on the spiral at the initial
-    weights (float32, rtol = atol = 1e-5): |grad R| is 1e-1 with k1 detached vs 1e-5 without
-    (error) and 1e5 vs 1 (stiffness), against |grad MSE| = 3. The usable weights therefore
-    depend on ``detach_k1`` by orders of magnitude (``suites/local_detach.toml``)."""
+    weights through k2..k7 only (docs/methods.md "Local regularization at sampled times").
+    ``detach_k1 = False`` differentiates k1 too: a non-reference ablation, not the method of arXiv
+    2303.02262. The two gradients differ in size: with k1 detached the first-order terms that
+    cancel in u~ and in g7 - g6 do not cancel in the gradient, which grows like 1/h0. Measured
+    on the spiral at the initial weights (float32, rtol = atol = 1e-5): |grad R| is 1e-1 with
+    k1 detached vs 1e-5 without (error) and 1e5 vs 1 (stiffness), against |grad MSE| = 3. The
+    usable weights therefore depend on ``detach_k1`` by orders of magnitude
+    (``suites/local_detach.toml``)."""
     weight = 2.5 if kind == "error" else 0.1
     # eps None: the machine epsilon of the state's dtype, as the reference's eps(eltype(u))
     extra = {"eps": None, "normalizer": 3.5068} if kind == "stiffness" else {}

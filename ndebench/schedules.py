@@ -1,4 +1,4 @@
-"""Weight schedules for regularizers (PAPERS.md section 0), evaluated in core.
+"""Weight schedules for regularizers (docs/methods.md "Notation"), evaluated in core.
 
 A weight is a number (constant) or a table ``{kind = "exp_decay", start = 100.0, end = 10.0,
 over = 1000}`` / ``{kind = "inverse_decay", start = 1.0, gamma = 1e-5}``. The runner evaluates

@@ -1,4 +1,4 @@
-"""Suite files (TOML) -> a validated matrix of cells (DESIGN.md "Suite files").
+"""Suite files (TOML) -> a validated matrix of cells (docs/architecture.md "Suite files").
 
 Every error is an :class:`InputError` with one line naming the file, the key and the accepted
 values. Validation uses only plugin *declarations*, so it never imports a framework.

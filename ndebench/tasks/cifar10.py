@@ -6,7 +6,7 @@ Images are read from the *binary* version of CIFAR-10 (``data_batch_1.bin`` ..
 version is never read, and nothing is downloaded. A missing file makes the cell
 ``unsupported`` with the files to put where.
 
-Model (PAPERS.md section 3, ``cifar10/cnn.yml``): encoder concat(x, Conv3x3(3 -> 5)) ->
+Model (docs/papers.md, models; ``cifar10/cnn.yml``): encoder concat(x, Conv3x3(3 -> 5)) ->
 BatchNorm(8); ODE block on the (8, 32, 32) state: time-dependent Conv3x3 9 -> 64 (no bias)
 + BN + gelu, Conv3x3 65 -> 64 + BN + gelu, Conv3x3 65 -> 8; head Conv3x3(8 -> 1, gelu) ->
 Dense(1024 -> 10). Batch norm uses batch statistics (:class:`ndebench.models.BatchNorm`).

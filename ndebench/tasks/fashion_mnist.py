@@ -8,7 +8,7 @@ Data: the four ``*-idx?-ubyte.gz`` files, read with :mod:`ndebench.data.idx` exa
 and no other ``data_dir`` is given, the cell is ``unsupported`` with the install command. Nothing
 is ever downloaded.
 
-Model: ``mnist``'s (:func:`ndebench.tasks.mnist.mnist_node`; PAPERS.md section 1): the pixels
+Model: ``mnist``'s (:func:`ndebench.tasks.mnist.mnist_node`; docs/papers.md, models): the pixels
 in [0, 1] are the state z0 (no encoder), a time-dependent tanh MLP field ``pixels+1 -> hidden
 -> pixels`` (``variant = "icml2021"``: tanh on both layers; ``"icml2023"``: none on the
 second), head Dense(pixels -> 10), cross-entropy. ``downsample = k`` averages k x k pixel blocks

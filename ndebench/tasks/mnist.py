@@ -4,7 +4,7 @@ Images are read from the user's disk in the published IDX format (gzip or raw; s
 :mod:`ndebench.data.idx`) from ``[params.task.mnist] data_dir``; never downloaded. A missing
 directory or file makes the cell ``unsupported`` with the files to put where.
 
-Model (PAPERS.md section 1): the 784 pixels (scaled to [0, 1]) are the state z0 (no encoder);
+Model (docs/papers.md, models): the 784 pixels (scaled to [0, 1]) are the state z0 (no encoder);
 f = Dense(785 -> 100, tanh), Dense(101 -> 784, tanh) with t concatenated to each layer's input,
 t in [0, 1]; head Dense(784 -> 10); cross-entropy. ``variant = "icml2023"`` drops the second
 layer's tanh as the 2023 code does. ``n_train``/``n_test`` (0: all) cut the sets for CPU runs.

@@ -1,4 +1,4 @@
-"""What the neural-SDE classifiers share (arXiv 2105.03918, 2303.02262; PAPERS.md §1-§3).
+"""What the neural-SDE classifiers share (arXiv 2105.03918, 2303.02262; docs/papers.md, models).
 
 Model kind ``sde_classifier``: encoder -> SDE block -> head, the block
 ``dz = f(z) dt + g(z) dW`` (Itô, diagonal noise) over t in [0, t_end] with drift

@@ -1,4 +1,4 @@
-"""``sde_mnist``: the MNIST neural SDE of arXiv 2105.03918 / 2303.02262 (PAPERS.md §1).
+"""``sde_mnist``: the MNIST neural SDE of arXiv 2105.03918 / 2303.02262 (docs/papers.md, models).
 
 Dense(784 -> 32) encoder, SDE block (drift Dense(32 -> 64, tanh), Dense(64 -> 32); diagonal
 diffusion Dense(32 -> 32); Itô), head Dense(32 -> 10); logits averaged over ``n_samples`` = 10

@@ -1,5 +1,5 @@
-"""``sde_mnist1d``: the papers' neural-SDE classifier (arXiv 2105.03918, 2303.02262; PAPERS.md
-section 1) on MNIST-1D.
+"""``sde_mnist1d``: the papers' neural-SDE classifier (arXiv 2105.03918, 2303.02262;
+docs/papers.md, models) on MNIST-1D.
 
 Encoder Dense(40 -> 32), the papers' SDE block (drift Dense(32 -> 64, tanh), Dense(64 -> 32);
 diagonal diffusion Dense(32 -> 32); Itô; :mod:`ndebench.tasks.sde_classification`), head

@@ -1,4 +1,4 @@
-"""What every latent-ODE task on irregularly sampled series shares (PAPERS.md sections 1, 3).
+"""What every latent-ODE task on irregularly sampled series shares (docs/papers.md, models).
 
 Batch layout (``Batch.times`` per sample, see :mod:`ndebench.tasks.base`):
 
@@ -103,7 +103,7 @@ def noise(seed: int, step: int, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def kl_weight(step: int, warmup: float, rate: float) -> float:
-    """max(0, 1 - rate^(step - warmup)) (PAPERS.md section 1)."""
+    """max(0, 1 - rate^(step - warmup)) (docs/papers.md, models)."""
     decay: float = float(rate) ** (float(step) - float(warmup))
     return max(0.0, 1.0 - decay)
 

@@ -1,8 +1,8 @@
 """The biased local regularizers' reservoir in the step-size controller's state (backsolve).
 
 diffrax's ``BacksolveAdjoint`` integrates the whole solver state backwards, so the reservoir
-cannot ride in a wrapped solver's state there (PAPERS.md §7). The controller's state is not
-part of the differentiated state, and the controller sees every attempted step
+cannot ride in a wrapped solver's state there (docs/methods.md, internals). The controller's
+state is not part of the differentiated state, and the controller sees every attempted step
 ``(t0, t1, y0)`` and whether it is accepted. :class:`ReservoirController` wraps any controller
 and, on each accepted step whose start is eligible (not t0 unless ``include_t0``; never t1,
 which is no step start), keeps ``(t0, stop_gradient(y0))`` with probability 1/k for the k-th

@@ -5,7 +5,7 @@ Declarations only; torchode is imported by the impl modules in the cell's proces
 sample of the batch has its own step size, accept/reject decision and time; the loop runs
 until the slowest sample reaches t1 and evaluates the field on the whole batch each
 iteration. NFE (counted by the session's field: one count per batched call) are therefore
-*not* comparable to joint-batch solvers (PAPERS.md section 7). Gradients: torchode's
+*not* comparable to joint-batch solvers (docs/methods.md, internals). Gradients: torchode's
 ``AutoDiffAdjoint`` (backpropagation through the loop, step-size control detached), so the
 torch plugin's ``discrete`` adjoint applies. No step observers (no per-step hook in torchode).
 """

@@ -1,4 +1,4 @@
-"""The wrapped solver's per-step estimates (PAPERS.md §1, §2 tests) and step parity."""
+"""The wrapped solver's per-step estimates (docs/methods.md: ernode, srnode) and step parity."""
 
 from __future__ import annotations
 

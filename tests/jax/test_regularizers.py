@@ -1,4 +1,4 @@
-"""The JAX regularizer family (PAPERS.md §3-§6) against closed forms, through the same
+"""The JAX regularizer family (docs/methods.md) against closed forms, through the same
 ``make_train`` the sessions use (jitted, small problems)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""TayNODE and RNODE as augmented states (PAPERS.md sections 4, 5)."""
+"""TayNODE and RNODE as augmented states (docs/methods.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Local regularization (PAPERS.md section 3): sampling of t_s, the fresh step, gradients, NFE."""
+"""Local regularization (docs/methods.md): sampling of t_s, the fresh step, gradients, NFE."""
 
 from __future__ import annotations
 

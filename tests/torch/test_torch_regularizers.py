@@ -1,4 +1,4 @@
-"""ERNODE and SRNODE: definitions (PAPERS.md sections 1, 2), bookkeeping and gradients."""
+"""ERNODE and SRNODE: definitions (docs/methods.md), bookkeeping and gradients."""
 
 from __future__ import annotations
 

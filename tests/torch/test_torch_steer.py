@@ -1,4 +1,4 @@
-"""STEER (PAPERS.md section 6): sampled end times, jittered times, exact times in prediction."""
+"""STEER (docs/methods.md): sampled end times, jittered times, exact times in prediction."""
 
 from __future__ import annotations
 

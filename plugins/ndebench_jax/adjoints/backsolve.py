@@ -1,6 +1,6 @@
 """Continuous adjoint solved backwards in time (diffrax ``BacksolveAdjoint``): memory O(1) in
-the steps, no step graph (an accumulator in the state cannot be carried, PAPERS.md §7), so
-ERNODE/SRNODE are unsupported with it. The backward solve uses the forward solver and
+the steps, no step graph (an accumulator in the state cannot be carried, docs/methods.md,
+internals), so ERNODE/SRNODE are unsupported with it. The backward solve uses the forward solver and
 controller. Its backward NFE is not counted (reported as -1): diffrax integrates the cotangent
 of the counting probe over time instead of summing it."""
 

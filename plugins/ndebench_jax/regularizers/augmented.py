@@ -1,4 +1,4 @@
-"""Integral regularizers as an augmented state (TayNODE, RNODE; PAPERS.md §4, §5), with the
+"""Integral regularizers as an augmented state (TayNODE, RNODE; docs/methods.md), with the
 same names, parameters and definitions as the torch backend.
 
 The training solve integrates ``[z, r] -> [f(t, z), integrand(t, z, f(t, z))]`` (r one extra

@@ -1,4 +1,4 @@
-"""ERNODE (Pal et al., ICML 2021, arXiv 2105.03918; PAPERS.md §1): R = agg over accepted steps
+"""ERNODE (Pal et al., ICML 2021, arXiv 2105.03918; docs/methods.md): R = agg over accepted steps
 of ``EEst_n * h_n`` (``h_n`` detached by default), plus the t0 entry as the reference saves it:
 ``EEst * dt`` before the first step is set, so ``1 * 0 = 0`` (``1`` with ``times_dt = false``);
 it still counts in the mean's denominator.

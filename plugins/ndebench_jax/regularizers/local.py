@@ -1,4 +1,4 @@
-"""Local regularization (Pal, Edelman, Rackauckas, ICML 2023, arXiv 2303.02262; PAPERS.md §3),
+"""Local regularization (Pal, Edelman, Rackauckas, ICML 2023, arXiv 2303.02262; docs/methods.md),
 the torch backend's definitions and parameters.
 
 After the main training solve, one fresh Tsit5 step from ``stop_gradient(z(t_s))``: ``k1`` and

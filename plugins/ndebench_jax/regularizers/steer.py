@@ -1,4 +1,4 @@
-"""STEER (Ghosh, Behl, Dupont, Torr, Namboodiri, NeurIPS 2020, arXiv 2006.10711; PAPERS.md §6),
+"""STEER (Ghosh, Behl, Dupont, Torr, Namboodiri, NeurIPS 2020, arXiv 2006.10711; docs/methods.md),
 the torch backend's definition: R = 0; each training solve (per-step stream, salt 2006) changes
 its output times, evaluation uses the exact ones.
 

@@ -1,4 +1,4 @@
-"""SRNODE (Pal et al., ICML 2021, arXiv 2105.03918; PAPERS.md §2): R = max over accepted steps
+"""SRNODE (Pal et al., ICML 2021, arXiv 2105.03918; docs/methods.md): R = max over accepted steps
 of ``rho_n / normalizer`` with Shampine's ``rho_n = rms(f_7 - f_6) / rms(g_7 - g_6)``, plus the
 t0 entry ``1 / normalizer``. ``normalizer`` defaults to the tableau's ``stability_size``
 (OrdinaryDiffEq's ``alg_stability_size``: 3.5068 for Tsit5, 3.3066 for Dopri5) or 1 where

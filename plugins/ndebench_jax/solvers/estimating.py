@@ -1,4 +1,5 @@
-"""A diffrax solver wrapper whose state carries the ERNODE/SRNODE accumulators (PAPERS.md §7).
+"""A diffrax solver wrapper whose state carries the ERNODE/SRNODE accumulators
+(docs/methods.md, internals).
 
 The state is ``y = (z, aux)``: ``z`` the (B, D) joint-batch solution, ``aux`` one small vector
 ``[sum, max, count, n]`` (``[n]`` without a regularizer): the accumulators of the per-step

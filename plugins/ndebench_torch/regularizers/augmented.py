@@ -1,4 +1,4 @@
-"""Integral regularizers as an augmented state (TayNODE, RNODE; PAPERS.md §4, §5).
+"""Integral regularizers as an augmented state (TayNODE, RNODE; docs/methods.md).
 
 The training solve integrates ``[z, r] -> [f(t, z), integrand(t, z, f(t, z))]`` with the
 cell's solver and adjoint (r is one extra column of the (B, D) state, one value per sample),

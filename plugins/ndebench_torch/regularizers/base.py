@@ -1,4 +1,5 @@
-"""The regularizer interface: a step observer plus an aggregate value R (PAPERS.md section 10).
+"""The regularizer interface: a step observer plus an aggregate value R (docs/methods.md
+"Defaults at a glance").
 
 A regularizer is attached to the training solve only (``observers=[reg]``); prediction runs
 without it. ``start`` receives the first step (the t0 entry), ``step`` every accepted step; the

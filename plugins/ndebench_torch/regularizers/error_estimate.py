@@ -1,4 +1,4 @@
-"""ERNODE (Pal, Ma, Shah, Rackauckas, ICML 2021, arXiv 2105.03918; PAPERS.md section 1).
+"""ERNODE (Pal, Ma, Shah, Rackauckas, ICML 2021, arXiv 2105.03918; docs/methods.md "ernode").
 
 Entry per accepted step ``e_n = EEst_n * h_n`` with ``EEst_n = rms(u~_n / sc)`` (the error
 ratio the controller accepted, differentiable, ``sc`` included) and ``h_n`` detached. The t0

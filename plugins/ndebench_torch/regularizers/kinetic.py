@@ -1,4 +1,4 @@
-"""RNODE (Finlay, Jacobsen, Nurbekyan, Oberman, ICML 2020, arXiv 2002.02798; PAPERS.md §5).
+"""RNODE (Finlay, Jacobsen, Nurbekyan, Oberman, ICML 2020, arXiv 2002.02798; docs/methods.md).
 
 - ``rnode_kinetic``: integrand ``0.5 * reduce_j f_j^2``. The factor 0.5 is ffjord-rnode's
   (``cnf_regularization.py``, the reference of arXiv 2002.02798); easy-neural-ode's RNODE

@@ -1,4 +1,4 @@
-"""Local regularization (Pal, Edelman, Rackauckas, ICML 2023, arXiv 2303.02262; PAPERS.md §3).
+"""Local regularization (Pal, Edelman, Rackauckas, ICML 2023, arXiv 2303.02262; docs/methods.md).
 
 After the main training solve, one fresh Tsit5 step from the **detached** state z(t_s):
 ``k1 = f(z_s)`` and h0 (Hairer's rule, one more evaluation) are computed without gradient,

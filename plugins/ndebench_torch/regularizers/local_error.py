@@ -1,4 +1,4 @@
-"""Local error regularization (arXiv 2303.02262, PAPERS.md §3): see :mod:`.local`."""
+"""Local error regularization (arXiv 2303.02262, docs/methods.md): see :mod:`.local`."""
 
 from __future__ import annotations
 

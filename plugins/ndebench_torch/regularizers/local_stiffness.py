@@ -1,4 +1,4 @@
-"""Local stiffness regularization (arXiv 2303.02262, PAPERS.md §3): see :mod:`.local`."""
+"""Local stiffness regularization (arXiv 2303.02262, docs/methods.md): see :mod:`.local`."""
 
 from __future__ import annotations
 

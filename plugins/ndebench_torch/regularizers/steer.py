@@ -1,4 +1,5 @@
-"""STEER (Ghosh, Behl, Dupont, Torr, Namboodiri, NeurIPS 2020, arXiv 2006.10711; PAPERS.md §6).
+"""STEER (Ghosh, Behl, Dupont, Torr, Namboodiri, NeurIPS 2020, arXiv 2006.10711;
+docs/methods.md "steer").
 
 R = 0. Each training solve (seeded by (seed, step) through ``begin``) changes its output times:
 
@@ -10,7 +11,7 @@ R = 0. Each training solve (seeded by (seed, step) through ``begin``) changes it
   (RegNeuralDE.jl's time-series baseline clamps to [0, 1]) and kept strictly increasing (a
   time pushed past t1 by that is moved just below the next one instead).
 
-- ``mode = "series"`` (time series, PAPERS.md section 6): the same jitter of every time but
+- ``mode = "series"`` (time series, docs/papers.md, models): the same jitter of every time but
   the first, clamped to ``[t0, t1]`` and sorted (a jittered time may pass its neighbour; a
   repeated time, dt = 0, stays put), ``b`` unused.
 

@@ -1,4 +1,4 @@
-"""SRNODE (Pal, Ma, Shah, Rackauckas, ICML 2021, arXiv 2105.03918; PAPERS.md section 2).
+"""SRNODE (Pal, Ma, Shah, Rackauckas, ICML 2021, arXiv 2105.03918; docs/methods.md "srnode").
 
 Entry per accepted step ``s_n = rho_n / normalizer`` with Shampine's stiffness estimate
 ``rho_n = rms(k_j - k_i) / rms(g_j - g_i)`` over the tableau's ``stiffness_stages`` (i, j)

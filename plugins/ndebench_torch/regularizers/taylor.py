@@ -1,4 +1,4 @@
-"""TayNODE (Kelly, Bettencourt, Johnson, Duvenaud, NeurIPS 2020, arXiv 2007.04504; PAPERS.md §4).
+"""TayNODE (Kelly, Bettencourt, Johnson, Duvenaud, NeurIPS 2020, arXiv 2007.04504; docs/methods.md).
 
 Integrand ``reduce_j (d^K z/dt^K)_j^2`` (the reference code's mean: R_code = R_paper / D), K =
 ``order`` in 2..6, along the trajectory of ``dz/dt = f(t, z)``. The total derivatives come from

@@ -1,4 +1,5 @@
-"""The local regularizers' fresh step on an SDE (arXiv 2303.02262, SDE experiments; PAPERS.md §3).
+"""The local regularizers' fresh step on an SDE (arXiv 2303.02262, SDE experiments;
+docs/methods.md).
 
 One SRI step (SOSRI in the reference) from the **detached** z(t_s) on a fresh Brownian
 increment: h0 from the SDE initial-step rule (f0, g0 and the probe without gradient, 2 drift +
