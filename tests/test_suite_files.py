@@ -49,7 +49,7 @@ def test_paper_suites_carry_the_papers_settings(name: str) -> None:
         assert cifar.params["lr_schedule"]["kind"] == "cosine"
 
 
-@pytest.mark.slow  # each mini suite is ~25-40 minutes on 2 CPU cores
+@pytest.mark.slow  # each mini suite takes about an hour on 2 CPU cores (reports/icml20*_mini)
 @pytest.mark.requires_torch
 @pytest.mark.requires_jax
 @pytest.mark.parametrize("name", ["icml2021_mini", "icml2023_mini"])
@@ -66,6 +66,6 @@ def test_mini_paper_suites_run_end_to_end(name: str, tmp_path: Path) -> None:
     assert set(df["status"]) <= {"ok", "unsupported"}, df[df["status"] != "ok"]["message"]
     assert main(["report", str(out)]) == 0
     text = (out / "report" / "report.md").read_text()
-    for title in ("Claims of the seed papers", "Results in the papers' layout",
+    for title in ("Verdicts against the papers' results", "Results in the papers' layout",
                   "Prediction NFE over training"):  # fmt: skip
         assert f"## {title}" in text
