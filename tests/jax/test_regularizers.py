@@ -59,7 +59,8 @@ def dclosed(k, a=A):
 @pytest.mark.parametrize("order", [2, 3, 4])
 def test_taynode_closed_form(order):
     """f = a z: d^K z/dt^K = a^K z, R_K = a^{2K} z0^2 (e^{2aT} - 1)/(2a) (D = 1: mean = sum),
-    and dR_K/da (docs/methods.md, `taynode`: the analytic tests 1 and 4)."""
+    and its closed-form derivative dR_K/da = (z0^2/2)[(2K-1) a^{2K-2}(e^{2aT}-1) + 2T a^{2K-1}
+    e^{2aT}] (docs/methods.md, `taynode`)."""
     r, dr = integral_value(TaylorRegularizer(order=order))
     assert float(r) == pytest.approx(closed(order), rel=1e-6)
     assert float(dr) == pytest.approx(dclosed(order), rel=1e-5)
