@@ -41,6 +41,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 from ndebench import hardware  # noqa: E402
+from ndebench.cell_setup import make_setup  # noqa: E402
 from ndebench.executors.base import Job  # noqa: E402
 from ndebench.executors.local import LocalExecutor  # noqa: E402
 from ndebench.plugins import load_registry  # noqa: E402
@@ -48,7 +49,7 @@ from ndebench.runner import cell_key  # noqa: E402
 from ndebench.schedules import weight_at  # noqa: E402
 from ndebench.spec import Cell  # noqa: E402
 from ndebench.suite import GLOBAL_DEFAULTS  # noqa: E402
-from ndebench.worker import make_setup, run_cell  # noqa: E402
+from ndebench.worker import run_cell  # noqa: E402
 
 
 def cells(backend: str, n: int, steps: int) -> list[Cell]:

@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from ndebench_jax.solve import make_solve
     from ndebench_jax.solvers.tsit5 import Tsit5
 
+    from ndebench.cell_setup import make_setup
     from ndebench.plugins import load_registry
     from ndebench.spec import Cell
-    from ndebench.worker import make_setup
 
     reg = load_registry()
     params = {"rtol": args.tol, "atol": args.tol, "batch_size": 64, "learning_rate": 0.01}

@@ -22,9 +22,9 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from ndebench.cell_setup import make_setup
 from ndebench.plugins import load_registry
 from ndebench.spec import Cell
-from ndebench.worker import make_setup
 
 TASK_PARAMS = {"digits": {}, "spiral": {}, "digits_small": {"latent": 8, "hidden": 16}}
 

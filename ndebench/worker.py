@@ -21,7 +21,7 @@ from ndebench.backend import AbstractBackend, Diverged, UnsupportedCell
 from ndebench.cell_setup import make_setup
 from ndebench.components import SDE
 from ndebench.data.errors import DataUnavailable
-from ndebench.fidelity import REFERENCE_GRADIENT, fidelity_columns, gradient_fidelity
+from ndebench.fidelity import fidelity_columns
 from ndebench.memory import peak_rss_mb, rss_mb
 from ndebench.plugins import Registry, load_registry
 from ndebench.prediction import time_prediction
@@ -30,13 +30,8 @@ from ndebench.spec import Cell, Status
 from ndebench.tasks.base import with_validation
 from ndebench.training import new_curves, train
 
-__all__ = [
-    "REFERENCE_GRADIENT",
-    "base_record",
-    "gradient_fidelity",
-    "make_setup",
-    "run_cell",
-]
+# base_record: ndebench.runner still imports it from here (to move to ndebench.record)
+__all__ = ["base_record", "run_cell"]
 
 
 def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:

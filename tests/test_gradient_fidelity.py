@@ -1,4 +1,4 @@
-"""``grad_rel_error`` and friends (``ndebench.worker.gradient_fidelity``) and the memory probe
+"""``grad_rel_error`` and friends (``ndebench.fidelity.gradient_fidelity``) and the memory probe
 behind ``grad_memory_mb`` (``ndebench.memory.PeakGrowth``)."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ndebench import worker
+from ndebench.cell_setup import make_setup
+from ndebench.fidelity import gradient_fidelity
 from ndebench.memory import PeakGrowth
 from ndebench.plugins import load_registry
 from ndebench.suite import load_suite
@@ -47,7 +48,7 @@ def test_gradient_fidelity_scales_with_tolerance(tmp_path: Path) -> None:
     path.write_text(SUITE)
     reg = load_registry()
     cells = load_suite(path, reg).cells
-    setup0 = worker.make_setup(cells[0], reg)
+    setup0 = make_setup(cells[0], reg)
     data = setup0.task.data(0)
     # weights with fast nonlinear dynamics: at the small initial weights every adjoint is
     # exact to roundoff, which would not test anything
@@ -57,8 +58,8 @@ def test_gradient_fidelity_scales_with_tolerance(tmp_path: Path) -> None:
     backend = reg.backends["torch"].load()()
     out = {}
     for cell in cells:
-        setup = worker.make_setup(cell, reg)
-        res = worker.gradient_fidelity(cell, reg, backend, setup, data, params, "_trained")
+        setup = make_setup(cell, reg)
+        res = gradient_fidelity(cell, reg, backend, setup, data, params, "_trained")
         out[(cell.adjoint, cell.params["rtol"])] = res
     for adjoint in ("discrete", "backsolve", "interpolating"):
         loose, tight = out[(adjoint, 1e-3)], out[(adjoint, 1e-6)]
@@ -94,9 +95,9 @@ def test_jax_gradient_memory_is_xla_account(tmp_path: Path, adjoints: tuple[str,
         for cell in load_suite(path, reg).cells:
             if cell.params["rtol"] != 1e-3 or cell.adjoint not in adjoints:
                 continue
-            setup = worker.make_setup(cell, reg)
+            setup = make_setup(cell, reg)
             data = setup.task.data(0)
-            out = worker.gradient_fidelity(cell, reg, backend, setup, data)
+            out = gradient_fidelity(cell, reg, backend, setup, data)
             res[(cell.adjoint, batch_size)] = out
     n_params = sum(v.size for v in setup.init_params.values())
     for (adjoint, batch_size), out in res.items():
@@ -137,8 +138,8 @@ def test_fidelity_of_every_adjoint(
     ]
     assert cells
     for cell in cells:
-        setup = worker.make_setup(cell, reg)
-        res = worker.gradient_fidelity(cell, reg, backend, setup, setup.task.data(0))
+        setup = make_setup(cell, reg)
+        res = gradient_fidelity(cell, reg, backend, setup, setup.task.data(0))
         assert 0 <= res["grad_rel_error"] < 1e-3, (cell.adjoint, res)
 
 
@@ -158,7 +159,7 @@ def test_reference_is_shared_between_regularizers(tmp_path: Path) -> None:
     cache = tmp_path / "refs"
     shared, fresh = [], []
     for cell in load_suite(path, reg).cells:
-        setup = worker.make_setup(cell, reg)
+        setup = make_setup(cell, reg)
         data = setup.task.data(0)
         trained = {k: 3.0 * v for k, v in setup.init_params.items()}
         shared.append(fidelity_columns(cell, reg, backend, setup, data, trained, cache))

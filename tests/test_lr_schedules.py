@@ -56,8 +56,8 @@ def test_bad_schedules_are_rejected(bad) -> None:
     ],
 )
 def test_same_training_on_both_backends(optimizer, schedule) -> None:
+    from ndebench.cell_setup import make_setup
     from ndebench.plugins import load_registry
-    from ndebench.worker import make_setup
     from tests.cross_backend.conftest import for_backend, make_cell
     from tests.cross_backend.test_torch_vs_jax import torch_params
 

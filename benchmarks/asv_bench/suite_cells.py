@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ndebench.capabilities import unsupported_reason
+from ndebench.cell_setup import make_setup
 from ndebench.plugins import load_registry
 from ndebench.spec import Cell
 from ndebench.suite import load_suite
-from ndebench.worker import make_setup
 
 DEFAULT_SUITE = Path(__file__).with_name("default_suite.toml")
 AXES = ("backend", "mode", "device", "solver", "adjoint", "regularizer")

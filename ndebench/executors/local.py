@@ -210,7 +210,7 @@ class _Running:
 
 def fault_document(job: Job, status: Status, message: str, elapsed: float) -> dict[str, Any]:
     """The result document of a cell whose process gave none (crash, timeout, oom)."""
-    from ndebench.worker import base_record
+    from ndebench.record import base_record
 
     record = base_record(job.cell, job.key, job.env, "")
     record.update(status=status.value, message=message, wall_time_s=elapsed)

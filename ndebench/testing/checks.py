@@ -12,13 +12,13 @@ import numpy as np
 
 from ndebench.backend import AbstractBackend, AbstractSession, UnsupportedCell
 from ndebench.capabilities import unsupported_reason
+from ndebench.cell_setup import make_setup
 from ndebench.components import DETACHED_GRADIENT, SDE
 from ndebench.controller import StepSizeController
 from ndebench.plugins import Registry, load_registry
 from ndebench.spec import Cell
 from ndebench.suite import GLOBAL_DEFAULTS
 from ndebench.tasks.linear import expm_apply
-from ndebench.worker import make_setup
 
 #: matrices of the reference problems: a damped rotation and a stiff-ish decay
 REFERENCE_PROBLEMS: dict[str, np.ndarray] = {

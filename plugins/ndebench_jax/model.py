@@ -129,10 +129,6 @@ def chain_apply(chain: m.Chain, part: str) -> Apply:
     return apply
 
 
-#: kept for callers of the MLP-only builder
-mlp_apply = chain_apply
-
-
 def gru_apply(name: str) -> Callable[[dict[str, jax.Array], jax.Array, jax.Array], jax.Array]:
     """``gru(params, x, h) -> h'`` of the :class:`ndebench.models.GRUCell` at ``name``."""
 

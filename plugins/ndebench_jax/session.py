@@ -210,9 +210,6 @@ class JaxSession(AbstractSession):
         }
         return inputs, put(grid)
 
-    def _run(self, fn, *args):
-        return fn(*args)
-
     @staticmethod
     def _check(flags, what: str) -> None:
         max_hit, failed = (bool(x) for x in flags)
@@ -254,8 +251,8 @@ class JaxSession(AbstractSession):
         set_learning_rate(
             self.opt_state, self._setup.lr_schedule, self._setup.learning_rate, step, self.device
         )
-        params, opt_state, stats, flags, grads = self._run(
-            self._step, self.params, self.opt_state, *self._inputs(batch, step, weight)
+        params, opt_state, stats, flags, grads = self._step(
+            self.params, self.opt_state, *self._inputs(batch, step, weight)
         )
         self.params, self.opt_state, self._grads = params, opt_state, grads
         self._last = params
@@ -267,9 +264,7 @@ class JaxSession(AbstractSession):
         """Task loss, unweighted R and the gradient of ``loss + weight * R`` (no update); the
         same jitted computation as the train step without the optimizer (weight traced)."""
         self._nfe = None
-        stats, flags, grads = self._run(
-            self._grads_only, self.params, *self._inputs(batch, step, weight)
-        )
+        stats, flags, grads = self._grads_only(self.params, *self._inputs(batch, step, weight))
         self._grads = grads
         self._last = grads
         out = self._stats(stats, flags, "loss_and_grad")
@@ -308,7 +303,7 @@ class JaxSession(AbstractSession):
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         z0, ts = self._arrays(batch)
-        (ys, extras), stats, flags = self._run(self._predict, self.params, z0, ts)
+        (ys, extras), stats, flags = self._predict(self.params, z0, ts)
         self._last = ys
         self._check(flags, "predict")
         nfe, acc, rej = (np.asarray(x) for x in stats)

@@ -29,11 +29,6 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor] | None] = {
 }
 
 
-def _act(name: str, x: torch.Tensor) -> torch.Tensor:
-    fn = ACTIVATIONS[name]
-    return x if fn is None else fn(x)
-
-
 def _with_time(x: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
     """Append t as one more feature (2-D input) or constant channel (4-D input)."""
     assert t is not None, "this layer takes the time as input"
@@ -135,10 +130,6 @@ class ChainModule(nn.Module):
         for f in fns:
             x = f(x, t)
         return x
-
-
-#: kept for callers of the MLP-only builder
-MLPModule = ChainModule
 
 
 def build_parts(

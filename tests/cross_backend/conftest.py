@@ -52,7 +52,7 @@ def registry():
 def sessions(registry):
     """``sessions(cell, scale) -> (setup, {"torch": session, "jax": session})``; ``scale``
     multiplies core's initial weights (a rougher field takes more steps)."""
-    from ndebench.worker import make_setup
+    from ndebench.cell_setup import make_setup
 
     def build(cell: Cell, scale: float = 1.0):
         out = {}

@@ -34,7 +34,7 @@ def classifier_cell(task: str, task_params: dict | None = None, adjoint: str = "
 
 
 def both(registry, cell: Cell):
-    from ndebench.worker import make_setup
+    from ndebench.cell_setup import make_setup
 
     out = {}
     for backend in ("torch", "jax"):

@@ -37,7 +37,7 @@ def latent_cell(adjoint: str = "discrete") -> Cell:
 
 @pytest.fixture(scope="module")
 def both(registry):
-    from ndebench.worker import make_setup
+    from ndebench.cell_setup import make_setup
 
     out = {}
     for backend in ("torch", "jax"):
@@ -113,7 +113,7 @@ def test_elbo_losses_agree_and_ignore_masked_entries(step):
 
 @pytest.mark.slow  # two JAX compilations of the prediction (~80 s on a loaded 2-core machine)
 def test_jax_per_sample_grids_match_solving_each_alone(registry):
-    from ndebench.worker import make_setup
+    from ndebench.cell_setup import make_setup
 
     cell = dataclasses.replace(
         for_backend(latent_cell(), "jax"), params={**latent_cell().params, "rtol": 1e-9,

@@ -1,4 +1,4 @@
-"""The new regularizers (PAPERS.md §3-§6): torch and JAX agree on R from identical float64
+"""The new regularizers (docs/methods.md): torch and JAX agree on R from identical float64
 weights and data. Deterministic ones compared as they are (rnode_kinetic, taynode K = 2, 3, 4,
 steer with b = 0); random ones with the same draw forced on both sides (test hooks: torch's
 per-step numpy stream replaced by a fixed one, JAX's ``fixed_u`` / ``fixed_noise``).
@@ -41,9 +41,9 @@ class FixedRng:
 def run_both(registry, name, reg_params=None, scale=1.0):
     import jax
     import jax.numpy as jnp
-    from ndebench_jax.model import load_params, mlp_apply
+    from ndebench_jax.model import chain_apply, load_params
 
-    from ndebench.worker import make_setup
+    from ndebench.cell_setup import make_setup
 
     cell = make_cell(name, reg_params=reg_params, batch_size=16)
     setup_t = make_setup(for_backend(cell, "torch"), registry)
@@ -66,7 +66,7 @@ def run_both(registry, name, reg_params=None, scale=1.0):
         jreg.fixed_noise = np.random.default_rng(NOISE_SEED).standard_normal(
             (n, *np.shape(batch.inputs))
         )
-    field = mlp_apply(setup_j.model.parts["vector_field"], "vector_field")
+    field = chain_apply(setup_j.model.parts["vector_field"], "vector_field")
     solver = setup_j.solver.load()(**setup_j.solver_params)
     adjoint = setup_j.adjoint.load()(**setup_j.adjoint_params)
     train = jreg.make_train(field, solver, setup_j.controller, adjoint)

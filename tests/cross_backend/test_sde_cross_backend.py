@@ -19,11 +19,11 @@ pytest.importorskip("torchsde")
 pytest.importorskip("jax")
 pytest.importorskip("diffrax")
 
+from ndebench.cell_setup import make_setup
 from ndebench.models import ModelSpec
 from ndebench.plugins import load_registry
 from ndebench.spec import Cell
 from ndebench.suite import GLOBAL_DEFAULTS
-from ndebench.worker import make_setup
 
 pytestmark = [pytest.mark.requires_torch, pytest.mark.requires_jax]
 TINY = {"n_test": 32, "latent": 4, "hidden": 8}

@@ -28,11 +28,11 @@ from ndebench_jax.solvers.tsit5 import Tsit5  # noqa: E402
 
 from ndebench.backend import UnsupportedCell  # noqa: E402
 from ndebench.capabilities import unsupported_reason  # noqa: E402
+from ndebench.cell_setup import make_setup  # noqa: E402
 from ndebench.controller import StepSizeController  # noqa: E402
 from ndebench.plugins import load_registry  # noqa: E402
 from ndebench.spec import Cell  # noqa: E402
 from ndebench.suite import GLOBAL_DEFAULTS  # noqa: E402
-from ndebench.worker import make_setup  # noqa: E402
 from tests.jax.test_counting import callback_counted, cubic  # noqa: E402
 
 TASK = {"n_train": 8, "n_test": 4, "n_times": 4}

@@ -10,9 +10,9 @@ pytest.importorskip("diffrax")
 
 from ndebench.backend import Diverged  # noqa: E402
 from ndebench.capabilities import unsupported_reason  # noqa: E402
+from ndebench.cell_setup import make_setup  # noqa: E402
 from ndebench.plugins import load_registry  # noqa: E402
 from ndebench.spec import Cell  # noqa: E402
-from ndebench.worker import make_setup  # noqa: E402
 
 
 def cell(**kw) -> Cell:

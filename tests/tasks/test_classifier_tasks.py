@@ -83,7 +83,7 @@ def test_missing_data_makes_cells_unsupported_with_the_files(tmp_path: Path) -> 
 
 
 def _session(c: Cell):
-    from ndebench.worker import make_setup
+    from ndebench.cell_setup import make_setup
 
     reg = load_registry()
     assert unsupported_reason(reg, c) is None, unsupported_reason(reg, c)

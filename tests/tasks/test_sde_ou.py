@@ -11,11 +11,11 @@ import importlib.util
 import numpy as np
 import pytest
 
+from ndebench.cell_setup import make_setup
 from ndebench.plugins import load_registry
 from ndebench.spec import Cell
 from ndebench.suite import GLOBAL_DEFAULTS
 from ndebench.tasks.sde_ou import SdeOU, moment_error, ou_moments
-from ndebench.worker import make_setup
 
 THETA, MU, SIGMA = 2.0, 1.0, 0.5
 

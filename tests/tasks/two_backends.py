@@ -52,7 +52,7 @@ def cell(
 
 def session(c: Cell) -> tuple[Any, Any]:
     """(setup, session) of a cell the capability matrix accepts."""
-    from ndebench.worker import make_setup
+    from ndebench.cell_setup import make_setup
 
     reg = load_registry()
     assert unsupported_reason(reg, c) is None, unsupported_reason(reg, c)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ndebench.worker import make_setup
+from ndebench.cell_setup import make_setup
 from tests.thirdparty.helpers import cell, ours, registry
 
 pytestmark = pytest.mark.requires_torch

@@ -146,8 +146,8 @@ def test_backsolve_adjoint_uses_odeint_adjoint_in_session() -> None:
     reg = registry()
     if reg.component("adjoint", "torch", "backsolve") is None:
         pytest.skip("the torch plugin has no backsolve adjoint")
+    from ndebench.cell_setup import make_setup
     from ndebench.testing.checks import _cell
-    from ndebench.worker import make_setup
 
     grads = {}
     for solver, adjoint, tol in (("torchdiffeq_dopri5", "backsolve", 1e-6),

@@ -15,11 +15,11 @@ from ndebench_torch.solvers.tsit5 import Tsit5  # noqa: E402
 from ndebench_torch.vector_field import CountedField  # noqa: E402
 
 from ndebench.capabilities import unsupported_reason  # noqa: E402
+from ndebench.cell_setup import make_setup  # noqa: E402
 from ndebench.controller import StepSizeController  # noqa: E402
 from ndebench.plugins import load_registry  # noqa: E402
 from ndebench.spec import Cell  # noqa: E402
 from ndebench.suite import GLOBAL_DEFAULTS  # noqa: E402
-from ndebench.worker import make_setup  # noqa: E402
 
 pytestmark = pytest.mark.requires_torch
 F64 = torch.float64

@@ -29,8 +29,8 @@ def session(
     tol: float = 1e-6,
     backend: str = "torch",
 ):
+    from ndebench.cell_setup import make_setup
     from ndebench.plugins import load_registry
-    from ndebench.worker import make_setup
 
     registry = load_registry()
     cell = Cell(

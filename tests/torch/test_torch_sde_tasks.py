@@ -12,11 +12,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchsde")
 
 from ndebench.capabilities import unsupported_reason  # noqa: E402
+from ndebench.cell_setup import make_setup  # noqa: E402
 from ndebench.models import ModelSpec  # noqa: E402
 from ndebench.plugins import load_registry  # noqa: E402
 from ndebench.spec import Cell  # noqa: E402
 from ndebench.suite import GLOBAL_DEFAULTS  # noqa: E402
-from ndebench.worker import make_setup  # noqa: E402
 
 pytestmark = pytest.mark.requires_torch
 TINY = {"n_test": 64, "latent": 8, "hidden": 16}
