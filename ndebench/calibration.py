@@ -3,11 +3,11 @@
 Why. A cell's times depend on the machine *and on its load*: the same cell on the same code
 takes 1.5-3x longer while another job shares the cores. Two runs' times can only be compared
 after dividing each by what the machine delivered during that run. So every ``ndebench run``
-times a fixed workload at its start, while its cells run (a background thread of the parent
-process, after :data:`FIRST_S` seconds then every :data:`INTERVAL_S` seconds) and at its end,
+times a fixed workload at its start, while its cells run (in a child process of the parent,
+after :data:`FIRST_S` seconds then every :data:`INTERVAL_S` seconds) and at its end,
 and stores the samples with the results.
 
-The workload (:func:`reference_workload`) is pure numpy, timed in the parent process: a
+The workload (:func:`reference_workload`) is pure numpy, timed by the run and its sampler: a
 float32 chain ``x = tanh(x @ W + b)`` over a 64 x 64 batch, the shape of the small MLP vector
 fields the benchmark's cells integrate, :data:`CHAIN` layers, median of :data:`REPEATS`
 repeats (a pass takes 15-40 ms on one current CPU core, a sample 0.1-0.2 s). It is the same
@@ -34,11 +34,15 @@ drift exceeds :data:`NOISY_DRIFT`; ``ndebench report`` states the drift.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
 import os
 import secrets
+import select
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -111,27 +115,62 @@ class CalibrationLog:
             write_text_atomic(self.path, json.dumps(self.doc, indent=1), durable=True)
         return seconds
 
+    def add(self, sample: dict[str, Any]) -> None:
+        """Append a sample timed elsewhere and rewrite this run's file."""
+        from ndebench.atomic import write_text_atomic
+
+        with self._lock:
+            self.doc["samples"].append(sample)
+            write_text_atomic(self.path, json.dumps(self.doc, indent=1), durable=True)
+
     @contextmanager
     def during(self) -> Iterator[None]:
-        """Sample in a background thread while the block (the cells) runs."""
-        stop = threading.Event()
+        """Sample while the block (the cells) runs, in a child process (:func:`_sampler`): a
+        thread would hold the parent's GIL for the workload's loop and delay the parent's own
+        work (storing results, releasing claims). The child exits when its stdin closes, so
+        it dies with the parent."""
+        cmd = [sys.executable, "-m", "ndebench.calibration", str(FIRST_S), str(INTERVAL_S)]
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
 
-        def loop() -> None:
-            wait = FIRST_S
-            while not stop.wait(wait):
-                try:
-                    self.sample("during")
-                except OSError:
-                    return  # the results directory went away: the run reports that itself
-                wait = INTERVAL_S
+        def read() -> None:  # blocked in readline (no GIL held) between samples
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                with contextlib.suppress(ValueError, OSError):
+                    self.add(json.loads(line))
 
-        thread = threading.Thread(target=loop, name="ndebench-calibration", daemon=True)
-        thread.start()
+        reader = threading.Thread(target=read, name="ndebench-calibration", daemon=True)
+        reader.start()
         try:
             yield
         finally:
-            stop.set()
-            thread.join()
+            with contextlib.suppress(OSError):
+                assert proc.stdin is not None
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=30)
+
+
+def _sampler(first_s: float, interval_s: float) -> None:
+    """The child of :meth:`CalibrationLog.during`: one JSON sample per line on stdout, until
+    stdin closes (the run ended or its process died)."""
+    wait = first_s
+    while True:
+        ready, _, _ = select.select([sys.stdin], [], [], wait)
+        if ready:
+            return
+        seconds = reference_workload()
+        print(json.dumps({"at": _now(), "when": "during", "seconds": seconds}), flush=True)
+        wait = interval_s
 
 
 @dataclass(frozen=True)
@@ -186,3 +225,7 @@ def load_calibration(results_dir: str | Path) -> Calibration | None:
 def _seconds(sample: dict[str, Any]) -> float:
     value = sample.get("seconds")
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
+
+
+if __name__ == "__main__":
+    _sampler(float(sys.argv[1]), float(sys.argv[2]))
