@@ -1,9 +1,11 @@
-"""End to end: the smoke suite runs through the CLI and the report is written from it."""
+"""End to end: a small suite runs through the CLI and the report is written from it (the
+spiral at 150 steps, with the gradient-fidelity check on; ``suites/smoke.toml``, README command
+1, runs MNIST-1D for 600 steps, too long for the default test run: tests/test_suite_files.py
+loads and expands it)."""
 
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,14 +13,45 @@ import pytest
 import ndebench
 from ndebench.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
-
 pytestmark = pytest.mark.requires_torch
+
+
+SUITE = """
+[suite]
+name = "smoke"
+description = "ERNODE/SRNODE vs vanilla on the spiral, PyTorch own Tsit5, discrete adjoint"
+seeds = [0, 1]
+timeout_s = 600
+
+[matrix]
+backend = ["torch"]
+mode = ["eager"]
+device = ["cpu"]
+task = ["spiral"]
+solver = ["tsit5"]
+adjoint = ["discrete"]
+regularizer = ["none", "ernode", "srnode"]
+
+[params]
+rtol = 1e-5
+atol = 1e-5
+train_steps = 150
+batch_size = 64
+learning_rate = 0.01
+predict_repeats = 5
+threads = 1
+
+[params.regularizer.ernode]
+weight = 0.3
+
+[params.regularizer.srnode]
+weight = 0.1
+"""
 
 
 def test_smoke_suite_and_report(tmp_path: Path) -> None:
     suite = tmp_path / "smoke.toml"
-    shutil.copy(ROOT / "suites" / "smoke.toml", suite)
+    suite.write_text(SUITE)
     out, rep = tmp_path / "results", tmp_path / "reports"
     assert main(["run", str(suite), "--out", str(out), "--quiet"]) == 0
     df = ndebench.load_results(out)

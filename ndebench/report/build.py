@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ndebench.atomic import write_bytes_atomic, write_text_atomic
+from ndebench.baseline import reference_kind
 from ndebench.errors import InputError
 from ndebench.report import sections as sec
 from ndebench.report.backends import backends_section
@@ -109,7 +110,12 @@ def build_sections(
     extra, problems = plugin_sections(sections_from_plugins, df, curves)
     problems = [*load_warnings, *problems]
     agg = aggregate(df)
-    sections = [answer_section(agg, df, tolerance), sec.run_section(df, problems)]
+    # the answer compares methods with plain training: reference rows (e.g. DE-off, which has
+    # no solver to be fast or slow) are the verdicts' business, never a "fastest" candidate
+    methods = df[reference_kind(df) == ""] if not df.empty else df
+    methods.attrs = df.attrs
+    answer = answer_section(aggregate(methods), methods, tolerance)
+    sections = [answer, sec.run_section(df, problems)]
     glance = sec.glance_section(agg)
     sections += [glance] if glance is not None else []
     sections += sec.table_sections(agg)
