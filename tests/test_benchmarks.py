@@ -12,12 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
-NEEDS = {
-    "jax_estimates_cost.py": "requires_jax",
-    "jax_overhead.py": "requires_jax",
-    "perf.py": "requires_jax",
-    "solver_overhead.py": "requires_torch",
-    "startup_cost.py": "requires_torch",
+NEEDS = {  # the frameworks a script imports (its test is skipped where one is missing)
+    "jax_estimates_cost.py": ("requires_jax",),
+    "jax_overhead.py": ("requires_jax",),
+    "perf.py": ("requires_torch", "requires_jax"),
+    "sde_solvers.py": ("requires_torch",),
+    "solver_overhead.py": ("requires_torch",),
+    "startup_cost.py": ("requires_torch",),
+    "task_step_time.py": ("requires_torch", "requires_jax"),
 }
 
 
@@ -28,7 +30,7 @@ def test_every_script_is_listed() -> None:
 
 @pytest.mark.parametrize(
     "script",
-    [pytest.param(s, marks=getattr(pytest.mark, NEEDS[s])) if s in NEEDS else s for s in SCRIPTS],
+    [pytest.param(s, marks=[getattr(pytest.mark, m) for m in NEEDS.get(s, ())]) for s in SCRIPTS],
 )
 def test_benchmark_runs_quick(script: str, tmp_path: Path) -> None:
     out = tmp_path / "out.json"
