@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from ndebench.atomic import write_with_atomic
 
@@ -88,21 +91,23 @@ def slug(text: str) -> str:
 
 
 def save(fig: Figure, fig_dir: Path, stem: str) -> tuple[Path, Path]:
-    """``fig`` as ``<stem>.png`` (120 dpi) and ``<stem>.svg``, cropped to its tight bounding box.
+    """``fig`` as ``<stem>.png`` (120 dpi) and ``<stem>.svg``, laid out once for both.
 
-    The layout and the crop are computed once for both files: the figure is laid out
-    (constrained layout) and measured in one pass without rendering, its layout engine is then
-    turned off and both files are written with that box. ``savefig(bbox_inches="tight")`` per
-    file redid the layout, a measuring draw and the crop for each format (about half of a large
-    report's figure time, ``benchmarks/report_scale.py``)."""
+    One Agg draw at 120 dpi runs the constrained layout and renders the PNG (its pixels are
+    written as they are); the layout engine is then turned off and the SVG is drawn with the
+    same positions. ``savefig(bbox_inches="tight")`` per file laid out, measured and drew each
+    figure three times per format, almost all of it text layout (tick labels) at three dpis:
+    most of a large report's figure time (``benchmarks/report_scale.py``). The figures are not
+    cropped further: constrained layout already fits titles, labels and outside legends in the
+    figure with its small padding."""
     png, svg = fig_dir / f"{stem}.png", fig_dir / f"{stem}.svg"
-    fig.draw_without_rendering()  # runs the layout engine once
-    box = fig.get_tightbbox().padded(float(mpl.rcParams["savefig.pad_inches"]))
+    fig.set_dpi(120)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # type: ignore[no-untyped-call]  # the layout and the PNG's pixels
     fig.set_layout_engine("none")  # the axes keep the positions just laid out
-    write_with_atomic(png, lambda p: fig.savefig(p, format="png", dpi=120, bbox_inches=box))
-    write_with_atomic(
-        svg, lambda p: fig.savefig(p, format="svg", bbox_inches=box, metadata={"Date": None})
-    )
+    pixels = Image.fromarray(np.asarray(canvas.buffer_rgba()))  # type: ignore[no-untyped-call]
+    write_with_atomic(png, lambda p: pixels.save(p, format="png", dpi=(120, 120)))
+    write_with_atomic(svg, lambda p: fig.savefig(p, format="svg", metadata={"Date": None}))
     return png, svg
 
 
