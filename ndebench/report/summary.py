@@ -112,7 +112,15 @@ def _ok_times(df: pd.DataFrame, mask: pd.Series, column: str) -> list[float]:
 
 
 def _same(df: pd.DataFrame, column: str, value: object) -> pd.Series:
-    return df[column].astype(str) == str(value)
+    """Rows whose ``column`` holds ``value``: missing matches missing (a task without the
+    parameter), numbers match numerically (200 and 200.0), anything else by its text."""
+    col = df[column]
+    if value is None or (not isinstance(value, str | bool) and pd.isna(value)):
+        return col.isna()
+    same = col.astype(str) == str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        same |= pd.to_numeric(col, errors="coerce") == float(value)
+    return same
 
 
 def time_interval(
