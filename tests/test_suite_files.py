@@ -33,7 +33,8 @@ def test_paper_suites_carry_the_papers_settings(name: str) -> None:
     assert mnist.params["batch_size"] == 512 and mnist.device == "cuda"
     # every classification task carries its DE-off reference rows (docs/papers.md)
     for task in ("mnist", "sde_mnist") + (("cifar10",) if name == "icml2023" else ()):
-        off = [c for c in suite.cells if c.task == task and c.component("task").get("de_block") == "off"]
+        cells = [c for c in suite.cells if c.task == task]
+        off = [c for c in cells if c.component("task").get("de_block") == "off"]
         assert any(c.regularizer == "none" for c in off), task
     if name == "icml2021":
         assert mnist.params["optimizer"] == "momentum"
