@@ -73,7 +73,7 @@ def export_results(results_dir: Path, out: Path, fmt: str | None = None) -> Path
 
 def write_table(df: Any, out: Path, fmt: str) -> None:
     """Write ``df`` (a default RangeIndex) so that :func:`read_export` gives it back."""
-    from ndebench.report.files import write_text_atomic, write_with_atomic
+    from ndebench.atomic import write_text_atomic, write_with_atomic
 
     encoded, encoding = encode(df, fmt)
     if fmt == "parquet":

@@ -133,7 +133,7 @@ def idle_backend_warnings(idle: dict[str, str]) -> list[str]:
 
 
 def unsupported_document(cell: Cell, key: str, reason: str, env: dict[str, Any]) -> dict[str, Any]:
-    from ndebench.worker import base_record
+    from ndebench.record import base_record
 
     record = base_record(cell, key, env, "")
     record.update(status=Status.UNSUPPORTED.value, message=reason)

@@ -30,8 +30,7 @@ from ndebench.spec import Cell, Status
 from ndebench.tasks.base import with_validation
 from ndebench.training import new_curves, train
 
-# base_record: ndebench.runner still imports it from here (to move to ndebench.record)
-__all__ = ["base_record", "run_cell"]
+__all__ = ["run_cell"]
 
 
 def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:

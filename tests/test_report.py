@@ -389,7 +389,7 @@ def test_at_a_glance_medians(report: Path) -> None:
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path) -> None:
-    from ndebench.report.files import write_text_atomic, write_with_atomic
+    from ndebench.atomic import write_text_atomic, write_with_atomic
 
     target = write_text_atomic(tmp_path / "report.md", "old")
 
