@@ -107,12 +107,8 @@ class CalibrationLog:
 
     def sample(self, when: str) -> float:
         """Time the workload now, append the sample and rewrite this run's file."""
-        from ndebench.atomic import write_text_atomic
-
         seconds = reference_workload()
-        with self._lock:
-            self.doc["samples"].append({"at": _now(), "when": when, "seconds": seconds})
-            write_text_atomic(self.path, json.dumps(self.doc, indent=1), durable=True)
+        self.add({"at": _now(), "when": when, "seconds": seconds})
         return seconds
 
     def add(self, sample: dict[str, Any]) -> None:

@@ -26,10 +26,11 @@ Calibration (:mod:`ndebench.calibration`). Times (train step, predict) are judge
 dividing each side's cell times by the median of that side's machine calibration, a fixed
 workload timed during the run, so a machine that was uniformly slower (load, another CPU) does
 not read as a regression. A side whose calibration drifted more than
-:data:`ndebench.calibration.NOISY_DRIFT` (max/min) during its run(s) is ``noisy``: its time
-rows are shown but give no verdict. Results without calibration (written before it existed)
-are compared on raw times and said to be ``uncalibrated``. NFE and the test metric do not
-depend on load: they are the gate's primary evidence.
+:data:`ndebench.calibration.NOISY_DRIFT` (max/min) during its run(s), or whose calibration
+median differs from the other side's by more than that (see :func:`timing_mode`), is
+``noisy``: its time rows are shown but give no verdict. Results without calibration (written
+before it existed) are compared on raw times and said to be ``uncalibrated``. NFE and the test
+metric do not depend on load: they are the gate's primary evidence.
 
 The *minimum detectable change* of a row is the larger of its threshold and the half-width
 (as a factor) of its interval: smaller true changes cannot be told from run-to-run noise by
@@ -320,7 +321,7 @@ def _judge_time(
     cal_b: Calibration | None,
 ) -> MetricComparison:
     """A time metric: normalized by each side's calibration median when both have one; no
-    verdict (``noisy``) when a side's calibration drifted."""
+    verdict (``noisy``) when :func:`timing_mode` says so."""
     mode = timing_mode(cal_a, cal_b)
     if mode == "uncalibrated":
         m = compare_metric(metric, va, vb, threshold, alpha, True, rng)

@@ -112,9 +112,13 @@ def build_sections(
     agg = aggregate(df)
     # the answer compares methods with plain training: reference rows (e.g. DE-off, which has
     # no solver to be fast or slow) are the verdicts' business, never a "fastest" candidate
-    methods = df[reference_kind(df) == ""] if not df.empty else df
-    methods.attrs = df.attrs
-    answer = answer_section(aggregate(methods), methods, tolerance)
+    refs = reference_kind(df) != "" if not df.empty else pd.Series(False, index=df.index)
+    methods, methods_agg = df, agg  # most results have no reference rows: aggregate once
+    if refs.any():
+        methods = df[~refs]
+        methods.attrs = df.attrs
+        methods_agg = aggregate(methods)
+    answer = answer_section(methods_agg, methods, tolerance)
     sections = [answer, sec.run_section(df, problems)]
     glance = sec.glance_section(agg)
     sections += [glance] if glance is not None else []
