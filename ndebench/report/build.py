@@ -30,6 +30,7 @@ from ndebench.report.figures import make_figures
 from ndebench.report.html import render_html
 from ndebench.report.markdown import render_markdown
 from ndebench.report.model import ReportSection
+from ndebench.report.modes import modes_section
 from ndebench.report.papers import paper_sections
 from ndebench.report.summary import DEFAULT_TOLERANCE, answer_section
 from ndebench.report.tables import aggregate
@@ -126,6 +127,8 @@ def build_sections(
     sections += family_sections(agg)
     side_by_side = backends_section(df)
     sections += [side_by_side] if side_by_side is not None else []
+    compiled = modes_section(df)
+    sections += [compiled] if compiled is not None else []
     try:
         figset = make_figures(df, curves, out_dir / FIGURE_DIR, agg)
     except Exception as exc:  # a figure bug must not lose the tables
