@@ -82,7 +82,7 @@ class _Torchdiffeq:
 
 def _torch_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
     import torch
-    from ndebench_torch.models import build_parts
+    from ndebench_torch.model import build_parts
     from ndebench_torch.solvers.compiled_step import CompiledRungeKutta
     from ndebench_torch.solvers.dopri5 import Dopri5
     from ndebench_torch.vector_field import CountedField
@@ -302,7 +302,7 @@ def memory_rows(batch: int, width: int, tol: float, t_ends: list[float]) -> list
     adjoints, against the number of accepted steps: the discrete adjoint keeps every step's
     graph, so its memory grows with the steps; the continuous adjoints keep the solution only."""
     import torch
-    from ndebench_torch.models import build_parts
+    from ndebench_torch.model import build_parts
     from ndebench_torch.solvers.dopri5 import Dopri5
     from ndebench_torch.vector_field import CountedField
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from ndebench_torch.models import build_parts
+from ndebench_torch.model import build_parts
 from ndebench_torch.solvers.bosh3 import Bosh3
 from ndebench_torch.solvers.dopri5 import Dopri5
 from ndebench_torch.solvers.tsit5 import Tsit5

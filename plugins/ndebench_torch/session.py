@@ -24,7 +24,7 @@ from ndebench_torch.compile import (
 )
 from ndebench_torch.forward import FORWARDS, TorchBatch, identity_solve
 from ndebench_torch.losses import LOSSES
-from ndebench_torch.models import block_parameters, build_parts, core_parameters, load_params
+from ndebench_torch.model import block_parameters, build_parts, core_parameters, load_params
 from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.sde.field import SDEField
 from ndebench_torch.solvers.base import AbstractSolver, Solution

@@ -118,7 +118,7 @@ def test_conv_classifier_torch_and_jax_agree(tmp_path: Path) -> None:
     """Concat, Conv2d with a time channel, batch norm (batch statistics), gelu, Reshape and
     Flatten compute the same function on both backends from identical weights (float64)."""
     import jax
-    from ndebench_torch.models import core_parameters
+    from ndebench_torch.model import core_parameters
 
     def torch_grads(session):
         return {k: p.grad.double().numpy() for k, p in core_parameters(session.parts).items()}

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.requires_torch
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchdiffeq")
 
-from ndebench_torch.models import build_parts, core_parameters  # noqa: E402
+from ndebench_torch.model import build_parts, core_parameters  # noqa: E402
 from ndebench_torch.solvers.bosh3 import Bosh3  # noqa: E402
 from ndebench_torch.solvers.dopri5 import Dopri5  # noqa: E402
 from ndebench_torch.solvers.tsit5 import Tsit5  # noqa: E402

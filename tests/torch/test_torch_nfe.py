@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ndebench_torch.models import build_parts  # noqa: E402
+from ndebench_torch.model import build_parts  # noqa: E402
 from ndebench_torch.solvers.bosh3 import Bosh3  # noqa: E402
 from ndebench_torch.solvers.dopri5 import Dopri5  # noqa: E402
 from ndebench_torch.solvers.tsit5 import Tsit5  # noqa: E402
