@@ -63,7 +63,10 @@ def ndebench_register_backends() -> list[BackendInfo]:
     ]
 
 
-_RK = frozenset({ERROR_ESTIMATE, ACCEPTED_STEP_HOOK, DENSE_OUTPUT})
+#: (this plugin's word) the solver is one of the own explicit Runge-Kutta loops, whose accepted
+#: steps the ``checkpointed`` adjoint recomputes from (t, h, y_n, k1_n)
+RECOMPUTABLE_STEP = "recomputable_step"
+_RK = frozenset({ERROR_ESTIMATE, ACCEPTED_STEP_HOOK, DENSE_OUTPUT, RECOMPUTABLE_STEP})
 #: own SRI solvers: Itô SDEs with diagonal noise (and ODEs: zero diffusion), adaptive, no dense
 #: output; differentiated only by backpropagation through their steps (no continuous SDE
 #: adjoint of their own), hence ``requires`` step_graph (discrete adjoint only)
@@ -155,6 +158,21 @@ def ndebench_register_adjoints() -> list[AdjointInfo]:
             defaults={"checkpoints": "steps"},
             param_types={"checkpoints": CHECKPOINTS},
             provides=frozenset({AUGMENTED_STATE}),
+        ),
+        AdjointInfo(
+            name="checkpointed",
+            backend=BACKEND,
+            impl=f"{_P}.adjoints.checkpointed:CheckpointedAdjoint",
+            description="the discrete adjoint's gradient: no-grad forward keeping (y_n, k1_n) per "
+            "accepted step, each step recomputed and differentiated backwards (memory O(steps x "
+            "state))",
+            # augmented states are recomputed and differentiated like z. Not step_graph: the
+            # observers see the no-grad forward steps, so per-step quantities (ERNODE's error
+            # estimates, SRNODE's stiffness) would get no gradient; those cells are unsupported.
+            # Not sde_gradient: only the own RK loops (ODEs) are recomputed
+            provides=frozenset({AUGMENTED_STATE}),
+            requires=frozenset({RECOMPUTABLE_STEP}),
+            reference=False,  # the gradient reference stays the discrete adjoint
         ),
     ]
 

@@ -1,0 +1,263 @@
+"""Checkpointed discrete adjoint: the discrete adjoint's gradient, recomputing each accepted step.
+
+The forward solve runs without gradient and keeps, per accepted step, only its start ``t``,
+size ``h``, end ``t_new`` (the accepted times), ``y_n`` and the FSAL stage ``k1_n`` (the
+step's first stage, evaluated by the previous step). The backward pass walks the accepted
+steps from the last to the first: it recomputes step ``n`` from ``(y_n, k1_n)`` with gradient
+(the same operations as the forward loop, so the same stage values), takes the step's VJP
+with one ``torch.autograd.grad`` and passes the adjoints of ``y_n`` and ``k1_n`` on to step
+``n - 1`` (whose state and last stage they are). Outputs inside a step (dense output
+``y_n + h w(theta) @ K``) add their cotangents to ``y_n`` and, weighted, to the stages. The
+gradient is that of :class:`~ndebench_torch.adjoints.discrete.DiscreteAdjoint` (backpropagation
+through the solver's operations; step sizes detached): same graph per step, evaluated at the
+same points. Memory: ``2 B D`` numbers per accepted step instead of the whole step graph (every
+stage's activations, the error estimate and its norm, rejected attempts).
+
+NFE. Forward: the solver's, exactly as today (counted by the field's wrapper during the no-grad
+solve). Backward: the recomputed stage evaluations, each counted by the wrapper's hook when its
+output receives its gradient: ``s - 1`` per accepted step (stages 2..s; the last step's FSAL
+stage only when an output lies strictly inside that step, as its only use), plus one for
+``k1_0 = f(t0, y0)``. That is the discrete adjoint's ``nfe_backward`` exactly (the same
+evaluations receive a gradient there). The recomputation's forward calls are not forward NFE
+(the session reads the forward count before the backward pass). A field whose evaluation takes
+a VJP itself (``rnode_jacobian``'s ``e^T J``) takes it again when a stage is recomputed; the
+wrapper's hook counts that VJP too, so ``nfe_backward`` of ``rnode_jacobian`` is larger than
+under the discrete adjoint by one per recomputed stage and noise vector.
+
+Solvers: the own explicit Runge-Kutta loops (:class:`AbstractRungeKutta`, eager or with the
+compiled step; declared by the solver as ``recomputable_step``). With the compiled step
+(mode ``compiled``) each recomputed step is the same compiled step function, so its VJP is
+AOTAutograd's compiled backward of the whole step.
+
+Regularizers: the step observers see the no-grad forward steps, so quantities computed inside
+a step (ERNODE's error estimates, SRNODE's stiffness) have no gradient here: the adjoint does
+not provide ``step_graph`` and those cells are ``unsupported``. Augmented states (RNODE,
+TayNODE) are part of the recomputed state and are differentiated like ``z``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from ndebench.backend import UnsupportedCell
+from ndebench_torch.adjoints.base import AbstractAdjoint
+from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
+from ndebench_torch.solvers.compiled_step import CompiledRungeKutta
+from ndebench_torch.solvers.interpolation import dense_weights
+from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
+from ndebench_torch.vector_field import CountedField, diffusion_of
+
+
+class _Checkpoints:
+    """Step observer keeping ``y_n`` and ``k1_n`` of every accepted step (no graph)."""
+
+    def __init__(self) -> None:
+        self.t: list[float] = []
+        self.h: list[float] = []
+        self.y: list[torch.Tensor] = []
+        self.k1: list[torch.Tensor] = []
+
+    def start(self, t0: float, h0: float, y0: torch.Tensor) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def step(self, info: StepInfo) -> None:
+        self.t.append(info.t)
+        self.h.append(info.h)
+        self.y.append(info.y0.detach())
+        # k[0] is a view of the stacked stages: a copy keeps only k1 alive
+        self.k1.append(info.k[0].detach().clone())
+
+    def nbytes(self) -> int:
+        """Bytes of the tensors kept per solve (``y_n`` and ``k1_n`` of every step)."""
+        return sum(x.numel() * x.element_size() for x in (*self.y, *self.k1))
+
+
+class _Run:
+    def __init__(self, solver: Any, f: Field, ts: list[float], params: list[torch.Tensor],
+                 observers: Sequence[StepObserver]) -> None:  # fmt: skip
+        self.solver, self.f, self.ts, self.params, self.observers = solver, f, ts, params, observers
+        self.sol: Solution | None = None
+        self.store = _Checkpoints()
+
+
+def _recompute_eager(
+    rk: AbstractRungeKutta, f: Field, t: float, h: float, y: torch.Tensor, k1: torch.Tensor,
+    last_stage: bool,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:  # fmt: skip
+    """(y1, [k1, ..., k_s]) of one step as the eager loop computes it; k_s only if asked."""
+    tab = rk.tableau
+    s, c = tab.stages, tab.c
+    ks, gs = [k1], [y]
+    for i in range(1, s):
+        (j0, a0), *rest = rk._a_rows[i]
+        g = torch.add(y, ks[j0], alpha=a0 * h)
+        for jj, aij in rest:
+            g.add_(ks[jj], alpha=aij * h)
+        gs.append(g)
+        if i < s - 1 or last_stage:
+            ks.append(f(t + float(c[i]) * h, g))
+    return gs[-1], ks
+
+
+def _counter(f: CountedField) -> Any:
+    def hook(grad: torch.Tensor) -> None:
+        f.nfe_backward += 1
+
+    return hook
+
+
+def _recompute_compiled(
+    cr: CompiledRungeKutta, f: CountedField, t: float, h: float, y: torch.Tensor,
+    k1: torch.Tensor, last_stage: bool,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:  # fmt: skip
+    """The same step by the compiled step function (its VJP: the compiled backward)."""
+    tt = torch.tensor(t, dtype=y.dtype, device=y.device)
+    ht = torch.tensor(h, dtype=y.dtype, device=y.device)
+    y1, new, *_ = cr._step(f)(tt, ht, y, k1)
+    f.nfe_forward += len(new)
+    # as the compiled loop: every output of the compiled step gets a (possibly zero)
+    # gradient, so the last stage is hooked (and returned) only where it is used
+    used = list(new) if last_stage else list(new[:-1])
+    for k in used:
+        k.register_hook(_counter(f))
+    return y1, [k1, *used]
+
+
+class _Function(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, run: _Run, y0: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+        sol: Solution = run.solver.solve(run.f, y0, run.ts, observers=[*run.observers, run.store])
+        run.sol = sol
+        ctx.run = run
+        ys = sol.ys if sol.ys.data_ptr() != y0.data_ptr() else sol.ys.clone()
+        return ys.detach()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_ys: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        run: _Run = ctx.run
+        assert run.sol is not None
+        gy0, gp = _backward(run, run.sol, grad_ys)
+        ctx.run = None  # free the checkpoints
+        return (None, gy0, *gp)
+
+
+def _backward(
+    run: _Run, sol: Solution, grad_ys: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    solver, f, ts, params, st = run.solver, run.f, run.ts, run.params, run.store
+    compiled = isinstance(solver, CompiledRungeKutta)
+    rk: AbstractRungeKutta = solver.solver if compiled else solver
+    use_compiled = (
+        compiled and isinstance(f, CountedField) and isinstance(f.module, torch.nn.Module)
+    )
+    s = rk.tableau.stages
+    n_steps = len(st.t)
+    ends = sol.step_times[1:]
+    assert len(ends) == n_steps, "one checkpoint per accepted step"
+    # output m > 0 belongs to the first step whose end is >= ts[m] (the loop's append_outputs)
+    owner = [bisect.bisect_left(ends, tm) for tm in ts[1:]]
+    gp: list[torch.Tensor | None] = [None] * len(params)
+    inputs_tail = tuple(params)
+
+    def add_params(grads: Sequence[torch.Tensor | None]) -> None:
+        for i, g in enumerate(grads):
+            if g is not None:
+                gp[i] = g if gp[i] is None else gp[i].add_(g)  # type: ignore[union-attr]
+
+    a_y = grad_ys[-1].clone()  # the last output is t1, the last step's end
+    a_k: torch.Tensor | None = None
+    m_hi = len(ts) - 1  # outputs ts[1:] owned by steps >= n are at indices (m_lo, m_hi]
+    for n in range(n_steps - 1, -1, -1):
+        t, h, t_new = st.t[n], st.h[n], ends[n]
+        m_lo = m_hi
+        while m_lo >= 1 and owner[m_lo - 1] == n:
+            m_lo -= 1
+        own = range(m_lo + 1, m_hi + 1)  # output indices of this step
+        inside = [m for m in own if ts[m] < t_new]
+        at_end = [m for m in own if ts[m] >= t_new]
+        if n < n_steps - 1:
+            for m in at_end:
+                a_y = a_y + grad_ys[m]
+        m_hi = m_lo
+        last_stage = n < n_steps - 1 or bool(inside)
+        # popped: each checkpoint is freed once its step is differentiated
+        y = st.y.pop().requires_grad_()
+        k1 = st.k1.pop().requires_grad_()
+        with torch.enable_grad():
+            if use_compiled:
+                y1, ks = _recompute_compiled(solver, f, t, h, y, k1, last_stage)  # type: ignore[arg-type]
+            else:
+                y1, ks = _recompute_eager(rk, f, t, h, y, k1, last_stage)
+        roots, cots = [y1], [a_y]
+        cot_k: torch.Tensor | None = None
+        if inside:  # dense output y_n + h w @ K: cotangents h w^T G on the stages, G on y_n
+            thetas = (np.asarray([ts[m] for m in inside]) - t) / h
+            w = torch.as_tensor(dense_weights(rk._dense, thetas), dtype=y.dtype, device=y.device)
+            g = grad_ys[inside[0] : inside[-1] + 1].reshape(len(inside), -1)
+            cot_k = (h * (w.T @ g)).view(s, *y.shape)
+            for i in range(1, len(ks)):
+                roots.append(ks[i])
+                cots.append(cot_k[i] if i < s - 1 or a_k is None else cot_k[i] + a_k)
+        elif a_k is not None:
+            roots.append(ks[s - 1])
+            cots.append(a_k)
+        grads = torch.autograd.grad(roots, (y, k1, *inputs_tail), cots, allow_unused=True)
+        a_y = grads[0] if grads[0] is not None else torch.zeros_like(a_y)
+        a_k = grads[1] if grads[1] is not None else torch.zeros_like(a_y)
+        if inside:
+            assert cot_k is not None
+            a_y = a_y + g.sum(0).view_as(a_y)
+            a_k = a_k + cot_k[0]
+        add_params(grads[2:])
+    if a_k is not None:  # k1_0 = f(t0, y0): its VJP (one backward NFE)
+        with torch.enable_grad():
+            y0 = sol.ys[0].detach().requires_grad_()
+            k = f(ts[0], y0)
+        grads = torch.autograd.grad(k, (y0, *inputs_tail), a_k, allow_unused=True)
+        if grads[0] is not None:
+            a_y = a_y + grads[0]
+        add_params(grads[1:])
+    gy0 = a_y + grad_ys[0]
+    return gy0, [torch.zeros_like(p) if g is None else g for p, g in zip(params, gp, strict=True)]
+
+
+class CheckpointedAdjoint(AbstractAdjoint):
+    """The discrete adjoint's gradient with O(1) step graphs in memory: the forward solve
+    without gradient, each accepted step recomputed and differentiated in the backward pass."""
+
+    name: ClassVar[str] = "checkpointed"
+
+    def solve(
+        self,
+        solver: Any,
+        f: Field,
+        y0: torch.Tensor,
+        ts: Sequence[float],
+        params: Sequence[torch.Tensor] = (),
+        observers: Sequence[StepObserver] = (),
+    ) -> Solution:
+        inner = solver.solver if isinstance(solver, CompiledRungeKutta) else solver
+        if not isinstance(inner, AbstractRungeKutta):
+            raise UnsupportedCell(
+                f"checkpointed: recomputes the steps of the own Runge-Kutta loop; solver "
+                f"{getattr(solver, 'name', solver)!r} is not one"
+            )
+        if diffusion_of(f) is not None:
+            raise UnsupportedCell("checkpointed: recomputes ODE steps; an SDE field has noise")
+        ps = [p for p in params if p.requires_grad]
+        run = _Run(solver, f, [float(t) for t in ts], ps, observers)
+        if not (torch.is_grad_enabled() and (y0.requires_grad or ps)):
+            sol: Solution = solver.solve(f, y0, run.ts, observers=observers)
+            return sol
+        ys: torch.Tensor = _Function.apply(run, y0, *ps)  # type: ignore[no-untyped-call]
+        assert run.sol is not None
+        s = run.sol
+        extras = {**s.extras, "checkpoint_bytes": run.store.nbytes()}
+        return Solution(ys, s.n_accepted, s.n_rejected, s.h0, s.step_times, extras)

@@ -1,0 +1,138 @@
+"""The checkpointed adjoint: the discrete adjoint's gradients and NFE (float64, own solvers)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ndebench_torch.adjoints.checkpointed import CheckpointedAdjoint  # noqa: E402
+from ndebench_torch.adjoints.discrete import DiscreteAdjoint  # noqa: E402
+from ndebench_torch.solvers.bosh3 import Bosh3  # noqa: E402
+from ndebench_torch.solvers.compiled_step import CompiledRungeKutta  # noqa: E402
+from ndebench_torch.solvers.dopri5 import Dopri5  # noqa: E402
+from ndebench_torch.solvers.tsit5 import Tsit5  # noqa: E402
+from ndebench_torch.vector_field import CountedField  # noqa: E402
+
+from ndebench.backend import UnsupportedCell  # noqa: E402
+from ndebench.controller import StepSizeController  # noqa: E402
+
+pytestmark = pytest.mark.requires_torch
+F64 = torch.float64
+SOLVERS = {"tsit5": Tsit5, "dopri5": Dopri5, "bosh3": Bosh3}
+
+
+class MLPField(torch.nn.Module):
+    """z -> tanh MLP -> dz/dt, optionally with time as an input."""
+
+    def __init__(self, d: int = 3, hidden: int = 16, time_input: bool = False) -> None:
+        super().__init__()
+        self.time_input = time_input
+        self.l1 = torch.nn.Linear(d + time_input, hidden, dtype=F64)
+        self.l2 = torch.nn.Linear(hidden, d, dtype=F64)
+
+    def forward(self, z: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        if self.time_input:
+            assert t is not None
+            z = torch.cat([z, t.expand(z.shape[0], 1)], dim=1)
+        return self.l2(torch.tanh(self.l1(z)))  # type: ignore[no-any-return]
+
+
+def run(adjoint, solver, module, ts, rtol=1e-6):  # type: ignore[no-untyped-def]
+    """(grads of y0 and the parameters, forward NFE, backward NFE, solution)."""
+    torch.manual_seed(1)
+    y0 = torch.randn(5, 3, dtype=F64, requires_grad=True)
+    weights = torch.randn(len(ts), 5, 3, dtype=F64)
+    field = CountedField(module, time_input=module.time_input)
+    params = list(module.parameters())
+    sol = adjoint.solve(solver, field, y0, ts, params=params)
+    nfe_fwd = field.nfe_forward
+    loss = (sol.ys * weights).sum() + (sol.ys[-1] ** 2).sum()
+    grads = torch.autograd.grad(loss, [y0, *params])
+    return grads, nfe_fwd, field.nfe_backward, sol
+
+
+def rel(a, b) -> float:  # type: ignore[no-untyped-def]
+    num = sum(float((x - y).norm() ** 2) for x, y in zip(a, b, strict=True)) ** 0.5
+    return num / sum(float(y.norm() ** 2) for y in b) ** 0.5
+
+
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+@pytest.mark.parametrize(
+    "ts",
+    [[0.0, 2.0], [0.0, 0.1, 0.25, 0.9, 1.0, 1.7, 2.0]],
+    ids=["end_only", "inside_steps"],
+)
+@pytest.mark.parametrize("time_input", [False, True])
+def test_gradient_and_nfe_equal_discrete(solver, ts, time_input):
+    torch.manual_seed(0)
+    module = MLPField(time_input=time_input)
+    ctrl = StepSizeController(rtol=1e-6, atol=1e-6)
+    g_ref, fwd_ref, bwd_ref, sol_ref = run(DiscreteAdjoint(), SOLVERS[solver](ctrl), module, ts)
+    g, fwd, bwd, sol = run(CheckpointedAdjoint(), SOLVERS[solver](ctrl), module, ts)
+    assert sol.n_accepted == sol_ref.n_accepted > 3
+    assert torch.equal(sol.ys, sol_ref.ys.detach())
+    assert rel(g, g_ref) <= 1e-10
+    assert fwd == fwd_ref
+    assert bwd == bwd_ref
+    # one recomputed evaluation per stage 2..s of each accepted step and one for k1_0, the
+    # last step's FSAL stage only when an output lies inside that step
+    s = SOLVERS[solver].tableau.stages
+    inside_last = any(sol.step_times[-2] < t < ts[-1] for t in ts)
+    assert bwd == (s - 1) * sol.n_accepted + 1 - (not inside_last)
+    assert sol.extras["checkpoint_bytes"] == 2 * sol.n_accepted * 5 * 3 * 8
+
+
+def test_rejected_steps_and_fixed_step():
+    """Rejected attempts (a first step too large for the tolerance) and a fixed step: the
+    same steps, gradients and backward NFE as the discrete adjoint."""
+    torch.manual_seed(0)
+    module = MLPField()
+    ts = [0.0, 0.5, 2.0]
+    for ctrl, rejects in (
+        (StepSizeController(rtol=1e-10, atol=1e-10, initial_step=2.0), True),
+        (StepSizeController(fixed_step=0.3), False),
+    ):
+        g_ref, _, bwd_ref, sol_ref = run(DiscreteAdjoint(), Tsit5(ctrl), module, ts)
+        g, _, bwd, sol = run(CheckpointedAdjoint(), Tsit5(ctrl), module, ts)
+        assert (sol.n_accepted, sol.n_rejected) == (sol_ref.n_accepted, sol_ref.n_rejected)
+        assert (sol.n_rejected > 0) == rejects
+        assert rel(g, g_ref) <= 1e-10 and bwd == bwd_ref
+
+
+def test_compiled_step_recompute_equals_discrete():
+    """With the compiled step (traced by aot_eager: no code generation in a test), the
+    recomputed steps go through the same step function; gradients and NFE as eager discrete."""
+    torch.manual_seed(0)
+    module = MLPField()
+    ctrl = StepSizeController(rtol=1e-6, atol=1e-6)
+    ts = [0.0, 0.25, 1.0, 2.0]
+    g_ref, fwd_ref, bwd_ref, _ = run(DiscreteAdjoint(), Tsit5(ctrl), module, ts)
+    compiled = CompiledRungeKutta(Tsit5(ctrl), backend="aot_eager")
+    g, fwd, bwd, _ = run(CheckpointedAdjoint(), compiled, module, ts)
+    assert rel(g, g_ref) <= 1e-10
+    assert (fwd, bwd) == (fwd_ref, bwd_ref)
+
+
+def test_augmented_field_and_unsupported_solver():
+    """A plain callable field (an augmented state's) is recomputed eagerly; a solver that is
+    not an own RK loop is refused with a reason."""
+    w = torch.tensor([[-0.1, 1.0], [-1.0, -0.1]], dtype=F64, requires_grad=True)
+
+    def f(t: float, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([z[:, :2] @ w.T, (z[:, :2] ** 2).sum(1, keepdim=True)], dim=1)
+
+    y0 = torch.ones(4, 3, dtype=F64)
+    ctrl = StepSizeController(rtol=1e-7, atol=1e-7)
+    out = []
+    for adj in (DiscreteAdjoint(), CheckpointedAdjoint()):
+        sol = adj.solve(Tsit5(ctrl), f, y0, [0.0, 0.5, 1.0], params=[w])
+        (g,) = torch.autograd.grad(sol.ys[..., 2].sum() + sol.ys.sum(), [w])
+        out.append(g)
+    assert rel([out[1]], [out[0]]) <= 1e-10
+
+    class NotRK:
+        name = "other"
+
+    with pytest.raises(UnsupportedCell, match="own Runge-Kutta"):
+        CheckpointedAdjoint().solve(NotRK(), f, y0, [0.0, 1.0], params=[w])
