@@ -67,6 +67,8 @@ COLUMNS: tuple[Column, ...] = (
         "extension",
     ),
     Column("grad_fidelity_time_s", "extension"),
+    # the seed whose cell holds the grad_* columns of this configuration (ndebench.fidelity)
+    Column("grad_fidelity_seed", "extension"),
     Column("compile_cache", "extension", True),
     *_c("compile_time_cold_s compile_time_warm_s", "extension"),
     Column("traceback", "extension", True),

@@ -9,6 +9,12 @@ but not on the regularizer, adjoint, dtype or tolerances, so with a results dire
 computed once and stored (``<results>/.fidelity_reference/<key>.npz``, keyed by the reference
 configuration and framework versions) and read by every cell that shares it. The time of all of
 it is the column ``grad_fidelity_time_s``; ``grad_fidelity = false`` turns it off.
+
+Once per configuration: the cells of a configuration that differ only in seed measure the
+same solver, adjoint, dtype and tolerances, so only one of them measures fidelity, the seed the
+suite declares (:attr:`ndebench.spec.Cell.fidelity_seed`, the configuration's lowest seed,
+decided by :mod:`ndebench.suite`); every record of the configuration names it in
+``grad_fidelity_seed``, and only that seed's record holds the ``grad_*`` values.
 """
 
 from __future__ import annotations
@@ -57,6 +63,12 @@ def fidelity_columns(
     out = _fidelity(cell, reg, backend, setup, data, points, cache_dir)
     out["grad_fidelity_time_s"] = time.perf_counter() - t0
     return out
+
+
+def fidelity_seed(cell: Cell) -> int:
+    """The seed whose cell measures gradient fidelity for ``cell``'s configuration: the one
+    the suite declared, or the cell's own where none was (a cell built outside a suite)."""
+    return cell.seed if cell.fidelity_seed is None else cell.fidelity_seed
 
 
 def gradient_fidelity(

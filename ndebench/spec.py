@@ -87,6 +87,12 @@ class Cell:
     ``params`` holds the merged parameters: suite defaults, then per-axis-value tables
     (``[params.solver.tsit5]``), then the swept values of this cell. ``swept`` names the
     parameters that vary across the suite; they become result columns.
+
+    ``fidelity_seed``: the seed of this cell's configuration whose cell measures gradient
+    fidelity (:mod:`ndebench.fidelity`), decided when the suite is expanded (the lowest seed of
+    the configuration in the suite; ``None`` with ``grad_fidelity = false``, and for a cell
+    built outside a suite, which then measures its own). The other seeds' records name it in
+    ``grad_fidelity_seed`` and leave the ``grad_*`` columns empty.
     """
 
     suite: str
@@ -101,6 +107,7 @@ class Cell:
     params: dict[str, Any] = field(default_factory=dict)
     swept: tuple[str, ...] = ()
     component_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fidelity_seed: int | None = None
 
     @property
     def budget(self) -> Budget:
@@ -116,6 +123,8 @@ class Cell:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["swept"] = list(self.swept)
+        if self.fidelity_seed is None:  # absent rather than null: keys of cells without it stay
+            del data["fidelity_seed"]
         return data
 
     @classmethod
@@ -157,8 +166,9 @@ def config_id(cell: dict[str, Any]) -> str:
     suite sweeps. Rows with equal ``config_id`` differ only in seed, so they may be
     aggregated; rows that differ in any parameter never share one. Limits that cannot change a
     result (``LIMIT_PARAMS``: a cell either finishes within them or has no result) are left out,
-    so raising a timeout keeps two runs comparable."""
-    same = {k: v for k, v in cell.items() if k not in ("seed", "suite", "swept")}
+    so raising a timeout keeps two runs comparable; so is ``fidelity_seed`` (which seed measures
+    gradient fidelity does not change what any seed measures otherwise)."""
+    same = {k: v for k, v in cell.items() if k not in ("seed", "suite", "swept", "fidelity_seed")}
     if isinstance(same.get("params"), dict):
         same["params"] = {k: v for k, v in same["params"].items() if k not in LIMIT_PARAMS}
     return config_hash(same)[:16]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from ndebench.controller import StepSizeController
 from ndebench.errors import InputError, did_you_mean
 from ndebench.methods import METHODS
 from ndebench.plugins import Registry
-from ndebench.spec import AXES, DEVICES, MODES, Budget, Cell
+from ndebench.spec import AXES, DEVICES, MODES, Budget, Cell, config_id
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -235,11 +235,25 @@ def expand(raw: dict[str, Any], path: Path, registry: Registry) -> Suite:
         name=name,
         description=str(suite.get("description", "")),
         path=path,
-        cells=tuple(cells),
+        cells=_with_fidelity_seeds(cells),
         swept=swept,
         excluded=excluded,
         raw=raw,
         exclusive=bool(suite.get("exclusive", False)),
+    )
+
+
+def _with_fidelity_seeds(cells: list[Cell]) -> tuple[Cell, ...]:
+    """Each cell with its ``fidelity_seed``: the lowest seed of its configuration (equal
+    ``config_id``) in the suite, the one cell of the configuration that measures gradient
+    fidelity; none where ``grad_fidelity = false``."""
+    ids = [config_id(cell.to_dict()) for cell in cells]
+    lowest: dict[str, int] = {}
+    for cid, cell in zip(ids, cells, strict=True):
+        lowest[cid] = min(cell.seed, lowest.get(cid, cell.seed))
+    return tuple(
+        replace(cell, fidelity_seed=lowest[cid]) if cell.params.get("grad_fidelity") else cell
+        for cid, cell in zip(ids, cells, strict=True)
     )
 
 
