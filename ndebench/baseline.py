@@ -23,8 +23,12 @@ def _truth(value: Any) -> bool:
 
 
 def baseline_mask(df: pd.DataFrame) -> pd.Series:
-    """A boolean Series over ``df``'s rows: True where the row is the declared baseline."""
-    by_name = df["regularizer"].astype(str) == LEGACY_BASELINE
+    """A boolean Series over ``df``'s rows: True where the row is the declared baseline (the
+    one test of it: verdicts, selection, paper claims and the report's tables all use it)."""
+    if "regularizer" in df.columns:
+        by_name = df["regularizer"].astype(str) == LEGACY_BASELINE
+    else:
+        by_name = pd.Series(False, index=df.index, dtype=bool)
     if "regularizer_baseline" not in df.columns:
         return by_name
     declared = df["regularizer_baseline"]

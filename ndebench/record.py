@@ -1,5 +1,11 @@
-"""Record shaping: the identity part of a cell's record and the summary of a finished
-experiment, in the columns declared by :mod:`ndebench.columns`.
+"""Record shaping: the result document of a cell and the summary of a finished experiment, in
+the columns declared by :mod:`ndebench.columns`.
+
+Every result document (``{"cell", "record", "curves", "environment"}``) is made by
+:func:`result_document`: by the cell when its experiment ends (whatever its status), by the
+runner for a cell the capability matrix rules out (``unsupported``) and by the executors for a
+cell whose process gave none (``crashed``, ``timeout``, ``oom``); so every stored record has the
+same identity columns, whoever wrote it.
 
 The first ``warmup_steps`` training steps and the first prediction are warm-up: they run (so
 every backend trains on the same batches from the same weights) but are excluded from
@@ -10,6 +16,7 @@ every backend trains on the same batches from the same weights) but are excluded
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,15 +25,49 @@ import numpy as np
 import ndebench
 from ndebench.backend import CellSetup
 from ndebench.memory import peak_rss_mb
-from ndebench.plugins import Registry
+from ndebench.plugins import Registry, load_registry
 from ndebench.prediction import PredictionTiming
-from ndebench.spec import Cell
+from ndebench.spec import Cell, Status
 from ndebench.stats import sd
 
 _IDENTITY_AXES = ("backend", "mode", "device", "task", "solver", "adjoint", "regularizer", "seed")
 
 
-def base_record(cell: Cell, key: str, env: dict[str, Any], backend_version: str) -> dict[str, Any]:
+def now_utc() -> str:
+    """A record's ``started_at``: the time in UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def result_document(
+    cell: Cell,
+    key: str,
+    env: dict[str, Any],
+    status: Status,
+    message: str,
+    *,
+    reg: Registry | None = None,
+    backend_version: str = "",
+    columns: Mapping[str, Any] | None = None,
+    curves: dict[str, list[Any]] | None = None,
+    wall_time_s: float | None = None,
+    started_at: str | None = None,
+) -> dict[str, Any]:
+    """The result document of ``cell`` (store key ``key``, environment ``env``): its identity
+    columns, the declared family and baseline flag of its regularizer (looked up in ``reg``,
+    loaded if not given), ``columns`` (what its experiment measured; none for a cell that did
+    not run or gave no result), ``status`` and ``message``, and ``wall_time_s`` when known."""
+    record = _identity(cell, key, env, backend_version, started_at or now_utc())
+    record.update(regularizer_columns(reg if reg is not None else load_registry(), cell))
+    record.update(columns or {})
+    record.update(status=status.value, message=message)
+    if wall_time_s is not None:
+        record["wall_time_s"] = wall_time_s
+    return {"cell": cell.to_dict(), "record": record, "curves": curves or {}, "environment": env}
+
+
+def _identity(
+    cell: Cell, key: str, env: dict[str, Any], backend_version: str, started_at: str
+) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "suite": cell.suite,
         **{axis: cell.axis(axis) for axis in _IDENTITY_AXES},
@@ -35,7 +76,7 @@ def base_record(cell: Cell, key: str, env: dict[str, Any], backend_version: str)
         "ndebench_version": ndebench.__version__,
         "hardware": env.get("hardware", ""),
         "git_rev": env.get("git_rev", ""),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": started_at,
         "config_hash": key,
         "dtype": cell.params.get("dtype"),
     }

@@ -132,14 +132,6 @@ def idle_backend_warnings(idle: dict[str, str]) -> list[str]:
     ]
 
 
-def unsupported_document(cell: Cell, key: str, reason: str, env: dict[str, Any]) -> dict[str, Any]:
-    from ndebench.record import base_record
-
-    record = base_record(cell, key, env, "")
-    record.update(status=Status.UNSUPPORTED.value, message=reason)
-    return {"cell": cell.to_dict(), "record": record, "curves": {}, "environment": env}
-
-
 def run_suite(
     suite: Suite,
     store: Store,
@@ -184,8 +176,12 @@ def run_suite(
                 continue
             claimed.append(item.key)
             if item.action == "unsupported":
-                doc = unsupported_document(item.cell, item.key, item.reason, env)
-                _store(store, item.key, doc, summary, progress, hook, item.cell, reg)
+                from ndebench.record import result_document  # scipy: only when needed
+
+                doc = result_document(
+                    item.cell, item.key, env, Status.UNSUPPORTED, item.reason, reg=reg
+                )
+                _store(store, item.key, doc, summary, progress, hook, item.cell)
                 store.release(item.key)
                 claimed.remove(item.key)
                 continue
@@ -203,7 +199,7 @@ def run_suite(
             )
 
         def on_done(job: Job, doc: dict[str, Any]) -> None:
-            _store(store, job.key, doc, summary, progress, hook, job.cell, reg)
+            _store(store, job.key, doc, summary, progress, hook, job.cell)
             store.release(job.key)
             with contextlib.suppress(ValueError):
                 claimed.remove(job.key)
@@ -227,12 +223,7 @@ def _store(
     progress: Progress,
     hook: Any,
     cell: Cell,
-    reg: Registry,
 ) -> None:
-    from ndebench.record import regularizer_columns
-
-    for column, value in regularizer_columns(reg, cell).items():  # parent-made documents too
-        doc["record"].setdefault(column, value)
     store.write(key, doc)
     record = doc["record"]
     status = Status(record["status"])

@@ -25,7 +25,7 @@ from ndebench.fidelity import fidelity_columns, fidelity_seed
 from ndebench.memory import peak_rss_mb, rss_mb
 from ndebench.plugins import Registry, load_registry
 from ndebench.prediction import time_prediction
-from ndebench.record import base_record, regularizer_columns, summarise
+from ndebench.record import now_utc, result_document, summarise
 from ndebench.spec import Cell, Status
 from ndebench.tasks.base import with_validation
 from ndebench.training import new_curves, train
@@ -36,33 +36,40 @@ __all__ = ["run_cell"]
 def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
     """Run one cell in this process and return its result document (never raises)."""
     wall = time.perf_counter()
+    started_at = now_utc()
     reg = load_registry()
     version = ", ".join(f"{k} {v}" for k, v in reg.framework_versions(cell.backend).items())
-    record = base_record(cell, key, env, version)
-    record.update(regularizer_columns(reg, cell))
+    columns: dict[str, Any] = {}
     curves: dict[str, list[Any]] = {}
     try:
         reg.manager.hook.ndebench_before_cell_run(cell=cell)  # type: ignore[union-attr]
-        record.update(_experiment(cell, reg, curves, env))
-        record["status"] = Status.OK.value
-        record["message"] = ""
+        columns = _experiment(cell, reg, curves, env)
+        status, message = Status.OK, ""
     except Diverged as exc:
-        record.update(status=Status.DIVERGED.value, message=f"diverged: {exc}")
+        status, message = Status.DIVERGED, f"diverged: {exc}"
     except (UnsupportedCell, DataUnavailable) as exc:
-        record.update(status=Status.UNSUPPORTED.value, message=str(exc))
+        status, message = Status.UNSUPPORTED, str(exc)
     except MemoryError as exc:
-        record.update(status=Status.OOM.value, message=f"MemoryError: {exc}")
+        status, message = Status.OOM, f"MemoryError: {exc}"
     except Exception as exc:
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         short = "".join(tb[-6:]).strip()
-        record.update(
-            status=Status.FAILED.value,
-            message=f"{type(exc).__name__}: {exc}",
-            traceback=short[-4000:],
-        )
-    record["wall_time_s"] = time.perf_counter() - wall
-    record.setdefault("peak_memory_mb", peak_rss_mb())
-    return {"cell": cell.to_dict(), "record": record, "curves": curves, "environment": env}
+        status, message = Status.FAILED, f"{type(exc).__name__}: {exc}"
+        columns = {"traceback": short[-4000:]}
+    columns.setdefault("peak_memory_mb", peak_rss_mb())
+    return result_document(
+        cell,
+        key,
+        env,
+        status,
+        message,
+        reg=reg,
+        backend_version=version,
+        columns=columns,
+        curves=curves,
+        wall_time_s=time.perf_counter() - wall,
+        started_at=started_at,
+    )
 
 
 def _experiment(

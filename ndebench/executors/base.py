@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ndebench.spec import Cell
+from ndebench.spec import Cell, Status
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,14 @@ class Job:
     memory_limit_mb: float | None = None
     env: dict[str, Any] = field(default_factory=dict)
     exclusive: bool = False
+
+
+def fault_document(job: Job, status: Status, message: str, elapsed: float) -> dict[str, Any]:
+    """The result document of a job whose process gave none (crashed, timeout, oom), made by
+    :func:`ndebench.record.result_document` like every other."""
+    from ndebench.record import result_document
+
+    return result_document(job.cell, job.key, job.env, status, message, wall_time_s=elapsed)
 
 
 #: called with the job and its result document as soon as the job ends, whatever its status

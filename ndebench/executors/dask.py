@@ -33,8 +33,8 @@ import time
 from typing import Any
 
 from ndebench.errors import InputError
-from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart
-from ndebench.executors.local import fault_document, run_isolated
+from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart, fault_document
+from ndebench.executors.local import run_isolated
 from ndebench.spec import Status
 
 POLL_S = 1.0

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ndebench import cellproc
-from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart
+from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart, fault_document
 from ndebench.spec import Cell, Status
 
 POLL_S = 0.05
@@ -206,15 +206,6 @@ class _Running:
     job: Job
     child: _ForkChild | _ProgramChild
     started: float
-
-
-def fault_document(job: Job, status: Status, message: str, elapsed: float) -> dict[str, Any]:
-    """The result document of a cell whose process gave none (crash, timeout, oom)."""
-    from ndebench.record import base_record
-
-    record = base_record(job.cell, job.key, job.env, "")
-    record.update(status=status.value, message=message, wall_time_s=elapsed)
-    return {"cell": job.cell.to_dict(), "record": record, "curves": {}, "environment": job.env}
 
 
 def describe_exit(code: int | None) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ndebench.errors import InputError
-from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart
+from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart, fault_document
 
 
 @dataclass
@@ -95,7 +95,6 @@ class SubmititExecutor(AbstractExecutor):
             try:
                 doc = sjob.result()
             except Exception as exc:
-                from ndebench.executors.local import fault_document
                 from ndebench.spec import Status
 
                 doc = fault_document(job, Status.CRASHED, f"submitit job failed: {exc}", 0.0)

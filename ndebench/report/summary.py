@@ -25,9 +25,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ndebench.baseline import baseline_mask
 from ndebench.report.model import ReportSection
 from ndebench.report.tables import (
-    baseline_flags,
     config_columns,
     fmt_num,
     fmt_ratio,
@@ -137,7 +137,7 @@ def time_interval(
     mine = pd.Series(True, index=df.index)
     for k in keys:
         mine &= _same(df, k, row[k]) if k in df.columns and k in row.index else True
-    base = baseline_flags(df) & _same(df, "task", row["task"])
+    base = baseline_mask(df) & _same(df, "task", row["task"])
     for k in cfg:  # a parameter of the regularizer alone (weight) is empty on the baseline
         if k in df.columns and k in row.index:
             base &= _same(df, k, row[k]) | df[k].isna()

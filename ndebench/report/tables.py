@@ -1,10 +1,11 @@
 """Per-task comparison tables: seed aggregates and ratios to the baseline regularizer.
 
 The baseline is the regularizer whose results carry ``regularizer_baseline = True`` (declared
-by its plugin); results written before that column existed fall back to the regularizer named
-``none``. A *configuration* is everything that defines an experiment except the regularizer
-and the seed: backend, mode, device, solver, adjoint, the swept parameters, ``train_steps`` and
-``dtype`` when they vary (and the hardware, when results from several machines are mixed).
+by its plugin; results written before that column existed fall back to the regularizer named
+``none``), as :func:`ndebench.baseline.baseline_mask` tells it. A *configuration* is
+everything that defines an experiment except the regularizer and the seed: backend, mode,
+device, solver, adjoint, the swept parameters, ``train_steps`` and ``dtype`` when they vary
+(and the hardware, when results from several machines are mixed).
 When results carry ``config_id`` (the hash of the full configuration without the seed), rows
 are also grouped by it, so cells that differ in any parameter are never averaged together.
 
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-#: the baseline of results without a ``regularizer_baseline`` column (written before it existed)
-LEGACY_BASELINE = "none"
+from ndebench.baseline import baseline_mask
+
 OK = "ok"
 
 #: Configuration columns present in every result (swept parameters are added per suite).
@@ -68,22 +69,11 @@ def swept_params(df: pd.DataFrame) -> list[str]:
     return names
 
 
-def baseline_flags(df: pd.DataFrame) -> pd.Series:
-    """True for rows of the baseline regularizer: the ``regularizer_baseline`` column when
-    present, else (older results) the regularizer named ``none``."""
-    if "regularizer_baseline" in df.columns and df["regularizer_baseline"].notna().any():
-        flags = df["regularizer_baseline"].map(lambda v: bool(v) if pd.notna(v) else False)
-        return flags.astype(bool)
-    if "regularizer" not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df["regularizer"].astype(str) == LEGACY_BASELINE
-
-
 def baseline_names(df: pd.DataFrame) -> set[str]:
     """Names of the baseline regularizers present in ``df``."""
     if "regularizer" not in df.columns:
         return set()
-    return {str(r) for r in df.loc[baseline_flags(df), "regularizer"]}
+    return {str(r) for r in df.loc[baseline_mask(df), "regularizer"]}
 
 
 def config_columns(df: pd.DataFrame) -> list[str]:
@@ -134,7 +124,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     lower = df["lower_is_better"] if "lower_is_better" in df.columns else None
     frame = df.assign(
         _ok=is_ok.astype(int),
-        _base=baseline_flags(df).astype(int),
+        _base=baseline_mask(df).astype(int),
         _family=family.astype(object) if family is not None else "",
         _lower=lower.map(_as_float) if lower is not None else math.nan,
     )
