@@ -145,6 +145,10 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         base = base.join(names.rename("metric_name"))
     else:
         base["metric_name"] = ""
+    if "grad_fidelity_seed" in frame.columns and frame["grad_fidelity_seed"].notna().any():
+        # fidelity is measured once per configuration: the seed that holds the grad_* columns
+        seeds = frame.groupby(gkeys, dropna=False, sort=False)["grad_fidelity_seed"]
+        base = base.join(seeds.agg(_join_seeds).rename("grad_fidelity_seed"))
     if metrics:
         stats = ok.groupby(gkeys, dropna=False, sort=False)[metrics].agg(["mean", "std", "count"])
         stats.columns = [f"{m}_{s.replace('count', 'n')}" for m, s in stats.columns]
@@ -164,6 +168,10 @@ def _as_float(value: object) -> float:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return math.nan
     return float(bool(value))
+
+
+def _join_seeds(values: pd.Series) -> str:
+    return ", ".join(str(s) for s in sorted({int(v) for v in values.dropna()}))
 
 
 def _join_unique(values: pd.Series) -> str:
@@ -296,6 +304,7 @@ def display_table(
     table["seeds ok"] = [f"{int(o)}/{int(n)}" for o, n in pairs]
     metric_name = _join_unique(rows["metric_name"].replace("", pd.NA)) or "metric"
     baseline = rows["is_baseline"].astype(bool).tolist()
+    carriers = _fidelity_seeds(rows)
     for m in METRICS:
         if f"{m.column}_mean" not in rows.columns or (compact and m.column not in COMPACT):
             continue
@@ -317,14 +326,40 @@ def display_table(
             if text != "—" and not is_base and not pd.isna(ratio):
                 text += f" ({fmt_ratio(ratio)})"
             cells.append(text)
+        if m.column.startswith("grad_") and carriers:
+            label, cells = _with_fidelity_seed(label, cells, carriers)
         table[label] = cells
     return table, shared
+
+
+def _fidelity_seeds(rows: pd.DataFrame) -> list[str]:
+    """Per row, the seed(s) whose cells hold the gradient-fidelity columns (measured once per
+    configuration, :mod:`ndebench.fidelity`); empty when the results do not say."""
+    if "grad_fidelity_seed" not in rows.columns:
+        return []
+    return [str(v) for v in rows["grad_fidelity_seed"].fillna("")]
+
+
+def _with_fidelity_seed(label: str, cells: list[str], carriers: list[str]) -> tuple[str, list[str]]:
+    """Name the seed that carries gradient fidelity: in the label when one seed carries it in
+    every row, else after each value."""
+    named = {c for c in carriers if c}
+    if len(named) == 1:
+        seeds = named.pop()
+        word = "seeds" if "," in seeds else "seed"
+        if label.endswith(")"):
+            return f"{label[:-1]}; {word} {seeds})", cells
+        return f"{label} ({word} {seeds})", cells
+    marked = [
+        f"{t} [seed {c}]" if t != "—" and c else t for t, c in zip(cells, carriers, strict=True)
+    ]
+    return label, marked
 
 
 def _is_key(rows: pd.DataFrame, column: str) -> bool:
     """Whether ``column`` of an aggregate frame is a swept-parameter key column."""
     known = {"task", "regularizer", "n_cells", "n_ok", "metric_name", "is_baseline", "family",
-             "lower_is_better", "config_id"}  # fmt: skip
+             "lower_is_better", "config_id", "grad_fidelity_seed"}  # fmt: skip
     if column in known:
         return False
     return not any(column.startswith(f"{m.column}_") for m in METRICS)
