@@ -82,10 +82,9 @@ def test_optional_methods_are_declared_exactly() -> None:
         expected |= {"TorchBackend", "TorchSession"}
     if importlib.util.find_spec("jax") and importlib.util.find_spec("diffrax"):
         import ndebench_jax.backend
-        import ndebench_jax.sde.session
         import ndebench_jax.session  # noqa: F401
 
-        expected |= {"JaxBackend", "JaxSession", "JaxSDESession"}
+        expected |= {"JaxBackend", "JaxSession"}
     import ndebench_refkit  # noqa: F401
     import ndebench_toy  # noqa: F401
 

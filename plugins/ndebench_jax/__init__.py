@@ -177,7 +177,7 @@ _UNSUPPORTED = {
 
 
 #: why no regularizer but the baseline runs on an SDE task here (declared, so the capability
-#: matrix says so before a cell starts; the SDE session refuses them too)
+#: matrix says so before a cell starts; the session refuses them on SDE kinds too)
 _NO_SDE = {
     SDE: "diffrax's SDE solvers expose no per-step error or stiffness estimates, the fresh SRI "
     "step of the local regularizers is torch-only, and the augmented-state and end-time "

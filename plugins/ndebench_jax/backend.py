@@ -10,7 +10,6 @@ import numpy as np
 from ndebench.backend import AbstractBackend, AbstractSession, CellSetup
 from ndebench.components import SolverInfo
 from ndebench.controller import StepSizeController
-from ndebench.models import SDE_KINDS
 from ndebench.spec import Cell, PredictStats
 from ndebench_jax.devices import has_gpu
 
@@ -28,12 +27,6 @@ class JaxBackend(AbstractBackend):
     def session(self, setup: CellSetup) -> AbstractSession:
         from ndebench_jax.session import JaxSession
 
-        if setup.model.kind in SDE_KINDS:
-            if "diffusion" in setup.model.parts:
-                from ndebench_jax.sde.session import JaxSDESession
-
-                return JaxSDESession(setup)
-            setup = zero_diffusion_as_ode(setup)
         return JaxSession(setup)
 
     def reference_solve(
@@ -90,19 +83,3 @@ class JaxBackend(AbstractBackend):
 
         names = ("jax", "jaxlib", "diffrax", "equinox", "optax")
         return " ".join(f"{n}={md.version(n)}" for n in names)
-
-
-def zero_diffusion_as_ode(setup: CellSetup) -> CellSetup:
-    """An ``sde_classifier`` without diffusion is the ODE classifier of its drift: the same
-    parts and weights under the ``node_classifier`` names (``drift`` -> ``vector_field``)."""
-    import dataclasses
-
-    from ndebench.models import ModelSpec
-
-    parts = {("vector_field" if k == "drift" else k): v for k, v in setup.model.parts.items()}
-    model = ModelSpec("node_classifier", parts, setup.model.state_dim)
-    params = {
-        (("vector_field." + k[len("drift.") :]) if k.startswith("drift.") else k): v
-        for k, v in setup.init_params.items()
-    }
-    return dataclasses.replace(setup, model=model, init_params=params)

@@ -1,9 +1,12 @@
 """How a batch goes through a model, per model kind (:mod:`ndebench.models`), in JAX.
 
-``make_forward(spec)`` returns ``forward(params, inputs, ts, solve) -> (prediction, extras)``
+``FORWARDS[kind](spec)`` returns ``forward(params, inputs, ts, solve) -> (prediction, extras)``
 where ``solve(z0, ts) -> ys`` is the training solve (adjoint, regularizer) or the prediction
-solve, closed over by the session. The parts outside the differential-equation block
-(encoder, head) are applied here; only the block's parameters reach the solve.
+solve, closed over by the session (an SDE's solve also closes over the step's Brownian key).
+The parts outside the differential-equation block (encoder, head) are applied here; only the
+block's parameters reach the solve. The SDE kinds are the ODE kinds' forward passes of the
+SDE solve; an ``sde_classifier`` predicts with ``n_samples`` paths per sample (one joint solve
+of the replicated batch, logits averaged), as the torch backend.
 """
 
 from __future__ import annotations
@@ -31,11 +34,16 @@ def _classifier(spec: ModelSpec) -> Forward:
     encoder = chain_apply(spec.parts["encoder"], "encoder") if "encoder" in spec.parts else None
     head = chain_apply(spec.parts["head"], "head")
 
-    def forward(params, inputs, ts, solve):
+    def forward(params, inputs, ts, solve, n_samples=1):
         z0 = encoder(params, 0.0, inputs) if encoder is not None else inputs
         z0 = z0.reshape(z0.shape[0], -1)
+        if n_samples > 1:
+            z0 = jnp.tile(z0, (n_samples, 1))
         ys = solve(z0, jnp.stack([ts[0], ts[-1]]))
-        return head(params, 0.0, ys[-1]), {}
+        logits = head(params, 0.0, ys[-1])
+        if n_samples > 1:
+            logits = logits.reshape(n_samples, -1, logits.shape[-1]).mean(0)
+        return logits, {}
 
     return forward
 
@@ -82,6 +90,9 @@ FORWARDS: dict[str, Callable[[ModelSpec], Forward]] = {
     # encoder -> identity block -> head: the session's solve is ``solve.identity_solve``
     "classifier": _classifier,
     "latent_ode": _latent_ode,
+    # the solve is the SDE's (ndebench_jax.sde.solve.make_model_sde_solve)
+    "sde_classifier": _classifier,
+    "sde_trajectory": _trajectory,
 }
 
 

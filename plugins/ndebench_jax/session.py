@@ -1,4 +1,14 @@
-"""One JAX cell: MLP vector field from core weights, optax Adam, jitted train step and predict.
+"""One JAX cell, of any model kind (ODE and SDE, as the torch session): the model from core's
+weights as functions of a pytree, the suite's optimizer and learning-rate schedule
+(:mod:`ndebench_jax.optimizers`), a jitted train step and predict, arrays on ``cell.device``.
+
+The block's solve is the model kind's: an ODE block's is the regularizer's training solve
+(its adjoint's loop) and the plain prediction solve; an SDE block's (``sde_classifier``,
+``sde_trajectory`` with a ``diffusion``) is the diffrax SDE solve of :mod:`ndebench_jax.sde`,
+whose Brownian path of training step ``s`` is the ``VirtualBrownianTree`` of
+``fold_in(key(seed), s)`` (prediction: one fixed key, logits averaged over ``n_samples``
+replicas of the batch); vanilla training and the discrete adjoint only there, backward NFE not
+counted. An SDE kind without ``diffusion`` is the ODE classifier of its drift.
 
 ``weight`` enters the jitted step as a traced array and ``step`` not at all, so neither
 retriggers compilation; the first call compiles (the runner times it separately). ``float64``
@@ -16,16 +26,22 @@ restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
+from ndebench.models import SDE_KINDS, ModelSpec
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench_jax.optimizers import make_optimizer, set_learning_rate
+
+#: the step number of the prediction's Brownian key (an SDE's predict)
+PREDICT_STEP = 999_983
 
 
 def target_array(batch: Batch, dtype: Any) -> np.ndarray:
@@ -36,146 +52,236 @@ def target_array(batch: Batch, dtype: Any) -> np.ndarray:
     return targets.astype(dtype)
 
 
+def zero_diffusion_as_ode(setup: CellSetup) -> CellSetup:
+    """An ``sde_classifier`` without diffusion is the ODE classifier of its drift: the same
+    parts and weights under the ``node_classifier`` names (``drift`` -> ``vector_field``)."""
+    parts = {("vector_field" if k == "drift" else k): v for k, v in setup.model.parts.items()}
+    model = ModelSpec("node_classifier", parts, setup.model.state_dim)
+    params = {
+        (("vector_field." + k[len("drift.") :]) if k.startswith("drift.") else k): v
+        for k, v in setup.init_params.items()
+    }
+    return dataclasses.replace(setup, model=model, init_params=params)
+
+
+def compile_cache(setup: CellSetup) -> str | None:
+    """Sets jax's process-global options for the cell (float64, the persistent compilation
+    cache and ``EQX_ON_ERROR``) before any array is made; the cache directory or None."""
+    cache = (
+        setup.cell.params.get("jax_cache_dir")
+        or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
+        or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
+    )
+    if cache:
+        os.environ.setdefault("EQX_ON_ERROR", "nan")  # effective if equinox is not loaded yet
+    import jax
+
+    if setup.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", str(cache))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return str(cache) if cache else None
+
+
+class Solves(NamedTuple):
+    """The solves of one model kind, ``(params, probe, z0, ts, key)`` with the block's
+    parameters: ``train`` returns ``(ys, R, SolveOut, extra forward NFE)``, ``predict`` the
+    ``SolveOut``."""
+
+    train: Callable[..., Any]
+    predict: Callable[..., Any]
+    #: backward NFE counted (the counting probe's cotangent)
+    backward_counted: bool
+    #: the salt of the training step's key ``fold_in(fold_in(key(seed), step), salt)``;
+    #: None: the step's key ``fold_in(key(seed), step)`` itself (an SDE's Brownian path)
+    salt: int | None
+    #: what the NFE counts are, for the record
+    metrics: dict[str, Any]
+
+
+_ODE_METRICS = {
+    "nfe_counting": "field wrapper: stage counts in state (fwd), custom_vjp probe (bwd)",
+    # what nfe_backward counts (ndebench_jax.counting): evaluations whose outputs get a nonzero
+    # cotangent, as in the torch backend
+    "nfe_backward_includes_rejected": False,
+    "nfe_backward_includes_forward_vjps": False,
+    "diffrax_initial_step_note": "diffrax_* start at dt0=0.01 (diffrax 0.7 WrapTerm)",
+}
+
+
+def sde_solves(setup: CellSetup) -> Solves:
+    """An SDE block's solves (:func:`ndebench_jax.sde.solve.make_model_sde_solve`)."""
+    from ndebench_jax.sde.solve import make_model_sde_solve
+
+    if not setup.regularizer.baseline:  # as declared (unsupported_requirements)
+        raise UnsupportedCell(
+            f"jax backend: regularizer {setup.regularizer.name!r} on an SDE: diffrax's SDE "
+            "solvers expose no per-step estimates and the fresh SRI step is torch-only"
+        )
+    if setup.adjoint.name != "discrete":
+        raise UnsupportedCell(f"jax backend: SDEs take the discrete adjoint only here, not "
+                              f"{setup.adjoint.name!r}")  # fmt: skip
+    solve = make_model_sde_solve(setup.model, setup.cell.solver, setup.controller)
+
+    def train(params, probe, z0, ts, key):
+        out = solve(params, probe, z0, ts, key)
+        return out.ys, out.reg, out, 0
+
+    metrics = {"nfe_counting": "derived: evaluations per step x attempts (diffrax stats)"}
+    return Solves(train, solve, False, None, metrics)
+
+
+def ode_solves(setup: CellSetup, reg: Any) -> Solves:
+    """An ODE block's solves: the regularizer's training solve (its adjoint's loop) and the
+    plain prediction solve; the identity without a block (kind ``classifier``, NFE 0)."""
+    from ndebench_jax.model import chain_apply
+    from ndebench_jax.solve import identity_solve, make_solve
+
+    solver = setup.solver.load()(**setup.solver_params)
+    adjoint = setup.adjoint.load()(**setup.adjoint_params)
+    ctrl = setup.controller
+    if "max_steps" in setup.solver_params:
+        ctrl = dataclasses.replace(ctrl, max_steps=int(setup.solver_params["max_steps"]))
+    if setup.model.block_parts:
+        field = chain_apply(setup.model.parts["vector_field"], "vector_field")
+        train = reg.make_train(field, solver, ctrl, adjoint)
+        plain = make_solve(field, solver, ctrl, adjoint, None)
+    else:
+
+        def train(params, probe, z0, ts, key):
+            out = identity_solve(params, probe, z0, ts)
+            return out.ys, out.reg, out, 0
+
+        plain = identity_solve
+
+    def predict(params, probe, z0, ts, key):
+        return plain(params, probe, z0, ts)
+
+    return Solves(train, predict, adjoint.backward_counted, reg.salt, _ODE_METRICS)
+
+
+def step_functions(spec: ModelSpec, forward, loss_of, solves: Solves, opt, seed: int, reps: int):
+    """``(step, grads, predict)``: the train step (gradient and optimizer update), the
+    gradient alone and the prediction, as functions of arrays (jitted by the session)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from ndebench_jax.forward import block_params
+
+    def key_of(step):
+        key = jax.random.fold_in(jax.random.key(seed), step)
+        return key if solves.salt is None else jax.random.fold_in(key, solves.salt)
+
+    def loss_fn(params, probe, inputs, ts, targets, weight, step):
+        key = key_of(step)
+        # only the block's parameters enter the solve (and a continuous adjoint's state)
+        block = block_params(params, spec)
+        box = []
+
+        def solve(z0, ts_):
+            ys, r, out, n_extra = solves.train(block, probe, z0, ts_, key)
+            box.append((r, out, n_extra))
+            return ys
+
+        prediction, extras = forward(params, inputs, ts, solve)
+        ((r, out, n_extra),) = box
+        labels, mask = targets
+        loss = loss_of(prediction, extras, labels, mask, step)
+        return loss + weight * r, (loss, r, out, n_extra)
+
+    grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
+
+    def grads_fn(params, z0, ts, targets, weight, step):
+        probe = jnp.zeros((), params[next(iter(params))].dtype)
+        (_, (mse, r, out, n_extra)), (grads, n_bwd) = grad_fn(
+            params, probe, z0, ts, targets, weight, step
+        )
+        stats = (mse, r, out.nfe + n_extra, n_bwd, out.accepted, out.rejected)
+        return stats, (out.max_steps_hit, out.failed), grads
+
+    def step_fn(params, opt_state, z0, ts, targets, weight, step):
+        stats, flags, grads = grads_fn(params, z0, ts, targets, weight, step)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, stats, flags, grads
+
+    predict_forward = functools.partial(forward, n_samples=reps) if reps > 1 else forward
+
+    def predict_fn(params, inputs, ts):
+        key = jax.random.fold_in(jax.random.key(seed), PREDICT_STEP)
+        box = []
+
+        def solve(z0, ts_):
+            probe = jnp.zeros((), z0.dtype)
+            out = solves.predict(block_params(params, spec), probe, z0, ts_, key)
+            box.append(out)
+            return out.ys
+
+        prediction, extras = predict_forward(params, inputs, ts, solve)
+        (out,) = box
+        stats = (out.nfe, out.accepted, out.rejected)
+        return (prediction, extras), stats, (out.max_steps_hit, out.failed)
+
+    return step_fn, grads_fn, predict_fn
+
+
 class JaxSession(AbstractSession):
     provides: ClassVar[frozenset[str]] = frozenset(
         {"parameters", "set_parameters", "loss_and_grad"}
     )
 
     def __init__(self, setup: CellSetup) -> None:
-        cache = (
-            setup.cell.params.get("jax_cache_dir")
-            or os.environ.get("NDEBENCH_JAX_CACHE_DIR")
-            or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
-        )
-        if cache:
-            os.environ.setdefault("EQX_ON_ERROR", "nan")  # effective if equinox is not loaded yet
+        if setup.model.kind in SDE_KINDS and "diffusion" not in setup.model.parts:
+            setup = zero_diffusion_as_ode(setup)
+        self.compile_cache = compile_cache(setup)
         import jax
-
-        if setup.dtype == "float64":
-            jax.config.update("jax_enable_x64", True)
-        if cache:
-            jax.config.update("jax_compilation_cache_dir", str(cache))
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        self.compile_cache = str(cache) if cache else None
         import jax.numpy as jnp
-        import optax
 
-        from ndebench_jax.forward import FORWARDS, block_params
+        from ndebench_jax.forward import FORWARDS
         from ndebench_jax.losses import LOSSES
-        from ndebench_jax.model import chain_apply, load_params
-        from ndebench_jax.solve import make_solve
+        from ndebench_jax.model import load_params
 
-        cell = setup.cell
-        spec = setup.model
+        cell, spec = setup.cell, setup.model
         if spec.kind not in FORWARDS:
             raise UnsupportedCell(f"jax backend cannot build {spec.kind!r} models")
         if setup.task.loss not in LOSSES:
             raise UnsupportedCell(f"jax backend has no loss {setup.task.loss!r}")
-        forward = FORWARDS[spec.kind](spec)
-        loss_of = functools.partial(LOSSES[setup.task.loss], **setup.task.loss_params())
-        self.loss_of = loss_of
+        self._setup, self.seed, self.mode = setup, int(cell.seed), cell.mode
+        self.loss_of = functools.partial(LOSSES[setup.task.loss], **setup.task.loss_params())
         self.latent = spec.state_dim if spec.kind == "latent_ode" else 0
         self.save_points: list[tuple[int, int]] = []  # (union, padded) per training solve
         self.test_extras: dict[str, Any] = {}
-        if cell.device == "cuda":
-            from ndebench_jax.devices import has_gpu
-
-            if not has_gpu():
-                raise UnsupportedCell("no CUDA device (jax sees no GPU)")
-        self.mode = cell.mode
         self.dtype = jnp.float64 if setup.dtype == "float64" else jnp.float32
-        device = jax.devices("gpu" if cell.device == "cuda" else "cpu")[0]
-        self.device = device
-        self.params = jax.device_put(load_params(setup.init_params, self.dtype), device)
-        solver = setup.solver.load()(**setup.solver_params)
-        adjoint = setup.adjoint.load()(**setup.adjoint_params)
-        reg_params = {**setup.regularizer.defaults, **setup.regularizer_params}
-        reg = setup.regularizer.load()(**reg_params)
-        self.reg_name = reg.name
-        ctrl = setup.controller
-        if "max_steps" in setup.solver_params:
-            from dataclasses import replace
-
-            ctrl = replace(ctrl, max_steps=int(setup.solver_params["max_steps"]))
-        if spec.block_parts:
-            field = chain_apply(spec.parts["vector_field"], "vector_field")
-            train = reg.make_train(field, solver, ctrl, adjoint)
-            pred_solve = make_solve(field, solver, ctrl, adjoint, None)
-        else:  # no block (kind "classifier"): the identity solve, NFE 0
-            from ndebench_jax.solve import identity_solve
-
-            def train(params, probe, z0, ts, key):
-                out = identity_solve(params, probe, z0, ts)
-                return out.ys, out.reg, out, 0
-
-            pred_solve = identity_solve
+        self.device = jax.devices("gpu" if cell.device == "cuda" else "cpu")[0]
+        self.params = jax.device_put(load_params(setup.init_params, self.dtype), self.device)
+        if spec.kind in SDE_KINDS:
+            self.reg_name, solves = setup.regularizer.name, sde_solves(setup)
+        else:
+            reg = setup.regularizer.load()(
+                **{**setup.regularizer.defaults, **setup.regularizer_params}
+            )
+            self.reg_name, solves = reg.name, ode_solves(setup, reg)
+        reps = int(setup.task.params.get("n_samples", 1)) if spec.kind == "sde_classifier" else 1
         self.optimizer = make_optimizer(setup.optimizer, setup.learning_rate)
-        self._setup = setup
         # committed like the step outputs, so the second step does not recompile
-        self.opt_state = jax.device_put(self.optimizer.init(self.params), device)
+        self.opt_state = jax.device_put(self.optimizer.init(self.params), self.device)
         self._last: Any = self.params
         self._grads: Any = None
         self._nfe: tuple[int | None, int | None] | None = None
-        self.seed = int(cell.seed)
-        self.reg = reg
-        opt = self.optimizer
-        seed = self.seed
-
-        def loss_fn(params, probe, inputs, ts, targets, weight, step):
-            key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), step), reg.salt)
-            # only the block's parameters enter the solve (and a continuous adjoint's state)
-            block = block_params(params, spec)
-            box = []
-
-            def solve(z0, ts_):
-                ys, r, out, n_extra = train(block, probe, z0, ts_, key)
-                box.append((r, out, n_extra))
-                return ys
-
-            prediction, extras = forward(params, inputs, ts, solve)
-            ((r, out, n_extra),) = box
-            labels, mask = targets
-            loss = loss_of(prediction, extras, labels, mask, step)
-            return loss + weight * r, (loss, r, out, n_extra)
-
-        grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
-
-        def grads_fn(params, z0, ts, targets, weight, step):
-            probe = jnp.zeros((), params[next(iter(params))].dtype)
-            (_, (mse, r, out, n_extra)), (grads, n_bwd) = grad_fn(
-                params, probe, z0, ts, targets, weight, step
-            )
-            stats = (mse, r, out.nfe + n_extra, n_bwd, out.accepted, out.rejected)
-            return stats, (out.max_steps_hit, out.failed), grads
-
-        def step_fn(params, opt_state, z0, ts, targets, weight, step):
-            stats, flags, grads = grads_fn(params, z0, ts, targets, weight, step)
-            updates, opt_state = opt.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
-            return params, opt_state, stats, flags, grads
-
-        def predict_fn(params, inputs, ts):
-            box = []
-
-            def solve(z0, ts_):
-                out = pred_solve(block_params(params, spec), jnp.zeros((), z0.dtype), z0, ts_)
-                box.append(out)
-                return out.ys
-
-            prediction, extras = forward(params, inputs, ts, solve)
-            (out,) = box
-            stats = (out.nfe, out.accepted, out.rejected)
-            return (prediction, extras), stats, (out.max_steps_hit, out.failed)
-
-        # backward NFE not counted (backsolve): reported as -1
-        self._backsolve = not adjoint.backward_counted
+        # backward NFE not counted (backsolve, SDEs): reported as -1
+        self._backsolve = not solves.backward_counted
+        self._metrics = solves.metrics
+        step_fn, self._grads_fn, predict_fn = step_functions(
+            spec, FORWARDS[spec.kind](spec), self.loss_of, solves, self.optimizer, self.seed, reps
+        )
         # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
         # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
         # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
         wrap = (lambda fn: fn) if self.mode == "eager" else jax.jit
         self._step = wrap(step_fn)
-        self._grads_fn = grads_fn
-        self._grads_only = wrap(grads_fn)
+        self._grads_only = wrap(self._grads_fn)
         self._predict = wrap(predict_fn)
         self._jnp = jnp
 
@@ -342,12 +448,7 @@ class JaxSession(AbstractSession):
         return {
             **series,
             **self.test_extras,
-            "nfe_counting": "field wrapper: stage counts in state (fwd), custom_vjp probe (bwd)",
+            **self._metrics,
             "nfe_backward_counted": not self._backsolve,
-            # what nfe_backward counts (ndebench_jax.counting): evaluations whose outputs get
-            # a nonzero cotangent, as in the torch backend
-            "nfe_backward_includes_rejected": False,
-            "nfe_backward_includes_forward_vjps": False,
             "compile_cache": self.compile_cache,
-            "diffrax_initial_step_note": "diffrax_* start at dt0=0.01 (diffrax 0.7 WrapTerm)",
         }

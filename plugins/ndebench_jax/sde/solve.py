@@ -16,6 +16,11 @@ Jacobian is D forward-mode products with one-hot columns broadcast over rows).
   (:mod:`.solvers`) x attempts (+ D diffusion products per drift evaluation for the Itô
   correction), checked against a host-callback counter in the tests.
 - ``diffusion is None``: the same solver on the drift-only ODE (zero diffusion).
+
+``make_model_sde_solve(spec, name, ctrl)`` is the session's solve of an SDE model kind
+(``drift`` and ``diffusion`` parts), in the ODE solves' contract:
+``solve(params, probe, z0, ts, key) -> SolveOut`` (no regularizer value, no flags: diffrax
+raises, or under ``EQX_ON_ERROR=nan`` gives NaN, when a solve fails).
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ import optimistix as optx
 
 from ndebench.backend import UnsupportedCell
 from ndebench.controller import StepSizeController
+from ndebench.models import ModelSpec
+from ndebench_jax.model import chain_apply
 from ndebench_jax.sde.solvers import SPECS
+from ndebench_jax.solve_loop import SolveOut
 
 
 class SDEOut(NamedTuple):
@@ -118,10 +126,28 @@ def make_sde_solve(
     return solve
 
 
+def make_model_sde_solve(
+    spec: ModelSpec, name: str, ctrl: StepSizeController
+) -> Callable[..., SolveOut]:
+    """``solve(params, probe, z0, ts, key) -> SolveOut`` of the model's SDE block (``drift``,
+    ``diffusion``) with the solver ``name``; NFE = drift + diffusion evaluations."""
+    drift = chain_apply(spec.parts["drift"], "drift")
+    diffusion = chain_apply(spec.parts["diffusion"], "diffusion")
+    sde_solve = make_sde_solve(drift, diffusion, name, ctrl)
+
+    def solve(params, probe, z0, ts, key) -> SolveOut:
+        out = sde_solve(params, z0, ts, key)
+        zero, no = jnp.zeros((), z0.dtype), jnp.zeros((), bool)
+        nfe = out.nfe_drift + out.nfe_diffusion
+        return SolveOut(out.ys, zero, (), nfe, out.accepted, out.rejected, no, no, zero)
+
+    return solve
+
+
 class AbstractDiffraxSDESolver:
     """The registered impl of ``diffrax_<name>`` SDE solvers. SDE cells build
-    their solve with :func:`make_sde_solve` (:mod:`ndebench_jax.sde.session`); the ODE
-    session never runs an SDE solver (the capability matrix refuses SDE solvers on ODE tasks),
+    their solve with :func:`make_model_sde_solve` (:mod:`ndebench_jax.session`); an ODE
+    model kind never runs an SDE solver (the capability matrix refuses SDE solvers on ODE tasks),
     so reaching this constructor is unsupported."""
 
     def __init__(self, name: str, **params: Any) -> None:
