@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 from ndebench_torch.adjoints.checkpointed import CheckpointedAdjoint  # noqa: E402
 from ndebench_torch.adjoints.discrete import DiscreteAdjoint  # noqa: E402
+from ndebench_torch.model import build_parts  # noqa: E402
 from ndebench_torch.solvers.bosh3 import Bosh3  # noqa: E402
 from ndebench_torch.solvers.compiled_step import CompiledRungeKutta  # noqa: E402
 from ndebench_torch.solvers.dopri5 import Dopri5  # noqa: E402
@@ -16,6 +17,8 @@ from ndebench_torch.vector_field import CountedField  # noqa: E402
 
 from ndebench.backend import UnsupportedCell  # noqa: E402
 from ndebench.controller import StepSizeController  # noqa: E402
+from ndebench.init import init_params  # noqa: E402
+from ndebench.models import MLP, ModelSpec  # noqa: E402
 
 pytestmark = pytest.mark.requires_torch
 F64 = torch.float64
@@ -100,18 +103,33 @@ def test_rejected_steps_and_fixed_step():
         assert rel(g, g_ref) <= 1e-10 and bwd == bwd_ref
 
 
-def test_compiled_step_recompute_equals_discrete():
-    """With the compiled step (traced by aot_eager: no code generation in a test), the
-    recomputed steps go through the same step function; gradients and NFE as eager discrete."""
-    torch.manual_seed(0)
-    module = MLPField()
+def chain_module(time_input: bool) -> torch.nn.Module:
+    """The model's own MLP module (it caches closures over its parameter tensors)."""
+    spec = ModelSpec(
+        kind="node_trajectory",
+        parts={"vector_field": MLP.of([3, 16, 3], time_input=time_input)},
+        state_dim=3,
+    )
+    module = build_parts(spec, init_params(spec, 0), dtype=F64)["vector_field"]
+    assert module.time_input == time_input
+    return module
+
+
+@pytest.mark.parametrize("time_input", [False, True])
+def test_compiled_step_recompute_equals_discrete(time_input):
+    """With the compiled step (traced by aot_eager: no code generation in a test) the forward
+    solve and every recomputed step run the compiled step function; gradients and NFE as the
+    eager discrete adjoint's, on the model's own module, with and without an output inside
+    the last step."""
+    module = chain_module(time_input)
     ctrl = StepSizeController(rtol=1e-6, atol=1e-6)
-    ts = [0.0, 0.25, 1.0, 2.0]
-    g_ref, fwd_ref, bwd_ref, _ = run(DiscreteAdjoint(), Tsit5(ctrl), module, ts)
-    compiled = CompiledRungeKutta(Tsit5(ctrl), backend="aot_eager")
-    g, fwd, bwd, _ = run(CheckpointedAdjoint(), compiled, module, ts)
-    assert rel(g, g_ref) <= 1e-10
-    assert (fwd, bwd) == (fwd_ref, bwd_ref)
+    for ts in ([0.0, 0.25, 1.0, 2.0], [0.0, 1.0, 1.95, 2.0]):
+        g_ref, fwd_ref, bwd_ref, _ = run(DiscreteAdjoint(), Tsit5(ctrl), module, ts)
+        compiled = CompiledRungeKutta(Tsit5(ctrl), backend="aot_eager")
+        g, fwd, bwd, _ = run(CheckpointedAdjoint(), compiled, module, ts)
+        assert compiled._steps, "the compiled step ran"
+        assert rel(g, g_ref) <= 1e-10
+        assert (fwd, bwd) == (fwd_ref, bwd_ref)
 
 
 def test_augmented_field_and_unsupported_solver():

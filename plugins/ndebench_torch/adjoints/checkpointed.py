@@ -25,9 +25,14 @@ wrapper's hook counts that VJP too, so ``nfe_backward`` of ``rnode_jacobian`` is
 under the discrete adjoint by one per recomputed stage and noise vector.
 
 Solvers: the own explicit Runge-Kutta loops (:class:`AbstractRungeKutta`, eager or with the
-compiled step; declared by the solver as ``recomputable_step``). With the compiled step
-(mode ``compiled``) each recomputed step is the same compiled step function, so its VJP is
-AOTAutograd's compiled backward of the whole step.
+compiled step; declared by the solver as ``recomputable_step``). In mode ``compiled`` (the
+loop's step compiled whole, :mod:`~ndebench_torch.solvers.compiled_step`) the forward solve
+runs the compiled step without gradient and each recomputed step is the same compiled step
+with gradient, so its VJP is AOTAutograd's compiled backward of the whole step (one autograd
+node per step). A VJP fused with the recomputation in one compiled function
+(``torch.func.vjp`` of ``functional_call``) was tried and dropped: the model's modules cache
+closures over their parameter tensors (:mod:`ndebench_torch.model`), which ``functional_call``
+does not reach, so it differentiated nothing (caught by comparing with the discrete adjoint).
 
 Regularizers: the step observers see the no-grad forward steps, so quantities computed inside
 a step (ERNODE's error estimates, SRNODE's stiffness) have no gradient here: the adjoint does
@@ -116,7 +121,8 @@ def _recompute_compiled(
     cr: CompiledRungeKutta, f: CountedField, t: float, h: float, y: torch.Tensor,
     k1: torch.Tensor, last_stage: bool,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:  # fmt: skip
-    """The same step by the compiled step function (its VJP: the compiled backward)."""
+    """The same step by the compiled loop's step function, with gradient: its VJP is
+    AOTAutograd's compiled backward of the whole step (one autograd node)."""
     tt = torch.tensor(t, dtype=y.dtype, device=y.device)
     ht = torch.tensor(h, dtype=y.dtype, device=y.device)
     y1, new, *_ = cr._step(f)(tt, ht, y, k1)
@@ -154,6 +160,7 @@ def _backward(
     solver, f, ts, params, st = run.solver, run.f, run.ts, run.params, run.store
     compiled = isinstance(solver, CompiledRungeKutta)
     rk: AbstractRungeKutta = solver.solver if compiled else solver
+    # the compiled step recomputes where the compiled loop ran it (a counted module field)
     use_compiled = (
         compiled and isinstance(f, CountedField) and isinstance(f.module, torch.nn.Module)
     )
@@ -186,36 +193,28 @@ def _backward(
             for m in at_end:
                 a_y = a_y + grad_ys[m]
         m_hi = m_lo
-        last_stage = n < n_steps - 1 or bool(inside)
         # popped: each checkpoint is freed once its step is differentiated
-        y = st.y.pop().requires_grad_()
-        k1 = st.k1.pop().requires_grad_()
-        with torch.enable_grad():
-            if use_compiled:
-                y1, ks = _recompute_compiled(solver, f, t, h, y, k1, last_stage)  # type: ignore[arg-type]
-            else:
-                y1, ks = _recompute_eager(rk, f, t, h, y, k1, last_stage)
-        roots, cots = [y1], [a_y]
+        y, k1 = st.y.pop(), st.k1.pop()
+        # cotangents of stages 2..s (None: none); dense output y_n + h w @ K inside the step
+        # gives h w^T G on the stages and G on y_n; the next step's k1 is this one's k_s
+        cot_ks: list[torch.Tensor | None] = [None] * (s - 1)
         cot_k: torch.Tensor | None = None
-        if inside:  # dense output y_n + h w @ K: cotangents h w^T G on the stages, G on y_n
+        if inside:
             thetas = (np.asarray([ts[m] for m in inside]) - t) / h
             w = torch.as_tensor(dense_weights(rk._dense, thetas), dtype=y.dtype, device=y.device)
             g = grad_ys[inside[0] : inside[-1] + 1].reshape(len(inside), -1)
             cot_k = (h * (w.T @ g)).view(s, *y.shape)
-            for i in range(1, len(ks)):
-                roots.append(ks[i])
-                cots.append(cot_k[i] if i < s - 1 or a_k is None else cot_k[i] + a_k)
-        elif a_k is not None:
-            roots.append(ks[s - 1])
-            cots.append(a_k)
-        grads = torch.autograd.grad(roots, (y, k1, *inputs_tail), cots, allow_unused=True)
-        a_y = grads[0] if grads[0] is not None else torch.zeros_like(a_y)
-        a_k = grads[1] if grads[1] is not None else torch.zeros_like(a_y)
-        if inside:
-            assert cot_k is not None
+            cot_ks = list(cot_k[1:])
+        if a_k is not None:
+            last = cot_ks[-1]
+            cot_ks[-1] = a_k if last is None else last + a_k
+        gy, gk1, gps = _step_vjp(run, rk, use_compiled, t, h, y, k1, a_y, cot_ks)
+        a_y = gy if gy is not None else torch.zeros_like(a_y)
+        a_k = gk1 if gk1 is not None else torch.zeros_like(a_y)
+        if cot_k is not None:
             a_y = a_y + g.sum(0).view_as(a_y)
             a_k = a_k + cot_k[0]
-        add_params(grads[2:])
+        add_params(gps)
     if a_k is not None:  # k1_0 = f(t0, y0): its VJP (one backward NFE)
         with torch.enable_grad():
             y0 = sol.ys[0].detach().requires_grad_()
@@ -226,6 +225,29 @@ def _backward(
         add_params(grads[1:])
     gy0 = a_y + grad_ys[0]
     return gy0, [torch.zeros_like(p) if g is None else g for p, g in zip(params, gp, strict=True)]
+
+
+def _step_vjp(
+    run: _Run, rk: AbstractRungeKutta, use_compiled: bool, t: float, h: float, y: torch.Tensor,
+    k1: torch.Tensor, a_y1: torch.Tensor, cot_ks: list[torch.Tensor | None],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, Sequence[torch.Tensor | None]]:  # fmt: skip
+    """(a_y, a_k1, [a_p]) of one step: recomputed with gradient from (y_n, k1_n), then one
+    ``autograd.grad`` with the cotangents of y_{n+1} and of the stages 2..s that have one."""
+    f, params = run.f, tuple(run.params)
+    y, k1 = y.requires_grad_(), k1.requires_grad_()
+    last_stage = cot_ks[-1] is not None
+    with torch.enable_grad():
+        if use_compiled:
+            y1, ks = _recompute_compiled(run.solver, f, t, h, y, k1, last_stage)  # type: ignore[arg-type]
+        else:
+            y1, ks = _recompute_eager(rk, f, t, h, y, k1, last_stage)
+    roots, cots = [y1], [a_y1]
+    for k, cot in zip(ks[1:], cot_ks, strict=False):
+        if cot is not None:
+            roots.append(k)
+            cots.append(cot)
+    grads = torch.autograd.grad(roots, (y, k1, *params), cots, allow_unused=True)
+    return grads[0], grads[1], grads[2:]
 
 
 class CheckpointedAdjoint(AbstractAdjoint):
