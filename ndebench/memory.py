@@ -61,6 +61,15 @@ def _reset_high_water_mark() -> bool:
     return True
 
 
+def reset_peak() -> bool:
+    """Start this process's peak resident memory afresh (what :func:`peak_rss_mb` reads): hand
+    freed heap pages back, then reset the high-water mark (Linux). A warm worker does this
+    before each cell after its first, so a cell's peak is not an earlier cell's. Whether the
+    mark could be reset."""
+    _trim_heap()
+    return _reset_high_water_mark()
+
+
 class PeakGrowth:
     """``with PeakGrowth() as m: work()`` then ``m.mb`` is the work's peak RSS growth in MiB.
 

@@ -174,6 +174,39 @@ def config_id(cell: dict[str, Any]) -> str:
     return config_hash(same)[:16]
 
 
+RUN_PARAMS = ("predict_repeats", "warmup_steps", "eval_every", "score_last_k", "grad_fidelity")
+"""Global parameters that say how often the harness calls a cell's program (timed repeats,
+which steps count as warm-up, evaluations during training, scores, gradient fidelity), never
+what the program is."""
+
+
+def structure_key(cell: Cell) -> str:
+    """The identity of the program a cell traces and compiles: cells with equal keys may run
+    one after another in one warm worker process (:mod:`ndebench.executors.local`), which keeps
+    what the framework imported, initialised and cached for the cells before.
+
+    Every axis and every parameter is part of it (backend, mode, device, task and its shape
+    parameters, model shapes, solver, adjoint, regularizer and all their parameters, dtype,
+    optimizer, learning rate and schedule, tolerances, batch size, ``train_steps``, threads,
+    the compile cache), except:
+
+    - ``seed``: it chooses the data and the initial weights, not the program;
+    - ``fidelity_seed``: which seed of the configuration measures gradient fidelity;
+    - the suite's name and which parameters the suite sweeps (``swept``);
+    - the resource limits (:data:`LIMIT_PARAMS`) and the harness's call counts
+      (:data:`RUN_PARAMS`).
+
+    Values a backend may bake into a traced program as constants (learning rate, tolerances,
+    regularizer weights, ``train_steps`` through a schedule) are kept in, so two cells that
+    differ in them never count as one structure."""
+    same = cell.to_dict()
+    for name in ("seed", "suite", "swept", "fidelity_seed"):
+        same.pop(name, None)
+    dropped = (*LIMIT_PARAMS, *RUN_PARAMS)
+    same["params"] = {k: v for k, v in same["params"].items() if k not in dropped}
+    return config_hash(same)[:16]
+
+
 @dataclass(frozen=True)
 class StepStats:
     """What one training step reports. NFE comes from the vector-field wrapper."""

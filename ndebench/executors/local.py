@@ -14,6 +14,19 @@ drop their copy of its liveness pipe, so it exits with the runner; if it dies mi
 it was running is killed and recorded ``crashed`` with that reason, and the next cell starts
 a new fork server (multiprocessing restarts it; a start that still fails is retried, then
 recorded ``crashed``), so the rest of the suite runs.
+
+**Warm workers**: a forked cell process is a worker that runs the jobs it receives on its pipe
+until told to stop. After a cell that finished ``ok``, the executor hands the worker the next
+cell of the same structure (:func:`ndebench.spec.structure_key`: the same program, another seed),
+so that cell starts with everything the framework imported, initialised and cached in that
+process; jobs are run grouped by structure (stable, in the suite's order otherwise). Isolation
+is kept per cell: a cell that crashes, times out or passes its memory limit takes its worker
+with it (recorded as before; the next cell starts a fresh worker); a worker is retired after
+any status but ``ok`` and after :data:`REUSE_CELLS` cells; the peak memory a cell reports is its
+own (the worker resets its high-water mark before each further cell). Each cell still builds
+its own session: a warm worker shares no model, optimizer or solver between cells.
+``NDEBENCH_WORKER_REUSE=N`` sets how many cells a worker runs (``1`` or ``0``: a fresh process
+per cell). Cells started as programs (``program = True``) are never reused.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -36,7 +50,7 @@ from typing import Any
 
 from ndebench import cellproc
 from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart, fault_document
-from ndebench.spec import Cell, Status
+from ndebench.spec import Cell, Status, structure_key
 
 POLL_S = 0.05
 
@@ -47,6 +61,22 @@ START_ATTEMPTS = 3
 KILL_WAIT_S = 10.0
 #: errors of a start that could not reach the fork server (killed, or dying)
 START_ERRORS = (OSError, EOFError, ValueError)
+#: cells a warm worker runs before it is replaced by a fresh process
+REUSE_CELLS = 20
+#: what a warm worker receives when it is to exit
+_STOP = b"stop"
+
+
+def reuse_cells() -> int:
+    """Cells per warm worker: ``NDEBENCH_WORKER_REUSE`` when set (0 or 1: a fresh process per
+    cell), else :data:`REUSE_CELLS`."""
+    text = os.environ.get("NDEBENCH_WORKER_REUSE", "").strip().lower()
+    if text in ("0", "off", "no"):
+        return 1
+    try:
+        return max(1, int(text)) if text else REUSE_CELLS
+    except ValueError:
+        return REUSE_CELLS
 
 
 def _drop_fork_server_pipe() -> None:
@@ -64,25 +94,35 @@ def _drop_fork_server_pipe() -> None:
         server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
-def _child(
-    cell_dict: dict[str, Any],
-    key: str,
-    env: dict[str, Any],
-    conn: Connection,
-    parent_env: dict[str, str],
-    runner: int | None = None,
-) -> None:
+def _serve(conn: Connection, runner: int | None = None) -> None:
+    """A warm worker: run each job received on ``conn`` (``{"cell", "key", "env",
+    "parent_env"}``) in this process and answer with its result document, until ``_STOP`` or
+    the end of the pipe."""
     _drop_fork_server_pipe()
     cellproc.supervise(runner)
-    # A fork server keeps the environment it started with: take the parent's current one.
-    os.environ.update(parent_env)
-    for path in reversed(parent_env.get("PYTHONPATH", "").split(os.pathsep)):
-        if path and path not in sys.path:
-            sys.path.insert(0, path)
+    from ndebench.memory import reset_peak
     from ndebench.worker import run_cell
 
-    doc = run_cell(Cell.from_dict(cell_dict), key, env)
-    conn.send_bytes(json.dumps(doc, default=str).encode())
+    ran = 0
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except (EOFError, OSError):
+            break
+        if message == _STOP:
+            break
+        job = json.loads(message.decode())
+        # A fork server keeps the environment it started with: take the parent's current one.
+        parent_env: dict[str, str] = job["parent_env"]
+        os.environ.update(parent_env)
+        for path in reversed(parent_env.get("PYTHONPATH", "").split(os.pathsep)):
+            if path and path not in sys.path:
+                sys.path.insert(0, path)
+        if ran:
+            reset_peak()  # this cell's peak memory, not the earlier cells'
+        doc = run_cell(Cell.from_dict(job["cell"]), job["key"], job["env"])
+        conn.send_bytes(json.dumps(doc, default=str).encode())
+        ran += 1
     conn.close()
 
 
@@ -107,14 +147,13 @@ def _fork_server_pid() -> int | None:
 
 
 class _ForkChild:
-    """A cell in a child forked by :mod:`multiprocessing` (the fork server): fast to start."""
+    """A warm worker forked by :mod:`multiprocessing` (the fork server): fast to start, and
+    given further cells of its structure while it is healthy (:func:`_serve`)."""
 
-    def __init__(self, context: Any, job: Job) -> None:
-        self.conn, child = context.Pipe(duplex=False)
+    def __init__(self, context: Any, structure: str) -> None:
+        self.conn, child = context.Pipe(duplex=True)
         self.process: BaseProcess = context.Process(
-            target=_child,
-            args=(job.cell.to_dict(), job.key, job.env, child, dict(os.environ), os.getpid()),
-            daemon=True,
+            target=_serve, args=(child, os.getpid()), daemon=True
         )
         try:
             self.process.start()
@@ -125,6 +164,19 @@ class _ForkChild:
             child.close()
         self.pid = self.process.pid
         self.server = _fork_server_pid()
+        self.structure = structure
+        self.cells = 0
+
+    def submit(self, job: Job) -> None:
+        """Send the worker its next cell (raises one of ``START_ERRORS`` if it is gone)."""
+        message = {
+            "cell": job.cell.to_dict(),
+            "key": job.key,
+            "env": job.env,
+            "parent_env": dict(os.environ),
+        }
+        self.conn.send_bytes(json.dumps(message, default=str).encode())
+        self.cells += 1
 
     def server_lost(self) -> int | None:
         """The pid of the fork server that started this cell if it has died, else None."""
@@ -148,6 +200,11 @@ class _ForkChild:
 
     def join(self, timeout: float) -> None:
         self.process.join(timeout)
+
+    def stop(self) -> None:
+        """Ask an idle worker to exit (it may be gone already)."""
+        with contextlib.suppress(*START_ERRORS):
+            self.conn.send_bytes(_STOP)
 
     def kill(self) -> None:
         self.process.kill()
@@ -270,20 +327,30 @@ def _rss_tree_mb(pid: int | None) -> float:
 
 class LocalExecutor(AbstractExecutor):
     """``program = True`` starts each cell as ``python -m ndebench.cellproc`` (subprocess)
-    instead of forking it from the fork server (what a daemonic process must do)."""
+    instead of forking it from the fork server (what a daemonic process must do). ``reuse``:
+    cells per warm worker (default :func:`reuse_cells`; 1: a fresh process per cell)."""
 
-    def __init__(self, workers: int = 1, program: bool = False) -> None:
+    def __init__(self, workers: int = 1, program: bool = False, reuse: int | None = None) -> None:
         self.workers = max(1, int(workers))
         self.program = program
         self.context = None if program else _context()
+        self.reuse = 1 if program else max(1, int(reuse if reuse is not None else reuse_cells()))
+        #: warm workers waiting for a cell of their structure, oldest first
+        self.idle: list[_ForkChild] = []
+        #: the structure of every job of the current run (by id), and how many are pending
+        self._keys: dict[int, str] = {}
+        self._waiting: Counter[str] = Counter()
 
     def _start(self, job: Job) -> _Running | dict[str, Any]:
         """The running cell, or, if it could not be started, its ``crashed`` document."""
         started = time.perf_counter()
+        warm = self._warm(job)
+        if warm is not None:
+            return _Running(job, warm, started)
         error: BaseException | None = None
         for attempt in range(START_ATTEMPTS):
             try:
-                child = _ProgramChild(job) if self.program else _ForkChild(self.context, job)
+                child = self._fresh(job)
             except START_ERRORS as exc:  # the fork server died: multiprocessing restarts it
                 error = exc
                 time.sleep(0.1 * (attempt + 1))
@@ -294,6 +361,52 @@ class LocalExecutor(AbstractExecutor):
             f"({type(error).__name__}: {error}); the fork server may be dying"
         )
         return fault_document(job, Status.CRASHED, message, time.perf_counter() - started)
+
+    def _fresh(self, job: Job) -> _ForkChild | _ProgramChild:
+        if self.program:
+            return _ProgramChild(job)
+        while len(self.idle) >= self.workers:  # room for the new process: retire the oldest
+            self._retire(self.idle.pop(0))
+        child = _ForkChild(self.context, self._key(job))
+        try:
+            child.submit(job)
+        except BaseException:
+            self._retire(child)
+            raise
+        return child
+
+    def _warm(self, job: Job) -> _ForkChild | None:
+        """An idle warm worker of ``job``'s structure, given ``job``; None if there is none."""
+        key = self._key(job)
+        for worker in [w for w in self.idle if w.structure == key]:
+            self.idle.remove(worker)
+            if worker.alive() and worker.server_lost() is None:
+                try:
+                    worker.submit(job)
+                    return worker
+                except START_ERRORS:
+                    pass
+            self._retire(worker)
+        return None
+
+    def _keep_or_retire(self, child: _ForkChild | _ProgramChild, doc: dict[str, Any]) -> None:
+        """After a cell's result: keep its worker warm if the cell ended ``ok`` and the worker
+        has cells left, else end it with its whole process tree."""
+        status = doc.get("record", {}).get("status")
+        if isinstance(child, _ForkChild) and status == Status.OK.value and child.cells < self.reuse:
+            self.idle.append(child)
+        else:
+            self._retire(child)
+
+    @staticmethod
+    def _retire(child: _ForkChild | _ProgramChild) -> None:
+        """End a worker that is not running a cell: ask it to stop, then kill what is left of
+        its process tree (children a cell left behind)."""
+        if isinstance(child, _ForkChild):
+            child.stop()
+        child.join(10)
+        kill_tree(child.pid)
+        child.close()
 
     def _crashed(self, run: _Running, elapsed: float) -> dict[str, Any]:
         """The document of a cell that ended without a result, once its process tree is dead."""
@@ -311,8 +424,10 @@ class LocalExecutor(AbstractExecutor):
             message = describe_exit(child.exitcode())
         return fault_document(run.job, Status.CRASHED, message, elapsed)
 
-    def _finish(self, run: _Running) -> dict[str, Any] | None:
-        """The document of a finished child, or None if it is still running."""
+    def _finish(self, run: _Running) -> tuple[dict[str, Any], bool] | None:
+        """The document of a finished cell and whether its worker may take another cell (it
+        gave a result and lives), or None if the cell is still running. A worker that may not
+        is dead, with its process tree, when this returns."""
         elapsed = time.perf_counter() - run.started
         child = run.child
         if child.ready():
@@ -320,33 +435,25 @@ class LocalExecutor(AbstractExecutor):
                 doc = child.receive()
             except (EOFError, OSError, ValueError):
                 child.join(5)
-                return self._crashed(run, elapsed)
-            child.join(10)
-            kill_tree(child.pid)  # children it left behind
-            return doc
+                return self._crashed(run, elapsed), False
+            return doc, True
         if not child.alive():
             if child.ready():  # the result arrived just before exit
                 return self._finish(run)
-            return self._crashed(run, elapsed)
+            return self._crashed(run, elapsed), False
         if elapsed > run.job.timeout_s:
             self._kill(run)
-            return fault_document(
-                run.job,
-                Status.TIMEOUT,
-                f"exceeded the time limit of {run.job.timeout_s:g} s; killed",
-                elapsed,
-            )
+            message = f"exceeded the time limit of {run.job.timeout_s:g} s; killed"
+            return fault_document(run.job, Status.TIMEOUT, message, elapsed), False
         limit = run.job.memory_limit_mb
         if limit is not None:
             used = _rss_tree_mb(child.pid)
             if used > limit:
                 self._kill(run)
-                return fault_document(
-                    run.job,
-                    Status.OOM,
-                    f"resident memory {used:.0f} MB exceeded the limit of {limit:g} MB; killed",
-                    elapsed,
+                message = (
+                    f"resident memory {used:.0f} MB exceeded the limit of {limit:g} MB; killed"
                 )
+                return fault_document(run.job, Status.OOM, message, elapsed), False
         return None
 
     @staticmethod
@@ -356,11 +463,27 @@ class LocalExecutor(AbstractExecutor):
             run.child.kill()
         run.child.join(10)
 
+    def _key(self, job: Job) -> str:
+        key = self._keys.get(id(job))
+        return key if key is not None else structure_key(job.cell)
+
+    def _order(self, jobs: list[Job]) -> list[Job]:
+        """With warm workers, the jobs grouped by structure (each group where its first job
+        was, the jobs of a group in their order), so that one worker runs a group's cells."""
+        if self.reuse <= 1:
+            return list(jobs)
+        self._keys = {id(job): structure_key(job.cell) for job in jobs}
+        self._waiting = Counter(self._keys.values())
+        groups: dict[str, list[Job]] = {}
+        for job in jobs:
+            groups.setdefault(self._keys[id(job)], []).append(job)
+        return [job for group in groups.values() for job in group]
+
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
         from ndebench.executors import preload
 
         preload.configure(self.context, (job.cell.backend for job in jobs))
-        pending = list(jobs)
+        pending = self._order(jobs)
         running: list[_Running] = []
         try:
             while pending or running:
@@ -369,6 +492,7 @@ class LocalExecutor(AbstractExecutor):
                     if pending[0].exclusive and running:
                         break
                     job = pending.pop(0)
+                    self._waiting[self._key(job)] -= 1
                     if on_start is not None:
                         on_start(job)
                     started = self._start(job)
@@ -378,16 +502,32 @@ class LocalExecutor(AbstractExecutor):
                     running.append(started)
                     exclusive_running = job.exclusive
                 for run in list(running):
-                    doc = self._finish(run)
-                    if doc is not None:
-                        running.remove(run)
+                    finished = self._finish(run)
+                    if finished is None:
+                        continue
+                    doc, reusable = finished
+                    running.remove(run)
+                    if reusable:
+                        self._keep_or_retire(run.child, doc)
+                    else:
                         run.child.close()
-                        on_done(run.job, doc)
+                    on_done(run.job, doc)
+                    self._retire_unwanted()
                 time.sleep(POLL_S)
         finally:
             for run in running:
                 self._kill(run)
                 run.child.close()
+            for worker in self.idle:
+                worker.stop()
+            while self.idle:
+                self._retire(self.idle.pop(0))
+
+    def _retire_unwanted(self) -> None:
+        """Retire idle workers that no pending job can use."""
+        for worker in [w for w in self.idle if self._waiting[w.structure] <= 0]:
+            self.idle.remove(worker)
+            self._retire(worker)
 
 
 def run_isolated(job: Job) -> dict[str, Any]:
