@@ -24,12 +24,15 @@ run's own file atomically. A resumed run adds its own file: the directory's cali
 every sample of every run.
 
 Use. :func:`load_calibration` summarizes a directory: the median sample time (the
-normalizer) and the *drift*, max/min. Both come from the samples taken while cells ran (the
-load the cells' clocks saw, the run's own cells included) when there are at least two, else
-from every sample; the start and end samples (the machine without the run's cells) are kept
-and stated. ``ndebench compare`` divides each side's
-times by its median before judging their ratio, and gives no time verdict from a side whose
-drift exceeds :data:`NOISY_DRIFT`; ``ndebench report`` states the drift.
+normalizer) and the *drift*, max/min, of the workload's wall time and of its process CPU time.
+Both come from the samples taken while cells ran (the load the cells' clocks saw, the run's own
+cells included) when there are at least two, else from every sample; the start and end samples
+(the machine without the run's cells) are kept and stated. The wall time is what a further
+process got (the cores' speed times the share of a core it was given); the CPU time is the
+cores' speed alone. ``ndebench compare`` divides each side's times by its median (the CPU
+median where the cells recorded their own CPU time too, :func:`ndebench.compare.timing_mode`),
+and gives no time verdict from a side whose drift exceeds :data:`NOISY_DRIFT` (wall) or
+:data:`NOISY_CPU_DRIFT` (CPU); ``ndebench report`` states the drift.
 """
 
 from __future__ import annotations
@@ -62,22 +65,35 @@ WIDTH, CHAIN, REPEATS = 64, 2000, 5
 FIRST_S, INTERVAL_S = 2.0, 10.0
 #: a side whose calibration max/min exceeds 1 + this gives no time verdicts
 NOISY_DRIFT = 0.25
+#: the same for the workload's CPU time (the cores' speed), judged where the cells recorded
+#: their CPU time too (ndebench.compare.timing_mode)
+NOISY_CPU_DRIFT = 0.25
 
 
 def reference_workload() -> float:
     """Seconds of one pass of the fixed chain (median of :data:`REPEATS`)."""
+    return reference_span()[0]
+
+
+def reference_span() -> tuple[float, float]:
+    """Wall and process CPU seconds of one pass of the fixed chain (medians of
+    :data:`REPEATS`). The wall time is what a further process gets from the machine (its
+    cores' speed times the share of a core it is given); the CPU time is the cores' speed
+    alone: a neighbour that takes part of the core stretches the wall time, not the CPU time."""
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal((WIDTH, WIDTH)).astype(np.float32)
     w = (rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)).astype(np.float32)
     b = rng.standard_normal(WIDTH).astype(np.float32)
-    times = []
+    walls, cpus = [], []
     for _ in range(REPEATS):
         x = x0
+        c0 = time.process_time()
         start = time.perf_counter()
         for _ in range(CHAIN):
             x = np.tanh(x @ w + b)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - c0)
+    return float(np.median(walls)), float(np.median(cpus))
 
 
 def _now() -> str:
@@ -107,8 +123,8 @@ class CalibrationLog:
 
     def sample(self, when: str) -> float:
         """Time the workload now, append the sample and rewrite this run's file."""
-        seconds = reference_workload()
-        self.add({"at": _now(), "when": when, "seconds": seconds})
+        seconds, cpu = reference_span()
+        self.add({"at": _now(), "when": when, "seconds": seconds, "cpu_seconds": cpu})
         return seconds
 
     def add(self, sample: dict[str, Any]) -> None:
@@ -164,8 +180,9 @@ def _sampler(first_s: float, interval_s: float) -> None:
         ready, _, _ = select.select([sys.stdin], [], [], wait)
         if ready:
             return
-        seconds = reference_workload()
-        print(json.dumps({"at": _now(), "when": "during", "seconds": seconds}), flush=True)
+        seconds, cpu = reference_span()
+        sample = {"at": _now(), "when": "during", "seconds": seconds, "cpu_seconds": cpu}
+        print(json.dumps(sample), flush=True)
         wait = interval_s
 
 
@@ -178,26 +195,44 @@ class Calibration:
     median_s: float  # of the samples used (see the module docstring)
     drift: float  # max / min of the samples used
     used: str  # "while cells ran" or "all"
+    cpu_median_s: float = math.nan  # process CPU time, when every used sample has it
+    cpu_drift: float = math.nan
+
+    @property
+    def has_cpu(self) -> bool:
+        return math.isfinite(self.cpu_median_s) and self.cpu_median_s > 0
 
     @property
     def noisy(self) -> bool:
+        """Wall-time drift beyond the limit (how results without CPU times are judged)."""
         return self.drift > 1 + NOISY_DRIFT
+
+    @property
+    def cpu_noisy(self) -> bool:
+        """The cores' speed (CPU time of the workload) drifted beyond the limit."""
+        return self.has_cpu and self.cpu_drift > 1 + NOISY_DRIFT
 
     def describe(self) -> str:
         state = "noisy" if self.noisy else "steady"
         limit = f"{1 + NOISY_DRIFT:.3g}x"
-        return (
+        text = (
             f"{len(self.samples)} sample(s) over {self.runs} run(s); {self.used} samples: "
             f"median {self.median_s * 1e3:.3g} ms, drift max/min {self.drift:.3g}x "
             f"({state}: {'above' if self.noisy else 'at most'} {limit})"
         )
+        if self.has_cpu:
+            cpu_state = "noisy" if self.cpu_noisy else "steady"
+            text += (
+                f"; CPU time median {self.cpu_median_s * 1e3:.3g} ms, drift "
+                f"{self.cpu_drift:.3g}x ({cpu_state})"
+            )
+        return text
 
 
 def load_calibration(results_dir: str | Path) -> Calibration | None:
     """The calibration stored in ``results_dir``, or None (results that predate it, or whose
     files are unreadable or of another workload)."""
-    samples: list[float] = []
-    during: list[float] = []
+    samples: list[dict[str, Any]] = []
     runs = 0
     for path in sorted((Path(results_dir) / SUBDIR).glob("*.json")):
         try:
@@ -207,19 +242,24 @@ def load_calibration(results_dir: str | Path) -> Calibration | None:
         if not isinstance(doc, dict) or doc.get("workload") != WORKLOAD:
             continue
         good = [s for s in doc.get("samples", []) if isinstance(s, dict) and _seconds(s) > 0]
-        samples += [_seconds(s) for s in good]
-        during += [_seconds(s) for s in good if s.get("when") == "during"]
+        samples += good
         runs += bool(good)
     if not samples:
         return None
+    during = [s for s in samples if s.get("when") == "during"]
     used, label = (during, "while cells ran") if len(during) >= 2 else (samples, "all")
-    arr = np.asarray(used)
+    arr = np.asarray([_seconds(s) for s in used])
     median, drift = float(np.median(arr)), float(arr.max() / arr.min())
-    return Calibration(tuple(samples), runs, median, drift, label)
+    cpu = np.asarray([_seconds(s, "cpu_seconds") for s in used])
+    cpu_median = cpu_drift = math.nan
+    if (cpu > 0).all():  # calibrations written before CPU times were recorded have none
+        cpu_median, cpu_drift = float(np.median(cpu)), float(cpu.max() / cpu.min())
+    every = tuple(_seconds(s) for s in samples)
+    return Calibration(every, runs, median, drift, label, cpu_median, cpu_drift)
 
 
-def _seconds(sample: dict[str, Any]) -> float:
-    value = sample.get("seconds")
+def _seconds(sample: dict[str, Any], key: str = "seconds") -> float:
+    value = sample.get(key)
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
 
 

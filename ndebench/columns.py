@@ -78,6 +78,10 @@ COLUMNS: tuple[Column, ...] = (
     *_c("valid_metric valid_nfe test_metric_last_k", "extension"),
     Column("paper_task", "extension", True),
     Column("reference", "extension", True),
+    # the process CPU time of the timed phases (ndebench.clock.timed_span): the median per
+    # steady training step and per timed prediction, and CPU/wall over each phase, which
+    # ``compare`` reads to tell a descheduled cell from a slower one (ndebench.compare)
+    *_c("train_step_cpu_s predict_cpu_s train_cpu_wall predict_cpu_wall", "extension"),
 )
 
 #: per-step training curves, in order (``step`` first)
@@ -91,6 +95,7 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "steps_accepted",
     "steps_rejected",
     "step_time_s",
+    "step_cpu_s",
     "eval_nfe",
     "eval_metric",
     "eval_valid_nfe",

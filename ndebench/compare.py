@@ -22,15 +22,22 @@ Statistics, per configuration and metric:
   times, 1.25x by default: the minimum effect a time verdict needs). With 2 seeds per side the
   interval is about the range of the pairwise ratios.
 
-Calibration (:mod:`ndebench.calibration`). Times (train step, predict) are judged after
-dividing each side's cell times by the median of that side's machine calibration, a fixed
-workload timed during the run, so a machine that was uniformly slower (load, another CPU) does
-not read as a regression. A side whose calibration drifted more than
-:data:`ndebench.calibration.NOISY_DRIFT` (max/min) during its run(s), or whose calibration
-median differs from the other side's by more than that (see :func:`timing_mode`), is
-``noisy``: its time rows are shown but give no verdict. Results without calibration (written
-before it existed) are compared on raw times and said to be ``uncalibrated``. NFE and the test
-metric do not depend on load: they are the gate's primary evidence.
+Calibration (:mod:`ndebench.calibration`) and the cells' CPU time (:mod:`ndebench.clock`).
+Times (train step, predict) are judged after dividing each side's cell times by the median of
+that side's machine calibration, a fixed workload timed during the run, so a machine whose
+cores were uniformly slower (another CPU, a lower clock) does not read as a regression. Where
+both sides' cells recorded their CPU time beside their wall time (every run since it was added)
+the normalizer is the calibration's *CPU* time, which the load of the machine does not move,
+and whether the cells got the cores they ran on is judged per configuration from their own
+CPU/wall: a configuration whose CPU/wall differs between the sides by more than
+:data:`SHARE_TOLERANCE` gets no time verdict ("no time verdict: cell was descheduled") and the
+others are judged, whatever the load beside them (see :func:`timing_mode` and
+:func:`descheduled` for why, and what was measured). A side whose calibration drifted more than
+the limit (max/min) during its run(s), or whose calibration median differs from the other
+side's by more than it, is ``noisy``: its time rows are shown but give no verdict. Results
+without calibration (written before it existed) are compared on raw times and said to be
+``uncalibrated``. NFE and the test metric do not depend on load: they are the gate's primary
+evidence.
 
 The *minimum detectable change* of a row is the larger of its threshold and the half-width
 (as a factor) of its interval: smaller true changes cannot be told from run-to-run noise by
@@ -59,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from ndebench.baseline import swept_columns
-from ndebench.calibration import NOISY_DRIFT, Calibration, load_calibration
+from ndebench.calibration import NOISY_CPU_DRIFT, NOISY_DRIFT, Calibration, load_calibration
 from ndebench.errors import InputError
 from ndebench.spec import AXES
 
@@ -84,6 +91,14 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 }
 #: the metrics normalized by the machine calibration
 TIME_METRICS = ("train_step_time_s", "predict_time_s")
+#: the CPU/wall column (:mod:`ndebench.clock`) of the phase each time metric measures
+CPU_WALL: dict[str, str] = {
+    "train_step_time_s": "train_cpu_wall",
+    "predict_time_s": "predict_cpu_wall",
+}
+#: a configuration's time ratio is withheld when its two sides' CPU/wall differ by more than
+#: this factor: one side's cell was descheduled (:func:`descheduled`)
+SHARE_TOLERANCE = 0.10
 EXTRA_PARAMS = ("train_steps", "dtype")
 CONFIG_ID_MATCH = "config_id (the full configuration: every parameter but the seed)"
 HIGHER_IS_BETTER_NAMES = frozenset({"accuracy", "acc"})
@@ -92,6 +107,8 @@ BOOTSTRAP = 4000
 REGRESSED, IMPROVED, UNCHANGED = "regressed", "improved", "unchanged"
 NOT_COMPARABLE, STATUS_CHANGED = "not comparable", "status changed"
 NOISY = "noisy"  # a time metric of a side whose calibration drifted: no verdict
+DESCHEDULED = "descheduled"  # a time metric whose cell got less CPU on one side: no verdict
+NO_TIME_VERDICT = frozenset({NOISY, DESCHEDULED})
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,7 @@ class Comparison:
     b_dir: str = ""
     calibration_a: Calibration | None = None
     calibration_b: Calibration | None = None
+    per_cell: bool = False  # both sides' cells recorded their CPU time (CPU/wall)
 
     @property
     def regressions(self) -> list[CellComparison]:
@@ -148,8 +166,9 @@ class Comparison:
 
     @property
     def timing(self) -> str:
-        """How times were judged: ``calibrated``, ``noisy`` or ``uncalibrated``."""
-        return timing_mode(self.calibration_a, self.calibration_b)
+        """How times were judged: ``cpu-calibrated``, ``calibrated``, ``noisy`` or
+        ``uncalibrated`` (:func:`timing_mode`)."""
+        return timing_mode(self.calibration_a, self.calibration_b, self.per_cell)
 
     @property
     def common(self) -> int:
@@ -290,24 +309,77 @@ def lower_is_better(df: pd.DataFrame) -> tuple[bool, str]:
 # ---------------------------------------------------------------------------- comparison
 
 
-def timing_mode(cal_a: Calibration | None, cal_b: Calibration | None) -> str:
-    """``uncalibrated`` (a side has no calibration), ``noisy`` (a side's drifted beyond
-    :data:`NOISY_DRIFT` during its run, or the two sides' calibration medians differ by more
-    than that: the machine's load differed between the runs) or ``calibrated``.
+def timing_mode(
+    cal_a: Calibration | None, cal_b: Calibration | None, per_cell: bool = False
+) -> str:
+    """How the time rows of a comparison are judged.
 
-    Why the second rule: the calibration workload runs in its own process, so it measures
-    the share of the machine a *further* process gets, not what the cells got. Measured on
-    2 cores with a busy-looping neighbour beside one run of one-thread cells: the neighbour
-    took the core the cells did not use, the cells' raw times moved 0.9-1.1x, the calibration
-    1.5-2x, and dividing by it flagged every configuration "regressed" (or "improved") in 3 of
-    5 such pairs (reports/performance/README.md). Normalization is trusted only to correct
-    small differences; a large one withholds the time verdicts."""
+    - ``cpu-calibrated`` (both sides' cells recorded CPU/wall, ``per_cell``, and both
+      calibrations their CPU time): times divided by each side's calibration *CPU* median,
+      the speed of the machine's cores; whether the cells got those cores is judged per
+      configuration from their own CPU/wall (:func:`descheduled`). ``noisy`` instead when a
+      side's calibration CPU time drifted beyond :data:`NOISY_CPU_DRIFT` during its run, or
+      the two sides' CPU medians differ by more than that (the cores themselves were slower:
+      another machine, a lower clock).
+    - ``calibrated`` / ``noisy`` (results without CPU times): the calibration's wall median is
+      the normalizer; ``noisy`` when a side's wall drifted beyond :data:`NOISY_DRIFT` during
+      its run, or the two medians differ by more than that.
+    - ``uncalibrated``: a side has no calibration: raw times.
+
+    Why CPU time. The calibration workload runs in its own process, so its wall time measures
+    the share of the machine a *further* process gets, not what the cells got. Measured on 2
+    cores with a busy-looping neighbour beside one run of one-thread cells: the neighbour took
+    the core the cells did not use, the cells' raw times moved 0.9-1.1x, the calibration's
+    wall 1.5-2x, and dividing by it flagged every configuration in 3 of 5 such pairs
+    (reports/performance/README.md); the wall rules above were added to withhold those
+    verdicts, at the price of no time verdict between any two differently loaded runs. The
+    workload's CPU time does not see the neighbour's share (19 ms idle and beside a
+    neighbour, while its wall time went from 19 to 120-170 ms), so it measures only the
+    cores' speed; the cells' own CPU/wall says whether *they* were given the cores. Together
+    they make the wall rules obsolete for results that carry both: a neighbour the cells did
+    not feel no longer withholds their verdicts, one they did feel withholds only theirs."""
     if cal_a is None or cal_b is None:
         return "uncalibrated"
+    if per_cell and cal_a.has_cpu and cal_b.has_cpu:
+        if cal_a.cpu_noisy or cal_b.cpu_noisy:
+            return "noisy"
+        hi, lo = (
+            max(cal_a.cpu_median_s, cal_b.cpu_median_s),
+            min(cal_a.cpu_median_s, cal_b.cpu_median_s),
+        )
+        return "noisy" if hi / lo > 1 + NOISY_CPU_DRIFT else "cpu-calibrated"
     if cal_a.noisy or cal_b.noisy:
         return "noisy"
     apart = max(cal_a.median_s, cal_b.median_s) / min(cal_a.median_s, cal_b.median_s)
     return "noisy" if apart > 1 + NOISY_DRIFT else "calibrated"
+
+
+def descheduled(share_a: float, share_b: float) -> bool:
+    """Whether one side's cells got a smaller share of the machine than the other's: their
+    CPU/wall (process CPU time over wall time of the timed phase, medians over the
+    configuration's cells) differ by more than :data:`SHARE_TOLERANCE`.
+
+    Why relative. For one configuration (the same code) the CPU time per call does not move
+    with load, so CPU/wall A over CPU/wall B is the wall ratio B/A divided by the CPU ratio
+    B/A: the part of the wall ratio that was not work. A neighbour that takes a share of the
+    cell's core stretches the wall time, not the CPU time; so does a thread of a
+    multi-threaded cell waiting for a sibling that lost its core (the process CPU counts every
+    thread). An absolute floor ("CPU/wall of about ``threads``") cannot be set: a cell that
+    legitimately waits (a GPU sync, JAX's dispatch threads, the toy backend's sleeps, idle
+    intra-op threads of a small field) reads well below its thread count on an idle machine.
+    Two sides that lost the same share are compared fairly; a side that lost more cannot be.
+
+    Not normalized by it: CPU time is load-free only for one thread; threads spin-waiting for a
+    descheduled sibling burn CPU, so a multi-threaded cell's CPU time grows under load too.
+    What it cannot tell: a change that makes the cell *wait* more (a sleep, a lock, I/O) moves
+    the wall time without the CPU time, and is withheld as descheduling; NFE still gate."""
+    if not (math.isfinite(share_a) and math.isfinite(share_b)) or min(share_a, share_b) <= 0:
+        return False
+    return max(share_a, share_b) / min(share_a, share_b) > 1 + SHARE_TOLERANCE
+
+
+def _normalizer(cal: Calibration, mode: str) -> float:
+    return cal.cpu_median_s if mode == "cpu-calibrated" else cal.median_s
 
 
 def _judge_time(
@@ -319,25 +391,53 @@ def _judge_time(
     rng: np.random.Generator,
     cal_a: Calibration | None,
     cal_b: Calibration | None,
+    shares: tuple[float, float] = (math.nan, math.nan),
+    per_cell: bool = False,
 ) -> MetricComparison:
-    """A time metric: normalized by each side's calibration median when both have one; no
-    verdict (``noisy``) when :func:`timing_mode` says so."""
-    mode = timing_mode(cal_a, cal_b)
-    if mode == "uncalibrated":
-        m = compare_metric(metric, va, vb, threshold, alpha, True, rng)
-        return replace(m, note="; ".join(x for x in (m.note, "uncalibrated") if x))
-    assert cal_a is not None and cal_b is not None
-    na = {s: v / cal_a.median_s for s, v in va.items()}
-    nb = {s: v / cal_b.median_s for s, v in vb.items()}
-    m = compare_metric(metric, na, nb, threshold, alpha, True, rng)
+    """A time metric: normalized by each side's calibration (CPU or wall median, see
+    :func:`timing_mode`) when both have one; no verdict (``noisy``) when :func:`timing_mode`
+    says so, nor (``descheduled``) when the configuration's CPU/wall ``shares`` (A, B) say one
+    side's cells were descheduled (:func:`descheduled`)."""
+    mode = timing_mode(cal_a, cal_b, per_cell)
     ma = float(np.median(list(va.values()))) if va else math.nan
     mb = float(np.median(list(vb.values()))) if vb else math.nan
     raw = mb / ma if ma else math.nan
-    note = f"raw {_num(raw)}×"
-    if mode == "noisy" and m.verdict != NOT_COMPARABLE:
-        return replace(m, a=ma, b=mb, verdict=NOISY, note=note, raw_ratio=raw)
-    note = "; ".join(x for x in (m.note, note) if x)
-    return replace(m, a=ma, b=mb, note=note, raw_ratio=raw)
+    if mode == "uncalibrated":
+        m = compare_metric(metric, va, vb, threshold, alpha, True, rng)
+        m = replace(m, note="; ".join(x for x in (m.note, "uncalibrated") if x))
+    else:
+        assert cal_a is not None and cal_b is not None
+        na = {s: v / _normalizer(cal_a, mode) for s, v in va.items()}
+        nb = {s: v / _normalizer(cal_b, mode) for s, v in vb.items()}
+        m = compare_metric(metric, na, nb, threshold, alpha, True, rng)
+        note = "; ".join(x for x in (m.note, f"raw {_num(raw)}×") if x)
+        m = replace(m, a=ma, b=mb, note=note, raw_ratio=raw)
+    if m.verdict == NOT_COMPARABLE:
+        return m
+    if descheduled(*shares):
+        why = (
+            f"no time verdict: cell was descheduled (cpu/wall A {shares[0]:.2f}, B {shares[1]:.2f})"
+        )
+        return replace(m, verdict=DESCHEDULED, note=why)
+    if mode == "noisy":
+        return replace(m, verdict=NOISY, note=f"raw {_num(raw)}×")
+    return m
+
+
+def _share(ok: pd.DataFrame, metric: str) -> float:
+    """Median CPU/wall of the phase of ``metric`` over finished cells (NaN: not recorded)."""
+    column = CPU_WALL.get(metric)
+    if column is None or column not in ok.columns:
+        return math.nan
+    values = pd.to_numeric(ok[column], errors="coerce").dropna()
+    return float(values.median()) if len(values) else math.nan
+
+
+def _has_cpu(df: pd.DataFrame) -> bool:
+    return any(
+        c in df.columns and pd.to_numeric(df[c], errors="coerce").notna().any()
+        for c in CPU_WALL.values()
+    )
 
 
 def compare_frames(
@@ -352,6 +452,7 @@ def compare_frames(
     times normalized by each side's calibration when both are given."""
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
     rng = np.random.default_rng(20260101)
+    per_cell = _has_cpu(a) and _has_cpu(b)
     ka, kb, match_on = config_keys(a, b)
     a, b = a.assign(_key=ka.values), b.assign(_key=kb.values)
     swept = sorted(set(swept_columns(a)) | set(swept_columns(b)))
@@ -378,7 +479,11 @@ def compare_frames(
                 continue
             if metric in TIME_METRICS:
                 cal = (calibration_a, calibration_b)
-                metrics.append(_judge_time(metric, va, vb, limits[metric], alpha, rng, *cal))
+                shares = (_share(ok_a, metric), _share(ok_b, metric))
+                judged = _judge_time(
+                    metric, va, vb, limits[metric], alpha, rng, *cal, shares, per_cell
+                )
+                metrics.append(judged)
                 continue
             low = low_metric if metric == "test_metric" else True
             metrics.append(compare_metric(metric, va, vb, limits[metric], alpha, low, rng))
@@ -389,17 +494,22 @@ def compare_frames(
             verdict = REGRESSED
         elif IMPROVED in verdicts:
             verdict = IMPROVED
-        elif not metrics or (verdicts <= {NOT_COMPARABLE, NOISY} and NOT_COMPARABLE in verdicts):
+        elif not metrics or (
+            verdicts <= {NOT_COMPARABLE, *NO_TIME_VERDICT} and NOT_COMPARABLE in verdicts
+        ):
             verdict = NOT_COMPARABLE
         else:
             verdict = UNCHANGED
         note = changed
         if not note and any(m.verdict == NOISY and _moved(m, limits[m.metric]) for m in metrics):
             note = "a time moved beyond its threshold on a noisy machine: not judged"  # shown
+        moved = [m for m in metrics if m.verdict == DESCHEDULED and _moved(m, limits[m.metric])]
+        if not note and moved:
+            note = moved[0].note  # shown: "no time verdict: cell was descheduled (...)"
         cells.append(CellComparison(label, sa, sb, verdict, metrics, note, lost_ok))
     return Comparison(
         cells, _hardware(a), _hardware(b), match_on, limits, alpha,
-        calibration_a=calibration_a, calibration_b=calibration_b,
+        calibration_a=calibration_a, calibration_b=calibration_b, per_cell=per_cell,
     )  # fmt: skip
 
 
@@ -500,10 +610,24 @@ def _timing_lines(result: Comparison) -> list[str]:
         text = cal.describe() if cal else "none recorded (results predate calibration)"
         lines.append(f"- **Calibration {side}:** {text}")
     mode = result.timing
-    if mode == "calibrated":
+    if mode == "cpu-calibrated":
+        lines.append(
+            "- **Times:** normalized by each side's calibration CPU-time median (the cores' "
+            "speed; B/A × calibration A/B); `raw` is the unnormalized ratio. A configuration "
+            "whose cells' CPU/wall differs between the sides by more than "
+            f"{SHARE_TOLERANCE:.0%} was descheduled on one side: no time verdict."
+        )
+    elif mode == "calibrated":
         lines.append(
             "- **Times:** normalized by each side's calibration median (B/A × "
             "calibration A/B); `raw` is the unnormalized ratio."
+        )
+    elif mode == "noisy" and result.per_cell:
+        lines.append(
+            f"- **Times: noisy** — a side's calibration CPU time (the cores' speed) moved "
+            f"more than {NOISY_CPU_DRIFT:.0%} (max/min) during its run, or the two runs' "
+            "differ by more than that: time rows are shown but give no verdict; NFE, test "
+            "metric, memory and statuses still do."
         )
     elif mode == "noisy":
         lines.append(
@@ -535,7 +659,12 @@ def _cell_text(m: MetricComparison) -> str:
     if m.verdict == NOT_COMPARABLE:
         return f"n/c ({m.note})"
     ci = f"[{_num(m.ci[0])}, {_num(m.ci[1])}]"
-    marks = {REGRESSED: " **▲ regressed**", IMPROVED: " ▼ improved", NOISY: " noisy"}
+    marks = {
+        REGRESSED: " **▲ regressed**",
+        IMPROVED: " ▼ improved",
+        NOISY: " noisy",
+        DESCHEDULED: " descheduled",
+    }
     mark = marks.get(m.verdict, "")
     if math.isfinite(m.raw_ratio):
         mark += f" (raw {_num(m.raw_ratio)}×)"

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ndebench.backend import AbstractSession, Diverged
-from ndebench.clock import timed
+from ndebench.clock import timed_span
 from ndebench.spec import Cell
 from ndebench.training import finite
 
@@ -23,15 +23,17 @@ class PredictionTiming:
     train_metric: float = float("nan")  # the metric on the task's training-evaluation batch
     valid_metric: float = float("nan")  # the metric on the validation split (None: NaN)
     valid_nfe: float = float("nan")  # the prediction NFE on the validation split
+    cpu_s: list[float] = field(default_factory=list)  # process CPU time of each timed repeat
 
 
 def time_prediction(cell: Cell, session: AbstractSession, task: Any, data: Any) -> PredictionTiming:
     test = task.test_batch(data)
-    (prediction, pstats), first = timed(session, session.predict, test)
-    times = []
+    (prediction, pstats), first = timed_span(session, session.predict, test)
+    times, cpu = [], []
     for _ in range(cell.budget.predict_repeats):
-        (prediction, pstats), elapsed = timed(session, session.predict, test)
-        times.append(elapsed)
+        (prediction, pstats), span = timed_span(session, session.predict, test)
+        times.append(span.wall_s)
+        cpu.append(span.cpu_s)
     metric = task.metric(np.asarray(prediction), test)
     if not finite(metric):
         raise Diverged(f"test {task.metric_name} is {metric}")
@@ -46,5 +48,5 @@ def time_prediction(cell: Cell, session: AbstractSession, task: Any, data: Any) 
         valid_metric = float(task.metric(np.asarray(valid_prediction), data.valid))
         valid_nfe = float(valid_stats.nfe)
     return PredictionTiming(
-        first, times, pstats, float(metric), train_metric, valid_metric, valid_nfe
+        first.wall_s, times, pstats, float(metric), train_metric, valid_metric, valid_nfe, cpu
     )

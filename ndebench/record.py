@@ -24,6 +24,7 @@ import numpy as np
 
 import ndebench
 from ndebench.backend import CellSetup
+from ndebench.clock import cpu_columns
 from ndebench.memory import peak_rss_mb
 from ndebench.plugins import Registry, load_registry
 from ndebench.prediction import PredictionTiming
@@ -142,6 +143,8 @@ def summarise(
         "rtol_used": setup.controller.rtol,
         "atol_used": setup.controller.atol,
     }
+    cpu_s = curves.get("step_cpu_s", [])
+    out.update(cpu_columns(step_times, cpu_s, warm, predict_times, prediction.cpu_s))
     out.update({f"x_{k}": v for k, v in extra.items()})
     return out
 

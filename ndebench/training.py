@@ -1,5 +1,6 @@
 """The timed training loop of a cell: one ``train_step`` per budget step, each timed by the
-clock, its statistics appended to the per-step curves (:data:`ndebench.columns.CURVE_COLUMNS`)."""
+clock (wall and process CPU time, :func:`ndebench.clock.timed_span`), its statistics appended to
+the per-step curves (:data:`ndebench.columns.CURVE_COLUMNS`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ndebench.backend import AbstractSession, Diverged
-from ndebench.clock import timed
+from ndebench.clock import timed_span
 from ndebench.columns import CURVE_COLUMNS
 from ndebench.schedules import weight_at
 from ndebench.spec import Cell
@@ -46,7 +47,7 @@ def train(
     for step in range(budget.train_steps):
         batch = task.train_batch(data, step, cell.seed, budget.batch_size)
         weight = weight_at(weight_spec, step) if not baseline else 0.0
-        stats, elapsed = timed(session, session.train_step, batch, step, weight)
+        stats, span = timed_span(session, session.train_step, batch, step, weight)
         if not (finite(stats.loss) and finite(stats.reg_value)):
             raise Diverged(f"loss {stats.loss} / reg value {stats.reg_value} at step {step}")
         # a negative count means "not countable here" (e.g. diffrax's BacksolveAdjoint)
@@ -60,7 +61,8 @@ def train(
             "nfe_backward": nfe_backward,
             "steps_accepted": stats.steps_accepted,
             "steps_rejected": stats.steps_rejected,
-            "step_time_s": elapsed,
+            "step_time_s": span.wall_s,
+            "step_cpu_s": span.cpu_s,
             "eval_nfe": float("nan"),
             "eval_metric": float("nan"),
             "eval_valid_nfe": float("nan"),

@@ -44,9 +44,16 @@ def test_a_real_run_records_its_calibration_and_compare_uses_it(
     assert doc["workload"] == WORKLOAD and doc["hardware_id"]
     whens = [s["when"] for s in doc["samples"]]
     assert whens[0] == "start" and whens[-1] == "end"
-    assert all(s["seconds"] > 0 for s in doc["samples"])
+    assert all(s["seconds"] > 0 and s["cpu_seconds"] > 0 for s in doc["samples"])
     cal = load_calibration(out)
-    assert cal is not None and cal.runs == 1 and cal.drift >= 1.0
+    assert cal is not None and cal.runs == 1 and cal.drift >= 1.0 and cal.has_cpu
+    # every finished cell recorded the CPU time of its timed phases beside the wall time
+    from ndebench.store import load_results
+
+    ok = load_results(out).query("status == 'ok'")
+    assert len(ok) >= 2
+    for column in ("train_step_cpu_s", "predict_cpu_s", "train_cpu_wall", "predict_cpu_wall"):
+        assert (ok[column] > 0).all(), column
     # a resumed run adds its own file and leaves the first one as it was
     before = first.read_bytes()
     assert cli("run", str(path), "--out", str(out), "--resume") == 0
@@ -84,6 +91,26 @@ def test_samples_while_cells_run_are_the_normalizer(tmp_path: Path) -> None:
     assert cal2.drift == pytest.approx(0.033 / 0.020)
 
 
+def test_cpu_times_of_the_samples_measure_the_cores_speed(tmp_path: Path) -> None:
+    log = CalibrationLog(tmp_path, "hw")
+    log.doc["samples"] = [
+        {"when": "during", "seconds": 0.030, "cpu_seconds": 0.0190},
+        {"when": "during", "seconds": 0.150, "cpu_seconds": 0.0200},  # a neighbour's share
+        {"when": "during", "seconds": 0.020, "cpu_seconds": 0.0195},
+    ]
+    log.path.write_text(json.dumps(log.doc))
+    cal = load_calibration(tmp_path)
+    assert cal is not None and cal.has_cpu and cal.noisy and not cal.cpu_noisy
+    assert cal.cpu_median_s == pytest.approx(0.0195)
+    assert cal.cpu_drift == pytest.approx(0.0200 / 0.0190)
+    assert "CPU time median 19.5 ms" in cal.describe()
+    # a sample without CPU time (an older sampler): the CPU statistics are not made up
+    log.doc["samples"].append({"when": "during", "seconds": 0.021})
+    log.path.write_text(json.dumps(log.doc))
+    old = load_calibration(tmp_path)
+    assert old is not None and not old.has_cpu and not old.cpu_noisy
+
+
 def test_unreadable_or_foreign_calibration_files_are_ignored(tmp_path: Path) -> None:
     directory = tmp_path / calibration.SUBDIR
     directory.mkdir()
@@ -99,6 +126,8 @@ def test_unreadable_or_foreign_calibration_files_are_ignored(tmp_path: Path) -> 
 def test_the_reference_workload_is_cheap_and_positive() -> None:
     seconds = reference_workload()
     assert 0 < seconds < 0.3  # one pass; a sample is REPEATS passes
+    wall, cpu = calibration.reference_span()
+    assert 0 < cpu < 0.3 and wall > 0
 
 
 def test_background_sampling_stops_with_the_block(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

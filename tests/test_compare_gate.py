@@ -1,5 +1,6 @@
-"""``ndebench compare`` as a regression gate: calibrated times, noisy sides, planted changes,
-unrelated results, limits outside ``config_id``, and the summary's time-winner rule.
+"""``ndebench compare`` as a regression gate: calibrated times, noisy sides, descheduled cells,
+planted changes, unrelated results, limits outside ``config_id``, and the summary's time-winner
+rule.
 
 Real small runs of the toy backend; planted changes are edits of a copy of a stored run (cells
 and calibration files), so the verdicts depend on the planted factor, not on this machine's
@@ -18,7 +19,14 @@ import pandas as pd
 import pytest
 
 from ndebench.cli import main
-from ndebench.compare import NOISY, REGRESSED, UNCHANGED, compare, format_markdown
+from ndebench.compare import (
+    DESCHEDULED,
+    NOISY,
+    REGRESSED,
+    UNCHANGED,
+    compare,
+    format_markdown,
+)
 from ndebench.spec import LIMIT_PARAMS, config_id
 
 from .test_runner import cli, suite_file
@@ -46,12 +54,19 @@ def run_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.undo()
 
 
-def _steady(results: Path, seconds: float = 0.02) -> None:
-    """Calibration files of ``results`` replaced by one steady run (drift 1)."""
+def _steady(results: Path, seconds: float = 0.02, cpu: float | None = None) -> None:
+    """Calibration files of ``results`` replaced by one steady run (drift 1): wall time
+    ``seconds``, CPU time ``cpu`` (default: the same; a slower core slows both, a neighbour
+    that takes a share of the core only the wall time). ``cpu < 0``: no CPU times (a
+    calibration written before they were recorded)."""
     for file in (results / "calibration").glob("*.json"):
         doc = json.loads(file.read_text())
         for s in doc["samples"]:
             s["seconds"] = seconds
+            if cpu is not None and cpu < 0:
+                s.pop("cpu_seconds", None)
+            else:
+                s["cpu_seconds"] = seconds if cpu is None else cpu
         file.write_text(json.dumps(doc))
 
 
@@ -115,15 +130,70 @@ def test_load_seen_only_by_the_calibration_is_no_regression(steady_a: Path, tmp_
     the cells' times did not move but the calibration (its own process) ran 1.5-2x slower;
     with that run as A, dividing by the calibration flagged every configuration."""
     loaded = _copy(steady_a, tmp_path / "loaded")
-    _steady(loaded, 0.02 * 1.8)
+    _steady(loaded, 0.02 * 1.8, cpu=0.02)  # the neighbour stretched the wall time only
     quiet = _copy(steady_a, tmp_path / "quiet")
-    assert not compare(loaded, quiet).regressions
+    result = compare(loaded, quiet)
+    assert not result.regressions
     assert main(["compare", str(loaded), str(quiet)]) == 0
+    # the calibration's CPU time and the cells' CPU/wall say the cores were the same and the
+    # cells got them: times are judged (not withheld), on the unchanged cells
+    assert result.timing == "cpu-calibrated"
+    assert _by(result)["none"]["predict_time_s"].verdict == UNCHANGED
+    # the same calibrations without CPU times (results written before they were): the wall
+    # medians differ by 1.8x, so no time verdict
+    _steady(loaded, 0.02 * 1.8, cpu=-1)
+    old = compare(loaded, quiet)
+    assert old.timing == "noisy" and not old.regressions
+    assert _by(old)["none"]["predict_time_s"].verdict == NOISY
+
+
+def _descheduled(factor: float, only: str) -> Callable[[dict[str, Any]], None]:
+    """``only``'s cells took ``factor`` x the wall time for the same CPU time: CPU/wall fell
+    by that factor (a neighbour took part of their core)."""
+
+    def edit(rec: dict[str, Any]) -> None:
+        if rec["regularizer"] == only:
+            for wall, share in (("predict_time_s", "predict_cpu_wall"),
+                                ("train_step_time_s", "train_cpu_wall")):  # fmt: skip
+                rec[wall] *= factor
+                rec[share] /= factor
+
+    return edit
+
+
+def test_a_descheduled_cell_gets_no_time_verdict(
+    steady_a: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = _copy(steady_a, tmp_path / "b", _descheduled(2.0, only="none"))
+    result = compare(steady_a, b)
+    assert result.timing == "cpu-calibrated" and not result.regressions
+    by = _by(result)
+    m = by["none"]["predict_time_s"]
+    assert m.verdict == DESCHEDULED and m.raw_ratio == pytest.approx(2.0)
+    assert m.note.startswith("no time verdict: cell was descheduled (cpu/wall A ")
+    assert by["ernode"]["predict_time_s"].verdict == UNCHANGED  # its cells kept their share
+    assert main(["compare", str(steady_a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "no time verdict: cell was descheduled" in out and "0 regression(s)" in out
+    # the other way round (A descheduled, B quiet) is no improvement either
+    assert _by(compare(b, steady_a))["none"]["predict_time_s"].verdict == DESCHEDULED
+    # a share within the tolerance is no descheduling: 2x the wall time for 1.05x less
+    # CPU/wall is twice the work, flagged
+    c = _copy(steady_a, tmp_path / "c", _descheduled(1.05, only="none"))
+    for file in (c / "cells").glob("*.json"):
+        doc = json.loads(file.read_text())
+        if doc["record"]["regularizer"] == "none":
+            doc["record"]["predict_time_s"] *= 2.0 / 1.05
+            doc["record"]["train_step_time_s"] *= 2.0 / 1.05
+        file.write_text(json.dumps(doc))
+    flagged = _by(compare(steady_a, c))["none"]["predict_time_s"]
+    assert flagged.verdict == REGRESSED and flagged.raw_ratio == pytest.approx(2.0)
 
 
 def test_one_configuration_twice_as_slow_is_flagged(steady_a: Path, tmp_path: Path) -> None:
     b = _copy(steady_a, tmp_path / "b", _slow(2.0, only="none"))
     result = compare(steady_a, b)
+    assert result.timing == "cpu-calibrated"  # both sides steady, cells at the same CPU/wall
     by = _by(result)
     assert by["none"]["predict_time_s"].verdict == REGRESSED
     assert by["none"]["predict_time_s"].ratio == pytest.approx(2.0)
@@ -145,7 +215,7 @@ def test_twenty_percent_more_nfe_is_flagged_even_from_a_noisy_side(
     file = next((b / "calibration").glob("*.json"))
     doc = json.loads(file.read_text())
     for sample in doc["samples"][::2]:  # the machine's speed moved during B's run
-        sample["seconds"] = 0.02 * 1.6
+        sample["seconds"] = sample["cpu_seconds"] = 0.02 * 1.6
     file.write_text(json.dumps(doc))
     result = compare(steady_a, b)
     assert result.timing == "noisy"
