@@ -173,8 +173,8 @@ def _jax_entries(cfg: dict[str, Any], names: list[str]) -> dict[str, Any]:
     import jax.numpy as jnp
     from ndebench_jax.adjoints.discrete import DiscreteAdjoint
     from ndebench_jax.model import chain_apply, load_params
-    from ndebench_jax.solve import make_solve
     from ndebench_jax.solvers.dopri5 import Dopri5
+    from ndebench_jax.solvers.loop import make_solve
 
     from ndebench.controller import StepSizeController
 
@@ -319,7 +319,7 @@ def memory_rows(batch: int, width: int, tol: float, t_ends: list[float]) -> list
     rows = []
     for t_end in t_ends:
         ts = list(np.linspace(0.0, t_end, 11))
-        for name in ("discrete", "backsolve", "interpolating"):
+        for name in ("discrete", "checkpointed", "backsolve", "interpolating"):
             info = reg.component("adjoint", "torch", name)
             if info is None:
                 continue

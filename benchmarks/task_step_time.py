@@ -1,5 +1,5 @@
-"""Time per training step of each task on torch eager, torch compiled and JAX jit, from
-identical weights.
+"""Time per training step of each task on torch eager (discrete and checkpointed adjoint),
+torch compiled and JAX jit, from identical weights.
 
 For every task, one session per entry is built from the same cell (same core weights, data
 and batches); after warm-up (the compiled entries compile on their first step), their steps
@@ -8,7 +8,12 @@ load, and the medians and the ratios to JAX are printed as a markdown table. NFE
 printed too: equal NFE means the entries did the same work. ``--quick`` leaves torch compiled
 out (its compile is the slow part; tests/torch/test_compiled_step.py checks it).
 
+``torch_checkpointed`` is torch eager with the ``checkpointed`` adjoint (the discrete adjoint's
+gradient, each accepted step recomputed in the backward pass); ``torch_compiled_checkpointed``
+(only with ``--entries``) the same with the compiled step.
+
     python benchmarks/task_step_time.py [--quick] [--steps N] [--tasks digits,spiral]
+        [--entries torch,torch_checkpointed,torch_compiled,jax]
 """
 
 from __future__ import annotations
@@ -26,20 +31,26 @@ from ndebench.cell_setup import make_setup
 from ndebench.plugins import load_registry
 from ndebench.spec import Cell
 
-TASK_PARAMS = {"digits": {}, "spiral": {}, "digits_small": {"latent": 8, "hidden": 16}}
+TASK_PARAMS = {"digits": {}, "spiral": {}, "mnist1d": {},
+               "digits_small": {"latent": 8, "hidden": 16}}  # fmt: skip
 
 
-ENTRIES = {"torch": ("torch", "eager"), "torch_compiled": ("torch", "compiled"),
-           "jax": ("jax", "compiled")}  # fmt: skip
+#: entry -> (backend, mode, adjoint)
+ENTRIES = {"torch": ("torch", "eager", "discrete"),
+           "torch_checkpointed": ("torch", "eager", "checkpointed"),
+           "torch_compiled": ("torch", "compiled", "discrete"),
+           "torch_compiled_checkpointed": ("torch", "compiled", "checkpointed"),
+           "jax": ("jax", "compiled", "discrete")}  # fmt: skip
+DEFAULT = ["torch", "torch_checkpointed", "torch_compiled", "jax"]
 
 
 def sessions(task: str, params: dict, reg, entries: list[str]) -> dict:
     out = {}
     for name in entries:
-        backend, mode = ENTRIES[name]
+        backend, mode, adjoint = ENTRIES[name]
         cell = Cell(
             suite="bench", backend=backend, mode=mode, device="cpu", task=task,
-            solver="tsit5", adjoint="discrete", regularizer="none", seed=0,
+            solver="tsit5", adjoint=adjoint, regularizer="none", seed=0,
             params={"rtol": 1e-6, "atol": 1e-6, "dtype": "float32", "threads": 1},
             component_params={"task": params, "regularizer": {"weight": 0.0}},
         )  # fmt: skip
@@ -53,23 +64,28 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 steps of the small digits model")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--tasks", default="digits,spiral")
+    ap.add_argument("--entries", help=f"comma-separated, of {sorted(ENTRIES)}; jax required")
     ap.add_argument("--out", help="also write the rows as JSON to this file")
     args = ap.parse_args()
     tasks = ["digits_small"] if args.quick else args.tasks.split(",")
     steps = 2 if args.quick else args.steps
     reg = load_registry()
     rows = []
-    entries = ["torch", "jax"] if args.quick else ["torch", "torch_compiled", "jax"]
-    print("| task | entry | step (ms) | / JAX | NFE |")
-    print("|---|---|---|---|---|")
+    if args.entries:
+        entries = args.entries.split(",")
+    else:
+        entries = [e for e in DEFAULT if not (args.quick and "compiled" in e)]
+    print("| task | entry | step (ms) | / JAX | NFE | us per NFE (fwd+bwd) |")
+    print("|---|---|---|---|---|---|")
     for name in tasks:
         task = "digits" if name == "digits_small" else name
         built = sessions(task, TASK_PARAMS[name], reg, entries)
-        setup = built["torch"][0]
+        setup = built[entries[0]][0]
         data = setup.task.data(0)
-        batch_size = 128 if task == "digits" else 64
+        batch_size = 64 if task == "spiral" else 128
         times: dict[str, list[float]] = {e: [] for e in entries}
         nfe: dict[str, int] = {}
+        per_nfe: dict[str, list[float]] = {e: [] for e in entries}  # s per (fwd + bwd) NFE
         for step in range(steps + 1):
             batch = setup.task.train_batch(data, step, 0, batch_size)
             for entry in entries:
@@ -80,13 +96,20 @@ def main() -> None:
                 session.sync()
                 if step > 0:  # step 0 is warm-up (the compiled entries compile)
                     times[entry].append(time.perf_counter() - t0)
+                    n_all = stats.nfe_forward + stats.nfe_backward
+                    per_nfe[entry].append(times[entry][-1] / max(n_all, 1))
                 nfe[entry] = stats.nfe_forward
         med = {e: statistics.median(times[e]) for e in entries}
         for entry in entries:
+            # the compiled entries may take other steps (other rounding): the median time per
+            # NFE (forward + backward) of a step too
+            us = 1e6 * statistics.median(per_nfe[entry])
             row = {"task": name, "entry": entry, "ms": 1e3 * med[entry],
-                   "vs_jax": med[entry] / med["jax"], "nfe": nfe[entry]}  # fmt: skip
+                   "vs_jax": med[entry] / med["jax"], "nfe": nfe[entry],
+                   "us_per_nfe": us}  # fmt: skip
             rows.append(row)
-            print(f"| {name} | {entry} | {row['ms']:.2f} | {row['vs_jax']:.2f} | {row['nfe']} |")
+            print(f"| {name} | {entry} | {row['ms']:.2f} | {row['vs_jax']:.2f} | {row['nfe']} "
+                  f"| {us:.1f} |")  # fmt: skip
 
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
 NEEDS = {  # the frameworks a script imports (its test is skipped where one is missing)
+    "adjoint_memory.py": ("requires_torch",),
     "compiled_under_load.py": ("requires_torch",),
     "jax_estimates_cost.py": ("requires_jax",),
     "jax_overhead.py": ("requires_jax",),
