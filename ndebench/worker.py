@@ -28,6 +28,7 @@ from ndebench.prediction import time_prediction
 from ndebench.record import now_utc, result_document, summarise
 from ndebench.spec import Cell, Status
 from ndebench.tasks.base import with_validation
+from ndebench.threads import cell_threads
 from ndebench.training import new_curves, train
 
 __all__ = ["run_cell"]
@@ -75,7 +76,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
 def _experiment(
     cell: Cell, reg: Registry, curves: dict[str, list[Any]], env: dict[str, Any]
 ) -> dict[str, Any]:
-    threads = int(cell.params.get("threads", 0) or 0) or int(env.get("threads", 0) or 0)
+    threads = cell_threads(cell, env)  # the auto value is 1 in mode compiled (ndebench.threads)
     if threads > 0:
         # before the framework is imported: intra-op threads of concurrent cells must not
         # oversubscribe the cores (that stalls solves by 10-100x on a 2-core machine)
