@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 PROBE = r"""
 import json, sys, time, torch
@@ -69,7 +70,7 @@ SIZES = [
 ]
 
 
-def measure(threads: int, mode: str, calls: int, cache: str, fields: list) -> dict[str, float]:  # type: ignore[type-arg]
+def measure(threads: int, mode: str, calls: int, cache: str, fields: list[Any]) -> dict[str, float]:
     env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run(
         [sys.executable, "-c", PROBE, str(threads), mode, str(calls), json.dumps(fields)],
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     cores = os.cpu_count() or 1
     modes = ["eager"] if args.quick else ["eager", "compiled"]
     calls = 20 if args.quick else 200
-    rows = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as cache:
         if "compiled" in modes:  # compile once, outside the timings
             measure(1, "compiled", 1, cache, fields)
