@@ -154,3 +154,46 @@ def test_augmented_field_and_unsupported_solver():
 
     with pytest.raises(UnsupportedCell, match="own Runge-Kutta"):
         CheckpointedAdjoint().solve(NotRK(), f, y0, [0.0, 1.0], params=[w])
+
+
+@pytest.mark.parametrize(
+    ("regularizer", "params"),
+    [("none", {}), ("rnode_kinetic", {}), ("taynode", {}), ("local_error_biased", {}),
+     ("rnode_jacobian", {"n": 2})],
+)  # fmt: skip
+def test_session_gradients_and_nfe_equal_discrete(regularizer, params):
+    """Through the session (spiral, float64): the training loss's gradient, R and the NFE
+    equal the discrete adjoint's; augmented states (RNODE, TayNODE) included. rnode_jacobian's
+    e^T J is a VJP inside each evaluation: recomputing an evaluation takes its n VJPs again,
+    which the wrapper's hook counts as backward NFE (n + 1 per recomputed evaluation)."""
+    from ndebench_torch.backend import TorchBackend
+
+    from ndebench.cell_setup import make_setup
+    from ndebench.plugins import load_registry
+    from ndebench.spec import Cell
+
+    reg = load_registry()
+    out = {}
+    for adjoint in ("discrete", "checkpointed"):
+        cell = Cell(
+            suite="t", backend="torch", mode="eager", device="cpu", task="spiral",
+            solver="tsit5", adjoint=adjoint, regularizer=regularizer, seed=0,
+            params={"rtol": 1e-7, "atol": 1e-7, "dtype": "float64"},
+            component_params={
+                "task": {"n_train": 16, "n_test": 8, "hidden": [16], "n_times": 6},
+                "regularizer": {"weight": 0.1, **params},
+            },
+        )  # fmt: skip
+        setup = make_setup(cell, reg)
+        session = TorchBackend().session(setup)
+        batch = setup.task.train_batch(setup.task.data(0), 0, 0, 16)
+        loss, r, grads = session.loss_and_grad(batch, 0.1, 0)
+        flat = torch.cat([torch.as_tensor(grads[k]).ravel() for k in sorted(grads)])
+        out[adjoint] = (flat, session.last_nfe(), loss, r)
+    (g_ref, (fwd_ref, bwd_ref), loss_ref, r_ref) = out["discrete"]
+    (g, (fwd, bwd), loss, r) = out["checkpointed"]
+    assert float((g - g_ref).norm() / g_ref.norm()) <= 1e-10
+    assert (loss, r) == pytest.approx((loss_ref, r_ref), rel=1e-12)
+    assert fwd == fwd_ref
+    per_eval = 1 + params.get("n", 0) if regularizer == "rnode_jacobian" else 1
+    assert bwd == per_eval * bwd_ref

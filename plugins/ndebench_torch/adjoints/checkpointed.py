@@ -20,9 +20,9 @@ stage only when an output lies strictly inside that step, as its only use), plus
 ``k1_0 = f(t0, y0)``. That is the discrete adjoint's ``nfe_backward`` exactly (the same
 evaluations receive a gradient there). The recomputation's forward calls are not forward NFE
 (the session reads the forward count before the backward pass). A field whose evaluation takes
-a VJP itself (``rnode_jacobian``'s ``e^T J``) takes it again when a stage is recomputed; the
-wrapper's hook counts that VJP too, so ``nfe_backward`` of ``rnode_jacobian`` is larger than
-under the discrete adjoint by one per recomputed stage and noise vector.
+a VJP itself (``rnode_jacobian``'s ``e^T J``, n noise vectors) takes its n VJPs again when a
+stage is recomputed, and the wrapper's hook counts them: ``nfe_backward`` of ``rnode_jacobian``
+is ``n + 1`` per recomputed evaluation instead of 1 (the same evaluations; tested).
 
 Solvers: the own explicit Runge-Kutta loops (:class:`AbstractRungeKutta`, eager or with the
 compiled step; declared by the solver as ``recomputable_step``). In mode ``compiled`` (the
