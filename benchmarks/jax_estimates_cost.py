@@ -2,7 +2,7 @@
 interleaved in one process, per batch size and tolerance:
 
 - ``own+estimates``: the backend's wrapped solver (error and stiffness estimates, accepted-step
-  observers, its Hairer first step) through ``ndebench_jax.solve.make_solve``;
+  observers, its Hairer first step) through ``ndebench_jax.solvers.loop.make_solve``;
 - ``own, no estimates``: diffrax's Dopri5 as-is through the same ``make_solve`` loop
   (``diffrax_dopri5``);
 - ``bare diffrax``: ``diffrax.diffeqsolve`` with the same PID controller.
@@ -36,8 +36,8 @@ def measure(batch: int, tol: float, repeats: int) -> list[dict[str, Any]]:
     import perf
     from ndebench_jax.adjoints.discrete import DiscreteAdjoint
     from ndebench_jax.model import chain_apply, load_params
-    from ndebench_jax.solve import make_solve
     from ndebench_jax.solvers.dopri5 import DiffraxDopri5, Dopri5
+    from ndebench_jax.solvers.loop import make_solve
 
     from ndebench.controller import StepSizeController
 

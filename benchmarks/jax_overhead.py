@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from ndebench_jax.model import chain_apply, load_params
     from ndebench_jax.regularizers.error_estimate import ErrorEstimateRegularizer
     from ndebench_jax.regularizers.stiffness import StiffnessRegularizer
-    from ndebench_jax.solve import make_solve
+    from ndebench_jax.solvers.loop import make_solve
     from ndebench_jax.solvers.tsit5 import Tsit5
 
     from ndebench.cell_setup import make_setup

@@ -48,7 +48,7 @@ class JaxBackend(AbstractBackend):
         import jax.numpy as jnp
 
         from ndebench_jax.adjoints.discrete import DiscreteAdjoint
-        from ndebench_jax.solve import make_solve
+        from ndebench_jax.solvers.loop import make_solve
 
         y0 = np.asarray(y0, dtype=np.float64)
         shape = jax.ShapeDtypeStruct(y0.shape, jnp.float64)

@@ -102,7 +102,7 @@ class Solves(NamedTuple):
 
 _ODE_METRICS = {
     "nfe_counting": "field wrapper: stage counts in state (fwd), custom_vjp probe (bwd)",
-    # what nfe_backward counts (ndebench_jax.counting): evaluations whose outputs get a nonzero
+    # what nfe_backward counts (ndebench_jax.vector_field): evaluations whose outputs get a nonzero
     # cotangent, as in the torch backend
     "nfe_backward_includes_rejected": False,
     "nfe_backward_includes_forward_vjps": False,
@@ -136,7 +136,7 @@ def ode_solves(setup: CellSetup, reg: Any) -> Solves:
     """An ODE block's solves: the regularizer's training solve (its adjoint's loop) and the
     plain prediction solve; the identity without a block (kind ``classifier``, NFE 0)."""
     from ndebench_jax.model import chain_apply
-    from ndebench_jax.solve import identity_solve, make_solve
+    from ndebench_jax.solvers.loop import identity_solve, make_solve
 
     solver = setup.solver.load()(**setup.solver_params)
     adjoint = setup.adjoint.load()(**setup.adjoint_params)

@@ -2,7 +2,7 @@
 
 The reference wrapper increments a Python dict through ``jax.debug.callback`` on every
 evaluation (forward) and every VJP (backward). It is exact but costs ~80 µs per call, which is
-why the backend counts in-graph instead (see :mod:`ndebench_jax.counting`).
+why the backend counts in-graph instead (see :mod:`ndebench_jax.vector_field`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import jax.numpy as jnp  # noqa: E402
 from ndebench_jax.adjoints.backsolve import BacksolveAdjoint  # noqa: E402
 from ndebench_jax.adjoints.discrete import DiscreteAdjoint  # noqa: E402
 from ndebench_jax.regularizers.error_estimate import ErrorEstimateRegularizer  # noqa: E402
-from ndebench_jax.solve import make_solve  # noqa: E402
 from ndebench_jax.solvers.bosh3 import Bosh3  # noqa: E402
+from ndebench_jax.solvers.loop import make_solve  # noqa: E402
 from ndebench_jax.solvers.tsit5 import DiffraxTsit5, Tsit5  # noqa: E402
 
 from ndebench.controller import StepSizeController  # noqa: E402

@@ -13,12 +13,12 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optimistix as optx  # noqa: E402
 from ndebench_jax.adjoints.discrete import DiscreteAdjoint  # noqa: E402
-from ndebench_jax.counting import counting_term  # noqa: E402
 from ndebench_jax.regularizers.error_estimate import ErrorEstimateRegularizer  # noqa: E402
 from ndebench_jax.regularizers.stiffness import StiffnessRegularizer  # noqa: E402
-from ndebench_jax.solve import make_solve  # noqa: E402
 from ndebench_jax.solvers.estimating import EstimatingSolver, stiffness_weights  # noqa: E402
+from ndebench_jax.solvers.loop import make_solve  # noqa: E402
 from ndebench_jax.solvers.tsit5 import Tsit5  # noqa: E402
+from ndebench_jax.vector_field import counting_term  # noqa: E402
 
 from ndebench.controller import StepSizeController  # noqa: E402
 from ndebench.tableaus import BOSH3, DOPRI5, TSIT5  # noqa: E402

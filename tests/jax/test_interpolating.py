@@ -22,8 +22,8 @@ from ndebench_jax.regularizers.local import (  # noqa: E402
     LocalErrorBiasedRegularizer,
     LocalStiffnessBiasedRegularizer,
 )
-from ndebench_jax.solve import make_solve  # noqa: E402
 from ndebench_jax.solvers.bosh3 import Bosh3  # noqa: E402
+from ndebench_jax.solvers.loop import make_solve  # noqa: E402
 from ndebench_jax.solvers.tsit5 import Tsit5  # noqa: E402
 
 from ndebench.backend import UnsupportedCell  # noqa: E402

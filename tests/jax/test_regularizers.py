@@ -22,7 +22,7 @@ from ndebench_jax.regularizers.local import (  # noqa: E402
     LocalErrorRegularizer,
 )
 from ndebench_jax.regularizers.steer import SteerRegularizer  # noqa: E402
-from ndebench_jax.solve import make_solve  # noqa: E402
+from ndebench_jax.solvers.loop import make_solve  # noqa: E402
 from ndebench_jax.solvers.tsit5 import Tsit5  # noqa: E402
 
 from ndebench.controller import StepSizeController  # noqa: E402

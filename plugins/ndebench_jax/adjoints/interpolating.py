@@ -2,8 +2,8 @@
 backend's ``interpolating``, same parameter and semantics).
 
 A ``jax.custom_vjp`` around the training solve. The forward pass is the wrapped (estimating)
-solve of :func:`ndebench_jax.solve_loop.make_wrapped_solve`, not differentiated, so its forward NFE
-is counted by the field wrapper exactly as for ``discrete`` (and the biased local
+solve of :func:`ndebench_jax.solvers.loop.make_wrapped_solve`, not differentiated, so its
+forward NFE is counted by the field wrapper exactly as for ``discrete`` (and the biased local
 regularizers' reservoir rides in its state, from this same solve). The backward pass
 integrates only ``[a, g]`` (one flat vector, as torch), interval by interval from ``t_{i}`` down
 to ``t_{i-1}`` in reversed time ``s = -t``, adding ``dL/dz(t_i)`` at every output time:
@@ -35,26 +35,43 @@ local regularizers' fresh step). No step graph: ERNODE/SRNODE are unsupported wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ndebench.backend import UnsupportedCell
+from ndebench.controller import StepSizeController
+from ndebench_jax.adjoints.base import AbstractJaxAdjoint, refuse_estimates
 
 
-class InterpolatingAdjoint:
+class InterpolatingAdjoint(AbstractJaxAdjoint):
     name: ClassVar[str] = "interpolating"
-    step_graph: ClassVar[bool] = False
     backward_counted: ClassVar[bool] = True
-    interpolating: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:
-        self.params = {"checkpoints": "steps", **params}
+        super().__init__(**{"checkpoints": "steps", **params})
         c = self.params["checkpoints"]
         ok_int = isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 1
         if c != "steps" and not ok_int:
             raise UnsupportedCell(f"interpolating: checkpoints={c!r} is not 'steps' or an int >= 1")
         self.checkpoints: str | int = "steps" if c == "steps" else int(c)
+
+    def loop(
+        self,
+        field: Any,
+        solver: Any,
+        ctrl: StepSizeController,
+        reg: Any = None,
+        record_steps: bool = False,
+        reservoir: bool = False,
+        include_t0: bool = False,
+    ) -> Callable[..., Any]:
+        refuse_estimates(self, reg)
+        solve: Callable[..., Any] = make_interpolating_solve(
+            field, solver, ctrl, self, reservoir, include_t0
+        )
+        return solve
 
 
 def _hermite(grid: Any, zs: Any, fs: Any, t: Any) -> Any:
@@ -74,16 +91,16 @@ def make_interpolating_solve(
     include_t0: bool = False,
 ) -> Any:  # fmt: skip
     """``solve(params, probe, z0, ts, key=None) -> SolveOut`` differentiated by the
-    interpolating adjoint (``make_solve``'s contract; no regularizer accumulators)."""
+    interpolating adjoint (its loop; no regularizer accumulators)."""
     import diffrax as dfx
     import jax
     import jax.numpy as jnp
     import optimistix as optx
     from jax.flatten_util import ravel_pytree
 
-    from ndebench_jax.counting import CountingConstantController
-    from ndebench_jax.initial_step import hairer_initial_step
-    from ndebench_jax.solve_loop import make_wrapped_solve, pid
+    from ndebench_jax.solvers.initial_step import hairer_initial_step
+    from ndebench_jax.solvers.loop import make_wrapped_solve, pid
+    from ndebench_jax.vector_field import CountingConstantController
 
     n_grid = adjoint.checkpoints
     dense = n_grid == "steps"

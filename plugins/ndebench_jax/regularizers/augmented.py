@@ -71,7 +71,7 @@ class AbstractAugmentedRegularizer(AbstractJaxRegularizer):
         import jax
         import jax.numpy as jnp
 
-        from ndebench_jax.solve import make_solve
+        from ndebench_jax.solvers.loop import make_solve
 
         solve = make_solve(self.augmented_field(field), solver, ctrl, adjoint, None)
 

@@ -45,7 +45,7 @@ class AbstractJaxRegularizer(CatalogueDefaults):
     def make_train(self, field, solver, ctrl, adjoint):
         """``train(params, probe, z0, ts, key) -> (ys, R, SolveOut, extra forward NFE)``: the
         training solve (default: the estimating solve; ERNODE/SRNODE accumulate in it)."""
-        from ndebench_jax.solve import make_solve
+        from ndebench_jax.solvers.loop import make_solve
 
         solve = make_solve(field, solver, ctrl, adjoint, self if self.estimate else None)
 

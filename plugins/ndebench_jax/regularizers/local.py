@@ -24,10 +24,10 @@ Sampling (per-step stream ``fold_in(fold_in(key(seed), step), 2303)``, jax.rando
 - biased: a reservoir keeps one accepted step start of the main forward solve uniformly
   (never t1; t0 only with ``include_t0``), detached: in the wrapped solver's state under
   ``discrete`` and ``interpolating`` (whose forward pass is the wrapped solve), in the step-size
-  controller's state under ``backsolve`` (diffrax's BacksolveAdjoint integrates the whole solver
-  state backwards, so it cannot carry it there; :mod:`ndebench_jax.reservoir`). Every adjoint
-  works, with no extra solve and no extra evaluations; the draws are the same in all three.
-  No eligible start (a one-step solve) falls back to t0 (as torch).
+  controller's state under ``backsolve`` (diffrax's BacksolveAdjoint integrates the whole
+  solver state backwards, so it cannot carry it there; :mod:`ndebench_jax.adjoints.backsolve`).
+  Every adjoint works, with no extra solve and no extra evaluations; the draws are the same in
+  all three. No eligible start (a one-step solve) falls back to t0 (as torch).
   ``sample_from = "saveat"``: uniform over the output times but t1 (and t0 unless
   ``include_t0``), from the main solve's saved states (the reference's behaviour when the task
   passes save points); no reservoir.
@@ -55,7 +55,7 @@ def fresh_step(
     import jax
     import jax.numpy as jnp
 
-    from ndebench_jax.initial_step import hairer_initial_step
+    from ndebench_jax.solvers.initial_step import hairer_initial_step
 
     sg = jax.lax.stop_gradient
     z = sg(z)
@@ -128,8 +128,8 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
         import jax
         import jax.numpy as jnp
 
-        from ndebench_jax.counting import counted_field
-        from ndebench_jax.solve import make_solve
+        from ndebench_jax.solvers.loop import make_solve
+        from ndebench_jax.vector_field import counted_field
 
         reservoir = self.biased and not self.from_saveat
         solve = make_solve(

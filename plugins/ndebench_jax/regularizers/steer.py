@@ -68,7 +68,7 @@ class SteerRegularizer(AbstractJaxRegularizer):
     def make_train(self, field, solver, ctrl, adjoint):
         import jax
 
-        from ndebench_jax.solve import make_solve
+        from ndebench_jax.solvers.loop import make_solve
 
         solve = make_solve(field, solver, ctrl, adjoint, None)
 

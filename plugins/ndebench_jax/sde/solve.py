@@ -39,7 +39,7 @@ from ndebench.controller import StepSizeController
 from ndebench.models import ModelSpec
 from ndebench_jax.model import chain_apply
 from ndebench_jax.sde.solvers import SPECS
-from ndebench_jax.solve_loop import SolveOut
+from ndebench_jax.solvers.loop import SolveOut
 
 
 class SDEOut(NamedTuple):

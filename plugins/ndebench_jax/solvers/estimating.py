@@ -4,7 +4,7 @@
 The state is ``y = (z, aux)``: ``z`` the (B, D) joint-batch solution, ``aux`` one small vector
 ``[sum, max, count, n]`` (``[n]`` without a regularizer): the accumulators of the per-step
 entries and ``n``, the number of vector-field evaluations of the last attempted step (see
-:mod:`ndebench_jax.counting`). One packed leaf, because on CPU every extra leaf costs XLA ops in
+:mod:`ndebench_jax.vector_field`). One packed leaf, because on CPU every extra leaf costs XLA ops in
 every stage, select and interpolation (3 scalar leaves made a small solve 1.4x slower). The
 wrapped solver steps ``(z, c)`` only; the error estimate of ``aux`` is zero and the
 controller's norm reads ``y[0]`` only, so step acceptance is exactly that of the unwrapped

@@ -1,6 +1,9 @@
-"""The solve loops of the discrete and backsolve adjoints (the interpolating adjoint builds on
-:func:`make_wrapped_solve`): one adaptive solve of the joint-batch state ``z`` (B, D) with step
-control from core's :class:`ndebench.controller.StepSizeController` (I-controller = diffrax
+"""The solve loop of the JAX backend: :func:`make_solve` (the solve of a cell, built by its
+adjoint's ``loop``), :func:`make_wrapped_solve` (the estimating solve: the discrete adjoint's
+loop and the interpolating adjoint's forward pass), :func:`identity_solve` (no block) and the
+shared pieces of the adjoints' loops (:class:`SolveOut`, :func:`pid`). One adaptive solve of
+the joint-batch state ``z`` (B, D) with step control from core's
+:class:`ndebench.controller.StepSizeController` (I-controller = diffrax
 ``PIDController(pcoeff, icoeff, error_order=tableau.error_order, ...)``), outputs at ``ts`` by
 dense interpolation, last step clipped at ``t1``, ERNODE/SRNODE accumulators in the state, NFE
 counted by the field wrapper.
@@ -17,9 +20,9 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from ndebench.controller import StepSizeController
-from ndebench_jax.counting import CountingConstantController, CountingController, counting_term
-from ndebench_jax.initial_step import hairer_initial_step
 from ndebench_jax.solvers.estimating import EstimatingSolver, stiffness_weights
+from ndebench_jax.solvers.initial_step import hairer_initial_step
+from ndebench_jax.vector_field import CountingConstantController, CountingController, counting_term
 
 
 class SolveOut(NamedTuple):
@@ -163,70 +166,51 @@ def make_wrapped_solve(
     return solve
 
 
-def make_backsolve(
-    field: Any, solver: Any, ctrl: StepSizeController, adjoint: Any, reservoir: bool = False,
+def identity_solve(params, probe, z0, ts) -> SolveOut:
+    """The solve of a model without a differential-equation block (kind ``classifier``): the
+    identity, z(t) = z0 at every time of ``ts``, no step and no field evaluation (NFE 0)."""
+    import jax.numpy as jnp
+
+    zero = jnp.zeros((), z0.dtype)
+    ys = jnp.broadcast_to(z0, (ts.shape[0], *z0.shape))
+    no = jnp.zeros((), bool)
+    return SolveOut(ys, zero, (), zero, zero, zero, no, no, zero)
+
+
+def make_solve(
+    field,
+    solver,
+    ctrl: StepSizeController,
+    adjoint,
+    reg=None,
+    record_steps: bool = False,
+    reservoir: bool = False,
     include_t0: bool = False,
-) -> Any:  # fmt: skip
-    """Bare diffrax solver on z: BacksolveAdjoint cannot carry a wrapper state. Forward NFE is
-    ``initial evaluations + (stages - 1) * attempted steps`` (FSAL; checked against an eager
-    counter in the tests); backward NFE is not counted. ``reservoir``: the biased sample rides
-    in the controller's state (:class:`ndebench_jax.reservoir.ReservoirController`)."""
-    from ndebench_jax.reservoir import ReservoirController
+) -> Callable[..., Any]:
+    """``solve(params, probe, z0, ts) -> SolveOut`` for ``field(params, t, z)``.
 
-    tab, q = solver.tableau, solver.tableau.error_order
-    term = dfx.ODETerm(lambda t, z, args: field(args[0], t, z))
-    fixed = ctrl.fixed_step
-    controller: Any
-    if fixed is not None:
-        controller = CountingConstantController(count=False)
-    else:
-        controller = pid(ctrl, q, optx.rms_norm)
-    if reservoir:
-        controller = ReservoirController(controller, include_t0)
-    adj = adjoint.diffrax_adjoint()
+    ``record_steps`` also saves ``(t, z, acc)`` after every accepted step (tests; the buffers
+    have ``max_steps`` rows).
 
-    def solve(params, probe, z0, ts, key=None):
-        args = (params, probe) if key is None else (params, probe, key)
-        t0, t1 = ts[0], ts[-1]
-        one = jnp.ones((), z0.dtype)
-        fz = lambda t, z: (field(params, t, z), one)  # noqa: E731
-        if fixed is None and isinstance(ctrl.initial_step, str):
-            dt0, f0, n_init = hairer_initial_step(fz, t0, z0, q, ctrl.rtol, ctrl.atol)
-        else:
-            step0 = fixed if fixed is not None else ctrl.initial_step
-            (f0, n_init), dt0 = fz(t0, z0), jnp.asarray(step0, z0.dtype)
-        sol = dfx.diffeqsolve(
-            term,
-            solver.diffrax_solver(),
-            t0,
-            t1,
-            dt0,
-            z0,
-            args,
-            saveat=dfx.SaveAt(ts=ts, controller_state=reservoir),
-            stepsize_controller=controller,
-            adjoint=adj,
-            max_steps=ctrl.max_steps,
-            throw=False,
-            solver_state=(jnp.array(False), jax.lax.stop_gradient(f0)),
-        )
-        kept = None
-        if reservoir:
-            _, res, zk = jax.lax.stop_gradient(sol.controller_state)
-            kept = (res[2], zk, res[1])
-        steps = sol.stats["num_steps"]
-        nfe = n_init + (tab.stages - 1) * steps
-        return SolveOut(
-            sol.ys,
-            jnp.zeros((), z0.dtype),
-            (),
-            nfe.astype(z0.dtype),
-            sol.stats["num_accepted_steps"],
-            sol.stats["num_rejected_steps"],
-            sol.result == dfx.RESULTS.max_steps_reached,
-            sol.result != dfx.RESULTS.successful,
-            dt0,
-            kept=kept,
-        )
+    ``reservoir`` keeps one uniformly drawn accepted step start (biased local regularization,
+    ``solve(..., key)``; returned detached as ``SolveOut.kept``). It rides in the wrapped
+    solver's state (discrete, interpolating) or, under backsolve, in the step-size controller's
+    state (:class:`ndebench_jax.adjoints.backsolve.ReservoirController`): the same draws, from
+    the same forward solve.
 
+    ``solver``/``adjoint``/``reg`` are the backend's impl objects; ``reg=None`` or ``none`` means
+    no accumulators. The solve is the adjoint's own (``adjoint.loop``, as diffrax's
+    ``AbstractAdjoint.loop``): discrete differentiates :func:`make_wrapped_solve`, backsolve
+    runs the bare diffrax solver (no wrapper state), interpolating the wrapped one inside a
+    ``jax.custom_vjp``; this function only checks that the solver has the estimates ``reg``
+    needs.
+    """
+    estimate = None if reg is None else reg.estimate
+    if estimate == "stiffness" and solver.tableau.stiffness_stages is None:
+        raise ValueError(f"solver {solver.name!r} has no stiffness stage pair")
+    if estimate is not None and not solver.wrapped:
+        raise ValueError(f"{reg.name} needs per-step estimates; {solver.name!r} has none")
+    solve: Callable[..., Any] = adjoint.loop(
+        field, solver, ctrl, reg, record_steps, reservoir, include_t0
+    )
     return solve
