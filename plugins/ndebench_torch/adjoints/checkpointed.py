@@ -170,13 +170,31 @@ def _backward(
     assert len(ends) == n_steps, "one checkpoint per accepted step"
     # output m > 0 belongs to the first step whose end is >= ts[m] (the loop's append_outputs)
     owner = [bisect.bisect_left(ends, tm) for tm in ts[1:]]
-    gp: list[torch.Tensor | None] = [None] * len(params)
     inputs_tail = tuple(params)
+    gp: list[torch.Tensor] | None = None  # accumulated parameter gradients
 
     def add_params(grads: Sequence[torch.Tensor | None]) -> None:
-        for i, g in enumerate(grads):
-            if g is not None:
-                gp[i] = g if gp[i] is None else gp[i].add_(g)  # type: ignore[union-attr]
+        nonlocal gp
+        full = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+        if gp is None:
+            gp = full
+        elif full:
+            torch._foreach_add_(gp, full)  # one call for all parameters
+
+    # dense output inside a step, y_n + h w(theta) @ K: its cotangent G gives h w^T G on the
+    # stages and G on y_n. All outputs' weights at once, as columns of one (s + 1, T) matrix
+    # (row s: ones, for y_n), so a step's cotangents are one product with its outputs' G
+    shape = grad_ys.shape[1:]
+    dense_t = np.zeros((s + 1, len(ts)))
+    for m in range(1, len(ts)):
+        n = owner[m - 1]
+        if ts[m] < ends[n]:
+            dense_t[:s, m] = (
+                st.h[n] * dense_weights(rk._dense, np.array([(ts[m] - st.t[n]) / st.h[n]]))[0]
+            )
+            dense_t[s, m] = 1.0
+    w_all = torch.as_tensor(dense_t, dtype=grad_ys.dtype, device=grad_ys.device)
+    g_all = grad_ys.reshape(len(ts), -1)
 
     a_y = grad_ys[-1].clone()  # the last output is t1, the last step's end
     a_k: torch.Tensor | None = None
@@ -188,32 +206,29 @@ def _backward(
             m_lo -= 1
         own = range(m_lo + 1, m_hi + 1)  # output indices of this step
         inside = [m for m in own if ts[m] < t_new]
-        at_end = [m for m in own if ts[m] >= t_new]
         if n < n_steps - 1:
-            for m in at_end:
-                a_y = a_y + grad_ys[m]
+            for m in own:
+                if ts[m] >= t_new:  # the output at the step's end is y_{n+1}
+                    a_y = a_y + grad_ys[m]
         m_hi = m_lo
         # popped: each checkpoint is freed once its step is differentiated
         y, k1 = st.y.pop(), st.k1.pop()
-        # cotangents of stages 2..s (None: none); dense output y_n + h w @ K inside the step
-        # gives h w^T G on the stages and G on y_n; the next step's k1 is this one's k_s
+        # cotangents of stages 2..s (None: none); the next step's k1 is this one's k_s
         cot_ks: list[torch.Tensor | None] = [None] * (s - 1)
-        cot_k: torch.Tensor | None = None
-        if inside:
-            thetas = (np.asarray([ts[m] for m in inside]) - t) / h
-            w = torch.as_tensor(dense_weights(rk._dense, thetas), dtype=y.dtype, device=y.device)
-            g = grad_ys[inside[0] : inside[-1] + 1].reshape(len(inside), -1)
-            cot_k = (h * (w.T @ g)).view(s, *y.shape)
-            cot_ks = list(cot_k[1:])
+        cot_dense: tuple[torch.Tensor, ...] = ()
+        if inside:  # consecutive output indices
+            lo, hi = inside[0], inside[-1] + 1
+            cot_dense = torch.mm(w_all[:, lo:hi], g_all[lo:hi]).view(s + 1, *shape).unbind(0)
+            cot_ks = list(cot_dense[1:s])
         if a_k is not None:
             last = cot_ks[-1]
             cot_ks[-1] = a_k if last is None else last + a_k
         gy, gk1, gps = _step_vjp(run, rk, use_compiled, t, h, y, k1, a_y, cot_ks)
         a_y = gy if gy is not None else torch.zeros_like(a_y)
         a_k = gk1 if gk1 is not None else torch.zeros_like(a_y)
-        if cot_k is not None:
-            a_y = a_y + g.sum(0).view_as(a_y)
-            a_k = a_k + cot_k[0]
+        if cot_dense:
+            a_y = a_y + cot_dense[s]
+            a_k = a_k + cot_dense[0]
         add_params(gps)
     if a_k is not None:  # k1_0 = f(t0, y0): its VJP (one backward NFE)
         with torch.enable_grad():
@@ -224,7 +239,7 @@ def _backward(
             a_y = a_y + grads[0]
         add_params(grads[1:])
     gy0 = a_y + grad_ys[0]
-    return gy0, [torch.zeros_like(p) if g is None else g for p, g in zip(params, gp, strict=True)]
+    return gy0, list(gp) if gp is not None else [torch.zeros_like(p) for p in params]
 
 
 def _step_vjp(
