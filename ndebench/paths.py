@@ -44,10 +44,16 @@ def component(text: str) -> str:
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
 
 
+_NEWLINE_TAB = str.maketrans("\n\t", "  ")
+
+
 def terminal_text(text: object) -> str:
     """``text`` safe to print: escape sequences removed, other control characters (except
     newline and tab) shown as ``\\xNN``."""
-    s = _ESCAPES.sub("", str(text))
+    s = str(text)
+    if s.isprintable() or s.translate(_NEWLINE_TAB).isprintable():
+        return s  # no control (but newline, tab), format or unassigned character: no escape
+    s = _ESCAPES.sub("", s)
     return "".join(
         c
         if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")

@@ -143,10 +143,34 @@ def score_column(df: pd.DataFrame) -> str:
     return "test_metric"
 
 
-def _paired(a: pd.DataFrame, b: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+class _Seeds:
+    """The rows of one side of a comparison with :func:`_by_seed` of each column computed
+    once (a group's baseline is paired with every method and configuration of the group)."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.rows = rows
+        self._columns: dict[str, dict[Any, float]] = {}
+        seeds = rows["seed"].tolist()
+        once = len(set(seeds)) == len(seeds) and not rows["seed"].isna().any()
+        self._seeds = seeds if once else None  # each seed stored once: read values directly
+
+    def __call__(self, column: str) -> dict[Any, float]:
+        if column not in self._columns:
+            if self._seeds is None:
+                self._columns[column] = _by_seed(self.rows, column)
+            else:
+                values = self.rows[column].to_numpy(float).tolist()
+                self._columns[column] = dict(zip(self._seeds, values, strict=True))
+        return self._columns[column]
+
+
+def _paired(
+    a: pd.DataFrame | _Seeds, b: pd.DataFrame | _Seeds, column: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Values of ``column`` for the seeds present in both, in seed order (seed means if a
     seed is stored twice)."""
-    x, y = _by_seed(a, column), _by_seed(b, column)
+    x = a(column) if isinstance(a, _Seeds) else _by_seed(a, column)
+    y = b(column) if isinstance(b, _Seeds) else _by_seed(b, column)
     seeds = sorted(set(x) & set(y))
     return np.array([x[s] for s in seeds], float), np.array([y[s] for s in seeds], float)
 
@@ -228,6 +252,7 @@ def verdict_table(
         score = score_column(group)
         margin = settings.relative_margin if lower else settings.accuracy_margin
         paper_task = _paper_task(group)
+        base_seeds = _Seeds(base)
         for method, runs in methods.groupby("regularizer", sort=True):
             by = [c for c in config if runs[c].notna().any()]
             configs = list(runs.groupby(by, dropna=False, sort=True)) if by else [((), runs)]
@@ -242,7 +267,7 @@ def verdict_table(
                 )
                 row["paper_task"] = paper_task or ""
                 row.update(
-                    _compare(sub, base, score, lower, margin, alpha, k, settings, paper_task)
+                    _compare(sub, base_seeds, score, lower, margin, alpha, k, settings, paper_task)
                 )
                 if row["verdict"] not in ("no paper claim",) and not informative_ok:
                     row["verdict"] = "uninformative"
@@ -253,8 +278,8 @@ def verdict_table(
 
 
 def _compare(
-    sub: pd.DataFrame,
-    base: pd.DataFrame,
+    sub_rows: pd.DataFrame,
+    base: _Seeds,
     score: str,
     lower: bool,
     margin: float,
@@ -264,6 +289,7 @@ def _compare(
     paper_task: str | None,
 ) -> dict[str, Any]:
     level = 1.0 - alpha
+    sub = _Seeds(sub_rows)
     a, b = _paired(sub, base, "predict_nfe")
     nfe = ratio_interval(a, b, level)
     m, mb = _paired(sub, base, score)
@@ -284,14 +310,14 @@ def _compare(
     same_nfe = nfe.defined and abs(nfe.lo - 1.0) <= settings.same_nfe
     same_nfe = same_nfe and abs(nfe.hi - 1.0) <= settings.same_nfe
     for column, name in (("predict_time_s", "predict_time"), ("train_time_s", "train_time")):
-        if column not in sub.columns:
+        if column not in sub_rows.columns:
             continue
         ta, tb = _paired(sub, base, column)
         t = bootstrap_ratio(ta, tb, level)
         out[f"{name}_ratio"] = t.estimate
         out[f"{name}_lo"] = t.lo
         out[f"{name}_hi"] = t.hi
-    paper = paper_result(paper_task, str(sub["regularizer"].iloc[0]))
+    paper = paper_result(paper_task, str(sub_rows["regularizer"].iloc[0]))
     if paper is None:
         out.update(verdict="no paper claim", reason="no table of the papers has this method")
         out.update(paper="", time_verdict="")
@@ -376,10 +402,17 @@ def backend_agreement(df: pd.DataFrame, rtol: float = 1e-6) -> pd.DataFrame:
     score = score_column(ok)
     keys = ["task", "device", "solver", "adjoint", "regularizer", *swept]
     rows = []
+    # every group's columns read from whole-table arrays by position: a frame per group and
+    # column was most of backend_agreement's time in a report of 10,000 cells
+    ok = ok.assign(_pos=np.arange(len(ok)))
+    whole = {c: ok[c].to_numpy() for c in ("seed", "backend")}
+    whole.update({c: ok[c].to_numpy(float) for c in ("predict_nfe", score)})
     for key, part in ok.groupby(keys, dropna=False, sort=True):
-        if part["backend"].nunique() < 2:
-            continue
-        nfe, scores = _seeds_by_backends(part, "predict_nfe"), _seeds_by_backends(part, score)
+        pos = part["_pos"].to_numpy()
+        if len({b for b in whole["backend"][pos].tolist() if not pd.isna(b)}) < 2:
+            continue  # part["backend"].nunique() < 2
+        nfe = _seeds_by_backends(part, "predict_nfe", whole, pos)
+        scores = _seeds_by_backends(part, score, whole, pos)
         same_nfe = bool((nfe == nfe[:, :1]).all()) if len(nfe) else False
         same_score = False
         if len(scores):
@@ -397,18 +430,22 @@ def backend_agreement(df: pd.DataFrame, rtol: float = 1e-6) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _seeds_by_backends(part: pd.DataFrame, column: str) -> np.ndarray:
+def _seeds_by_backends(
+    part: pd.DataFrame, column: str, whole: dict[str, np.ndarray], pos: np.ndarray
+) -> np.ndarray:
     """``column`` as a (seed, backend) matrix: seeds that have a value on every backend that
     has any (``pivot_table(index="seed", columns="backend")`` then ``dropna()``), one row per
     seed. Where each (seed, backend) is stored once, built directly (``pivot_table`` per group
-    was most of a 10,000-cell report's time); otherwise through ``pivot_table``."""
-    keys = list(zip(part["seed"].tolist(), part["backend"].tolist(), strict=True))
-    if len(set(keys)) < len(keys) or part[["seed", "backend"]].isna().any().any():
+    was most of a 10,000-cell report's time); otherwise through ``pivot_table``. ``whole``:
+    the table's columns as arrays, ``pos``: the positions of ``part``'s rows in them."""
+    seeds, backends = whole["seed"][pos].tolist(), whole["backend"][pos].tolist()
+    keys = list(zip(seeds, backends, strict=True))
+    if len(set(keys)) < len(keys) or any(pd.isna(k) for pair in keys for k in pair):
         table = part.pivot_table(index="seed", columns="backend", values=column).dropna()
         matrix: np.ndarray = table.to_numpy(float)
         return matrix
     values: dict[Any, dict[Any, float]] = {}
-    for (seed, backend), v in zip(keys, part[column].to_numpy(float).tolist(), strict=True):
+    for (seed, backend), v in zip(keys, whole[column][pos].tolist(), strict=True):
         if not math.isnan(v):
             values.setdefault(seed, {})[backend] = v
     backends = sorted({b for row in values.values() for b in row})

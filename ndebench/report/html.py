@@ -65,6 +65,7 @@ details summary { cursor: pointer; }
 
 
 @functools.cache
+@functools.cache  # one environment, so each template is compiled once per process
 def _env() -> Environment:
     return Environment(
         loader=PackageLoader("ndebench.report", "templates"),
@@ -104,18 +105,24 @@ def html_table(
 ) -> str:
     """A styled table; values are escaped except in ``raw_columns`` (HTML this module or
     :mod:`ndebench.report.sections` built from escaped parts)."""
-    raw = set(raw_columns)
-    rows: list[dict[str, Any]] = []
+    raw = [c in set(raw_columns) for c in frame.columns]
+    out = ['<div class="table-wrap"><table><thead><tr>']
+    out += [f"<th>{escape(str(c))}</th>" for c in frame.columns]
+    out.append("</tr></thead><tbody>")
+    # built here rather than by a template: a large report has hundreds of thousands of cells
     for i, row in enumerate(frame.itertuples(index=False, name=None)):
-        cells = []
-        for col, value in zip(frame.columns, row, strict=True):
-            text = Markup(str(value)) if col in raw else str(value)
-            numeric = col not in raw and bool(_NUMERIC.match(str(value)))
-            cells.append({"text": text, "num": numeric})
         cls = row_classes[i] if row_classes else ""
-        rows.append({"cells": cells, "cls": cls})
-    columns = [str(c) for c in frame.columns]
-    return _env().get_template("table.html.j2").render(columns=columns, rows=rows)
+        out.append(f'<tr class="{escape(cls)}">' if cls else "<tr>")
+        for is_raw, value in zip(raw, row, strict=True):
+            text = str(value)
+            if is_raw:
+                out.append(f"<td>{text}</td>")
+            else:
+                num = ' class="num"' if _NUMERIC.match(text) else ""
+                out.append(f"<td{num}>{escape(text)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
 
 
 def _validate_link(url: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -22,7 +23,12 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]!|])")
 def md_escape(text: object) -> str:
     """Any text made inert in markdown (one line): HTML characters as entities, markdown
     punctuation backslash-escaped, so no tag, link, image or emphasis can form."""
-    value = re.sub(r"\s*\n\s*", " / ", short_text(str(text).strip()))
+    return _md_escape(str(text))
+
+
+@functools.lru_cache(maxsize=2**16)  # a large report escapes the same few values many times
+def _md_escape(text: str) -> str:
+    value = re.sub(r"\s*\n\s*", " / ", short_text(text.strip()))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", value)
 
