@@ -95,7 +95,9 @@ def test_planted_regressions_on_two_seeds_are_flagged(
     a = _uncalibrated(runs[0], tmp_path / "a")  # verdicts from the planted factors alone
     # seeds made equal: under heavy load even the toy's sleeps spread by >1.6x between seeds,
     # and a time verdict needs the whole interval beyond 1.25x
+    # (and their CPU/wall: the toy's sleeping cells read a few percent, varying by seed)
     _edit(a, lambda rec: rec.update(predict_time_s=0.05, train_step_time_s=0.01))
+    _edit(a, lambda rec: rec.update(predict_cpu_wall=0.5, train_cpu_wall=0.5))
     b = tmp_path / "planted"
     shutil.copytree(a, b)
 
@@ -240,3 +242,16 @@ def test_hostile_labels_are_inert_in_markdown() -> None:
     text = format_markdown(compare_frames(a, a), show_all=True)
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert not re.search(r"(?<!\\)\]\(javascript:", text)  # brackets escaped: no link
+
+
+def test_descheduled_judges_every_cell_not_a_median_per_side() -> None:
+    from ndebench.compare import SHARE_TOLERANCE, descheduled
+
+    # measured under load: one side's seeds at 0.26 and 0.07 (median 0.165), the other's at
+    # 0.17-0.18; medians agree within 10%, the cells do not
+    assert descheduled([0.26, 0.07], [0.17, 0.18])
+    assert not descheduled([0.97, 0.99], [1.0, 0.98])
+    assert descheduled([1.0, 1.0], [1.0, 1.0 / (1 + SHARE_TOLERANCE) - 0.01])
+    # a side without CPU times (results written before them): not judged by this rule
+    assert not descheduled([math.nan, math.nan], [1.0, 1.0])
+    assert not descheduled([], [1.0])
