@@ -333,11 +333,12 @@ def timing_mode(
     wall 1.5-2x, and dividing by it flagged every configuration in 3 of 5 such pairs
     (reports/performance/README.md); the wall rules above were added to withhold those
     verdicts, at the price of no time verdict between any two differently loaded runs. The
-    workload's CPU time does not see the neighbour's share (19 ms idle and beside a
-    neighbour, while its wall time went from 19 to 120-170 ms), so it measures only the
-    cores' speed; the cells' own CPU/wall says whether *they* were given the cores. Together
-    they make the wall rules obsolete for results that carry both: a neighbour the cells did
-    not feel no longer withholds their verdicts, one they did feel withholds only theirs."""
+    workload's CPU time does not see the neighbour's share (16.6-19.6 ms a pass in 8 runs with
+    0-2 neighbours on a loaded machine, while its wall time read 76-170 ms), so it measures
+    only the cores' speed; the cells' own CPU/wall says whether *they* were given the cores.
+    Together they make the wall rules obsolete for results that carry both: a neighbour the
+    cells did not feel no longer withholds their verdicts, one they did feel withholds only
+    theirs."""
     if cal_a is None or cal_b is None:
         return "uncalibrated"
     if per_cell and cal_a.has_cpu and cal_b.has_cpu:
