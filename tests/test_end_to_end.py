@@ -60,7 +60,12 @@ def test_smoke_suite_and_report(tmp_path: Path) -> None:
     for row in df.itertuples():
         assert row.train_steps == 150 and row.predict_nfe > 0 and row.train_nfe_backward > 0
         assert math.isfinite(row.test_metric) and row.backend_version.startswith("torch")
-        assert 0 < row.grad_rel_error < 1e-3  # float32 discrete vs float64 at 1e-10
+        # gradient fidelity is measured once per configuration, by its lowest seed
+        assert row.grad_fidelity_seed == 0
+        if row.seed == row.grad_fidelity_seed:
+            assert 0 < row.grad_rel_error < 1e-3  # float32 discrete vs float64 at 1e-10
+        else:
+            assert math.isnan(row.grad_rel_error)
     # regularized cells carry a nonzero R; vanilla has none
     assert (df[df.regularizer != "none"].final_reg_value > 0).all()
     assert (df[df.regularizer == "none"].final_reg_value == 0).all()

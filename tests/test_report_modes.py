@@ -90,3 +90,14 @@ def _tmp():  # figures of build_sections go to a throwaway directory
     from pathlib import Path
 
     return Path(tempfile.mkdtemp())
+
+
+def test_train_steps_as_a_configuration_column_is_the_steps_trained() -> None:
+    """When train_steps varies it is a configuration column (a key), not a mean."""
+    df = pd.concat([_rows(0.030, 0.010, 4.0), _rows(0.030, 0.010, 4.0).assign(train_steps=400)])
+    pairs = mode_pairs(df)
+    assert sorted(pairs["train_steps"]) == [100, 400]
+    section = modes_section(df)
+    assert section is not None
+    assert "after 200 steps (this run trained 100: did not pay)" in section.markdown
+    assert "after 200 steps |" in section.markdown  # the 400-step configuration paid

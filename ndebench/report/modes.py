@@ -37,7 +37,7 @@ def mode_pairs(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     keys = ["task", "backend", *[c for c in config_columns(ok) if c not in ("backend", "mode")]]
     keys = list(dict.fromkeys([*keys, "regularizer"]))
-    cols = [c for c in _MEANS if c in ok.columns]
+    cols = [c for c in _MEANS if c in ok.columns and c not in keys]
     for c in cols:
         ok[c] = pd.to_numeric(ok[c], errors="coerce")
     means = ok.groupby([*keys, "mode"], dropna=False)[cols].mean().reset_index()
@@ -87,7 +87,10 @@ def modes_section(df: pd.DataFrame) -> ReportSection | None:
     step_ratio = pairs["train_step_time_s_compiled"] / pairs["train_step_time_s_eager"]
     nfe_ratio = [_per_nfe(r, COMPILED) / _per_nfe(r, EAGER) for _, r in pairs.iterrows()]
     compile_s = pairs.get("compile_time_s_compiled", pd.Series(float("nan"), index=pairs.index))
-    trained = pairs.get("train_steps_compiled", pd.Series(float("nan"), index=pairs.index))
+    if "train_steps" in keys:  # a configuration column: the steps the suite asked for
+        trained = pd.to_numeric(pairs["train_steps"], errors="coerce")
+    else:
+        trained = pairs.get("train_steps_compiled", pd.Series(float("nan"), index=pairs.index))
     steps = [
         break_even_steps(float(c), float(e), float(k))
         for c, e, k in zip(
