@@ -40,7 +40,6 @@ class RunSummary:
     counts: Counter[str] = field(default_factory=Counter)
     stored: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
-    claimed_elsewhere: int = 0
     #: backends of the suite none of whose cells can run here, with one of the reasons
     idle_backends: dict[str, str] = field(default_factory=dict)
     #: (cell label, holder) of every cell skipped because another run holds its claim
@@ -168,7 +167,6 @@ def run_suite(
                 continue
             if not store.claim(item.key):
                 holder = store.holder(item.key)
-                summary.claimed_elsewhere += 1
                 summary.claimed.append(
                     (item.cell.label(), holder.describe() if holder else "released since")
                 )

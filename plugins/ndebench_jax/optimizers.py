@@ -1,11 +1,24 @@
-"""The JAX backend's optimizer table, shared by its sessions: one place, so an optimizer or a
-learning-rate schedule a suite names reaches every JAX cell (ODE and SDE alike)."""
+"""The JAX backend's optimizer and dtype tables: one place, so an optimizer, a learning-rate
+schedule or a dtype a suite names reaches every JAX cell (ODE and SDE alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ndebench.backend import UnsupportedCell
+
+#: every optimizer a suite may name (core's ``optimizer`` choices), as a maker of the optax
+#: optimizer from the optax module (imported only when a cell builds one)
+OPTIMIZERS: dict[str, Callable[[Any], Callable[..., Any]]] = {
+    "adam": lambda optax: optax.adam,
+    "adamax": lambda optax: optax.adamax,
+    "sgd": lambda optax: optax.sgd,
+    "momentum": lambda optax: lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
+}
+
+#: every dtype a suite may name (core's ``dtype`` choices), as the jax.numpy dtype's name
+DTYPES: dict[str, str] = {"float32": "float32", "float64": "float64"}
 
 
 def make_optimizer(name: str, learning_rate: float) -> Any:
@@ -13,15 +26,9 @@ def make_optimizer(name: str, learning_rate: float) -> Any:
     step by :func:`set_learning_rate`); ``UnsupportedCell`` for a name the table lacks."""
     import optax
 
-    makers = {
-        "adam": optax.adam,
-        "adamax": optax.adamax,
-        "sgd": optax.sgd,
-        "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
-    }
-    if name not in makers:
-        raise UnsupportedCell(f"jax backend has no optimizer {name!r}")
-    return optax.inject_hyperparams(makers[name])(learning_rate=learning_rate)
+    if name not in OPTIMIZERS:
+        raise UnsupportedCell(f"jax backend has no optimizer {name!r} (has {sorted(OPTIMIZERS)})")
+    return optax.inject_hyperparams(OPTIMIZERS[name](optax))(learning_rate=learning_rate)
 
 
 def set_learning_rate(opt_state: Any, schedule: str, base: float, step: int, device: Any) -> None:
