@@ -16,8 +16,8 @@ from ndebench.plugins import load_registry
 #: backend -> (module, attribute) of each table
 TABLES = {
     "torch": {
-        "optimizer": ("ndebench_torch.session", "OPTIMIZERS"),
-        "dtype": ("ndebench_torch.session", "DTYPES"),
+        "optimizer": ("ndebench_torch.optimizers", "OPTIMIZERS"),
+        "dtype": ("ndebench_torch.optimizers", "DTYPES"),
         "kind": ("ndebench_torch.forward", "FORWARDS"),
         "loss": ("ndebench_torch.losses", "LOSSES"),
     },

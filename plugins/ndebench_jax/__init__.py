@@ -153,14 +153,14 @@ _REGULARIZERS = {
     "none": "regularizers.none:NoRegularizer",
     "ernode": "regularizers.error_estimate:ErrorEstimateRegularizer",
     "srnode": "regularizers.stiffness:StiffnessRegularizer",
-    "local_error_unbiased": "regularizers.local:LocalErrorRegularizer",
-    "local_error_biased": "regularizers.local:LocalErrorBiasedRegularizer",
-    "local_stiffness_unbiased": "regularizers.local:LocalStiffnessRegularizer",
-    "local_stiffness_biased": "regularizers.local:LocalStiffnessBiasedRegularizer",
+    "local_error_unbiased": "regularizers.local_error:LocalErrorRegularizer",
+    "local_error_biased": "regularizers.local_error:LocalErrorBiasedRegularizer",
+    "local_stiffness_unbiased": "regularizers.local_stiffness:LocalStiffnessRegularizer",
+    "local_stiffness_biased": "regularizers.local_stiffness:LocalStiffnessBiasedRegularizer",
     "steer": "regularizers.steer:SteerRegularizer",
-    "rnode_kinetic": "regularizers.augmented:KineticRegularizer",
-    "rnode_jacobian": "regularizers.augmented:JacobianRegularizer",
-    "taynode": "regularizers.augmented:TaylorRegularizer",
+    "rnode_kinetic": "regularizers.kinetic:KineticRegularizer",
+    "rnode_jacobian": "regularizers.kinetic:JacobianRegularizer",
+    "taynode": "regularizers.taylor:TaylorRegularizer",
 }
 #: extra requirements beyond :mod:`ndebench.methods` (none: the biased samplers' reservoir
 #: rides in the wrapped solver's state, or under backsolve in the controller's state)

@@ -1,4 +1,6 @@
-"""One cell's experiment in PyTorch: model from core's weights, Adam, solver, regularizer."""
+"""One cell's experiment in PyTorch, of any model kind (ODE and SDE): the model from core's
+weights, the suite's optimizer and learning-rate schedule (:mod:`ndebench_torch.optimizers`),
+solver, adjoint and regularizer, tensors on ``cell.device``."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import torch
 
 from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCell
 from ndebench.models import SDE_KINDS
-from ndebench.schedules import lr_at
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
 from ndebench.tasks.series import noise
@@ -25,18 +26,11 @@ from ndebench_torch.compile import (
 from ndebench_torch.forward import FORWARDS, TorchBatch, identity_solve
 from ndebench_torch.losses import LOSSES
 from ndebench_torch.model import block_parameters, build_parts, core_parameters, load_params
+from ndebench_torch.optimizers import dtype_of, make_optimizer, set_learning_rate
 from ndebench_torch.regularizers.base import AbstractRegularizer
 from ndebench_torch.sde.field import SDEField
 from ndebench_torch.solvers.base import AbstractSolver, Solution
 from ndebench_torch.vector_field import CountedField
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-OPTIMIZERS: dict[str, Any] = {
-    "adam": torch.optim.Adam,
-    "adamax": torch.optim.Adamax,
-    "sgd": torch.optim.SGD,
-    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
-}
 
 
 def _need(table: dict[str, Any], key: str, what: str) -> Any:
@@ -54,7 +48,7 @@ class TorchSession(AbstractSession):
         cell = setup.cell
         self.setup = setup
         self.device = torch.device(cell.device)
-        self.dtype = _need(DTYPES, setup.dtype, "dtype")
+        self.dtype = dtype_of(setup.dtype)
         solver_params = dict(setup.solver_params)
         threads = solver_params.pop("threads", cell.params.get("threads"))
         if threads:  # None or 0: leave torch's global thread count alone
@@ -96,9 +90,8 @@ class TorchSession(AbstractSession):
         self.regularizer: AbstractRegularizer = setup.regularizer.load()(
             self.solver.tableau, **setup.regularizer_params
         )
-        opt_cls = _need(OPTIMIZERS, setup.optimizer, "optimizer")
         self.params = list(self.parts.parameters())
-        self.optimizer = opt_cls(self.params, lr=setup.learning_rate)
+        self.optimizer = make_optimizer(setup.optimizer, self.params, setup.learning_rate)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
@@ -167,10 +160,7 @@ class TorchSession(AbstractSession):
         total, loss_value, reg_value, sol, nfe_forward = self._objective(batch, step, weight)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        if self.setup.lr_schedule != "constant":
-            lr = lr_at(self.setup.lr_schedule, self.setup.learning_rate, step)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+        set_learning_rate(self.optimizer, self.setup.lr_schedule, self.setup.learning_rate, step)
         self.optimizer.step()
         return StepStats(
             loss=loss_value,

@@ -17,9 +17,9 @@ import jax.numpy as jnp  # noqa: E402
 from ndebench_jax.adjoints.backsolve import BacksolveAdjoint  # noqa: E402
 from ndebench_jax.adjoints.discrete import DiscreteAdjoint  # noqa: E402
 from ndebench_jax.adjoints.interpolating import InterpolatingAdjoint  # noqa: E402
-from ndebench_jax.regularizers.augmented import KineticRegularizer  # noqa: E402
-from ndebench_jax.regularizers.local import (  # noqa: E402
-    LocalErrorBiasedRegularizer,
+from ndebench_jax.regularizers.kinetic import KineticRegularizer  # noqa: E402
+from ndebench_jax.regularizers.local_error import LocalErrorBiasedRegularizer  # noqa: E402
+from ndebench_jax.regularizers.local_stiffness import (  # noqa: E402
     LocalStiffnessBiasedRegularizer,
 )
 from ndebench_jax.solvers.bosh3 import Bosh3  # noqa: E402

@@ -12,16 +12,16 @@ pytest.importorskip("diffrax")
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from ndebench_jax.adjoints.discrete import DiscreteAdjoint  # noqa: E402
-from ndebench_jax.regularizers.augmented import (  # noqa: E402
+from ndebench_jax.regularizers.kinetic import (  # noqa: E402
     JacobianRegularizer,
     KineticRegularizer,
-    TaylorRegularizer,
 )
-from ndebench_jax.regularizers.local import (  # noqa: E402
+from ndebench_jax.regularizers.local_error import (  # noqa: E402
     LocalErrorBiasedRegularizer,
     LocalErrorRegularizer,
 )
 from ndebench_jax.regularizers.steer import SteerRegularizer  # noqa: E402
+from ndebench_jax.regularizers.taylor import TaylorRegularizer  # noqa: E402
 from ndebench_jax.solvers.loop import make_solve  # noqa: E402
 from ndebench_jax.solvers.tsit5 import Tsit5  # noqa: E402
 
@@ -68,7 +68,7 @@ def test_taynode_closed_form(order):
 
 def test_taynode_total_derivative_time_dependent():
     """f = t z: z'' = z + t^2 z, z''' = 3 t z + t^3 z (jet on the autonomous field)."""
-    from ndebench_jax.regularizers.augmented import total_derivative
+    from ndebench_jax.regularizers.taylor import total_derivative
 
     f = lambda p, t, z: t * z  # noqa: E731
     t, z = jnp.asarray(0.8), jnp.array([[1.7, -0.4]])
@@ -219,7 +219,7 @@ def test_steer_prediction_exact():
 def test_local_stiffness_eps_defaults_to_machine_epsilon(dtype):
     """The reference's ``eps(eltype(u))``: with a stage difference of the order of 1e-6 the
     value divides by ``den + finfo(dtype).eps``, not by ``den + 1e-10``."""
-    from ndebench_jax.regularizers.local import LocalStiffnessRegularizer
+    from ndebench_jax.regularizers.local_stiffness import LocalStiffnessRegularizer
 
     from ndebench.tableaus import TSIT5
 

@@ -74,13 +74,13 @@ def fresh_step(
     return h, ks, gs
 
 
-def _rms(x):
+def rms(x):
     from ndebench_jax.solvers.estimating import safe_rms
 
     return safe_rms(x)
 
 
-def _comb(coef: np.ndarray, ks):
+def combine(coef: np.ndarray, ks):
     out = None
     for c, k in zip(coef, ks, strict=True):
         if c != 0.0:
@@ -176,50 +176,3 @@ class AbstractLocalRegularizer(AbstractJaxRegularizer):
             return ys, r, out, 2 + (tab.stages - 1) + (0 if detach_k1 else 1)
 
         return train
-
-
-class AbstractLocalErrorRegularizer(AbstractLocalRegularizer):
-    """``R = rms(u~ / sc) * h0`` of the fresh step; the members differ in sampling only."""
-
-    def local_value(self, h, ks, gs, rtol, atol):
-        import jax.numpy as jnp
-
-        u = h * _comb(self.step_tableau.b_error, ks)
-        sc = atol + rtol * jnp.maximum(jnp.abs(gs[0]), jnp.abs(gs[-1]))
-        return _rms(u / sc) * h
-
-
-class LocalErrorRegularizer(AbstractLocalErrorRegularizer):
-    name: ClassVar[str] = "local_error_unbiased"
-
-
-class LocalErrorBiasedRegularizer(AbstractLocalErrorRegularizer):
-    name: ClassVar[str] = "local_error_biased"
-    biased: ClassVar[bool] = True
-
-
-class AbstractLocalStiffnessRegularizer(AbstractLocalRegularizer):
-    """``R = rms(k7 - k6) / (rms(g7 - g6) + eps) / normalizer`` of the fresh step; the members
-    differ in sampling only."""
-
-    def local_value(self, h, ks, gs, rtol, atol):
-        import jax.numpy as jnp
-
-        tab = self.step_tableau
-        i, j = tab.stiffness_stages
-        num = _rms(ks[j] - ks[i])
-        den = _rms(h * _comb(tab.a[j] - tab.a[i], ks[: tab.stages]))
-        eps = self.params["eps"]
-        eps = float(jnp.finfo(num.dtype).eps) if eps is None else float(eps)  # eps(eltype(u))
-        norm = float(self.params["normalizer"])
-        ok = (den > 0) & jnp.isfinite(num)
-        return jnp.where(ok, num / (den + eps), 0.0) / norm
-
-
-class LocalStiffnessRegularizer(AbstractLocalStiffnessRegularizer):
-    name: ClassVar[str] = "local_stiffness_unbiased"
-
-
-class LocalStiffnessBiasedRegularizer(AbstractLocalStiffnessRegularizer):
-    name: ClassVar[str] = "local_stiffness_biased"
-    biased: ClassVar[bool] = True
