@@ -26,6 +26,7 @@ restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import os
@@ -161,21 +162,23 @@ def ode_solves(setup: CellSetup, reg: Any) -> Solves:
     return Solves(train, predict, adjoint.backward_counted, reg.salt, _ODE_METRICS)
 
 
-def step_functions(spec: ModelSpec, forward, loss_of, solves: Solves, opt, seed: int, reps: int):
+def step_functions(spec: ModelSpec, forward, loss_of, solves: Solves, opt, reps: int):
     """``(step, grads, predict)``: the train step (gradient and optimizer update), the
-    gradient alone and the prediction, as functions of arrays (jitted by the session)."""
+    gradient alone and the prediction, as functions of arrays (jitted by the session). The
+    seed is an argument (a traced int32), not a constant: the functions are the same program
+    for every seed of a structure, so a warm worker's next cell reuses their compilation."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from ndebench_jax.forward import block_params
 
-    def key_of(step):
+    def key_of(step, seed):
         key = jax.random.fold_in(jax.random.key(seed), step)
         return key if solves.salt is None else jax.random.fold_in(key, solves.salt)
 
-    def loss_fn(params, probe, inputs, ts, targets, weight, step):
-        key = key_of(step)
+    def loss_fn(params, probe, inputs, ts, targets, weight, step, seed):
+        key = key_of(step, seed)
         # only the block's parameters enter the solve (and a continuous adjoint's state)
         block = block_params(params, spec)
         box = []
@@ -193,23 +196,23 @@ def step_functions(spec: ModelSpec, forward, loss_of, solves: Solves, opt, seed:
 
     grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
 
-    def grads_fn(params, z0, ts, targets, weight, step):
+    def grads_fn(params, z0, ts, targets, weight, step, seed):
         probe = jnp.zeros((), params[next(iter(params))].dtype)
         (_, (mse, r, out, n_extra)), (grads, n_bwd) = grad_fn(
-            params, probe, z0, ts, targets, weight, step
+            params, probe, z0, ts, targets, weight, step, seed
         )
         stats = (mse, r, out.nfe + n_extra, n_bwd, out.accepted, out.rejected)
         return stats, (out.max_steps_hit, out.failed), grads
 
-    def step_fn(params, opt_state, z0, ts, targets, weight, step):
-        stats, flags, grads = grads_fn(params, z0, ts, targets, weight, step)
+    def step_fn(params, opt_state, z0, ts, targets, weight, step, seed):
+        stats, flags, grads = grads_fn(params, z0, ts, targets, weight, step, seed)
         updates, opt_state = opt.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return params, opt_state, stats, flags, grads
 
     predict_forward = functools.partial(forward, n_samples=reps) if reps > 1 else forward
 
-    def predict_fn(params, inputs, ts):
+    def predict_fn(params, inputs, ts, seed):
         key = jax.random.fold_in(jax.random.key(seed), PREDICT_STEP)
         box = []
 
@@ -225,6 +228,69 @@ def step_functions(spec: ModelSpec, forward, loss_of, solves: Solves, opt, seed:
         return (prediction, extras), stats, (out.max_steps_hit, out.failed)
 
     return step_fn, grads_fn, predict_fn
+
+
+def program_key(setup: CellSetup) -> str:
+    """The identity of the program a session jits: the cell's structure
+    (:func:`ndebench.spec.structure_key`: everything but the seed) and what the setup says
+    beyond the cell (gradient fidelity builds sessions of one cell with another regularizer,
+    adjoint, dtype or tolerances)."""
+    from ndebench.spec import config_hash, structure_key
+
+    return config_hash(
+        {
+            "structure": structure_key(setup.cell),
+            "setup": repr(
+                (
+                    setup.model,
+                    setup.controller,
+                    setup.solver.name,
+                    setup.adjoint.name,
+                    setup.regularizer.name,
+                    sorted(setup.solver_params.items()),
+                    sorted(setup.adjoint_params.items()),
+                    sorted({**setup.regularizer.defaults, **setup.regularizer_params}.items()),
+                    setup.dtype,
+                    setup.optimizer,
+                    setup.lr_schedule,
+                    setup.task.loss,
+                    sorted(setup.task.loss_params().items()),
+                )
+            ),
+        }
+    )
+
+
+class ProgramCache:
+    """The jitted ``(step, grads, predict, grads_fn)`` of the programs this process has built,
+    at most ``size``, the least recently used dropped first. A warm worker runs the cells of one
+    structure one after another (:mod:`ndebench.executors.local`): the next seed's session
+    takes the same jitted functions, whose compiled executables jax keeps in memory, so it
+    neither traces nor compiles again (the seed is an argument of the functions, the weights,
+    data and optimizer state are arguments too)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._items: collections.OrderedDict[str, tuple[Any, ...]] = collections.OrderedDict()
+
+    def get(self, key: str) -> tuple[Any, ...] | None:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        return None
+
+    def put(self, key: str, functions: tuple[Any, ...]) -> None:
+        self._items[key] = functions
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+#: this process's jitted programs (compiled mode; eager sessions jit nothing themselves)
+_PROGRAMS = ProgramCache()
 
 
 class JaxSession(AbstractSession):
@@ -275,16 +341,21 @@ class JaxSession(AbstractSession):
         # backward NFE not counted (backsolve, SDEs): reported as -1
         self._backsolve = not solves.backward_counted
         self._metrics = solves.metrics
-        step_fn, self._grads_fn, predict_fn = step_functions(
-            spec, FORWARDS[spec.kind](spec), self.loss_of, solves, self.optimizer, self.seed, reps
-        )
-        # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by op);
-        # diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any use of
-        # diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow to be useful
-        wrap = (lambda fn: fn) if self.mode == "eager" else jax.jit
-        self._step = wrap(step_fn)
-        self._grads_only = wrap(self._grads_fn)
-        self._predict = wrap(predict_fn)
+        key = program_key(setup)
+        functions = None if self.mode == "eager" else _PROGRAMS.get(key)
+        if functions is None:
+            step_fn, grads_fn, predict_fn = step_functions(
+                spec, FORWARDS[spec.kind](spec), self.loss_of, solves, self.optimizer, reps
+            )
+            # eager: no jax.jit around the step (the MSE, gradient and optimizer run op by
+            # op); diffrax's diffeqsolve still compiles itself (equinox filter_jit), as in any
+            # use of diffrax; fully op-by-op (jax.disable_jit) diffrax is far too slow
+            wrap = (lambda fn: fn) if self.mode == "eager" else jax.jit
+            functions = (wrap(step_fn), wrap(grads_fn), wrap(predict_fn), grads_fn)
+            if self.mode != "eager":
+                _PROGRAMS.put(key, functions)
+        self._step, self._grads_only, self._predict, self._grads_fn = functions
+        self._seed = jax.device_put(np.asarray(self.seed, dtype=np.int32), self.device)
         self._jnp = jnp
 
     # --- helpers
@@ -332,7 +403,7 @@ class JaxSession(AbstractSession):
         targets = target_array(batch, self.dtype)
         mask = None if batch.mask is None else np.asarray(batch.mask, dtype=self.dtype)
         w = np.asarray(weight if self.reg_name != "none" else 0.0, dtype=self.dtype)
-        return z0, ts, (targets, mask), w, np.asarray(step, dtype=np.int32)
+        return z0, ts, (targets, mask), w, np.asarray(step, dtype=np.int32), self._seed
 
     def _stats(self, stats, flags, what: str) -> StepStats:
         self._check(flags, what)
@@ -411,7 +482,7 @@ class JaxSession(AbstractSession):
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         z0, ts = self._arrays(batch)
-        (ys, extras), stats, flags = self._predict(self.params, z0, ts)
+        (ys, extras), stats, flags = self._predict(self.params, z0, ts, self._seed)
         self._last = ys
         self._check(flags, "predict")
         nfe, acc, rej = (np.asarray(x) for x in stats)
