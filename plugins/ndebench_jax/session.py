@@ -65,6 +65,10 @@ def zero_diffusion_as_ode(setup: CellSetup) -> CellSetup:
     return dataclasses.replace(setup, model=model, init_params=params)
 
 
+#: jax_enable_x64 as the process had it before its first cell (None: no cell yet)
+_X64_DEFAULT: bool | None = None
+
+
 def compile_cache(setup: CellSetup) -> str | None:
     """Sets jax's process-global options for the cell (float64, the persistent compilation
     cache and ``EQX_ON_ERROR``) before any array is made; the cache directory or None."""
@@ -77,8 +81,13 @@ def compile_cache(setup: CellSetup) -> str | None:
         os.environ.setdefault("EQX_ON_ERROR", "nan")  # effective if equinox is not loaded yet
     import jax
 
-    if setup.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    global _X64_DEFAULT
+    if _X64_DEFAULT is None:  # the process's own setting (e.g. JAX_ENABLE_X64), before any cell
+        _X64_DEFAULT = bool(jax.config.jax_enable_x64)
+    # float64 turns x64 on; any other cell gets the process's own setting back, as in a fresh
+    # process: in a warm worker a float64 session (gradient fidelity's reference) ran before,
+    # and the next cell's cached programs were traced without x64
+    jax.config.update("jax_enable_x64", setup.dtype == "float64" or _X64_DEFAULT)
     if cache:
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

@@ -103,3 +103,28 @@ def test_program_cache_keeps_the_most_recent() -> None:
     assert cache.get("a") == (1,)  # a is now the most recent
     cache.put("c", (3,))
     assert cache.get("b") is None and cache.get("a") == (1,) and cache.get("c") == (3,)
+
+
+def test_a_float64_session_between_two_seeds_costs_no_recompilation(registry, monkeypatch) -> None:
+    """Gradient fidelity's float64 reference runs between a warm worker's cells: the next
+    float32 cell gets x64 off again (as a fresh process has it) and its cached programs hit.
+    (This test directory's conftest turns x64 on for the whole process; here the process's own
+    setting is taken to be off, as in a worker.)"""
+    import jax
+    from ndebench_jax import session as jax_session
+
+    monkeypatch.setattr(jax_session, "_X64_DEFAULT", False)
+    jax_session._PROGRAMS.clear()
+    try:
+        first, _ = _run(registry, cell(0))
+        assert not jax.config.jax_enable_x64
+        traced = first._step._cache_size()
+        f64 = {"batch_size": 16, "learning_rate": 0.01, "dtype": "float64"}
+        _run(registry, cell(0, params=f64))
+        assert jax.config.jax_enable_x64
+        warm, _ = _run(registry, cell(1))
+        assert not jax.config.jax_enable_x64
+        assert warm._step is first._step and warm._step._cache_size() == traced
+    finally:
+        jax_session._PROGRAMS.clear()
+        jax.config.update("jax_enable_x64", True)  # the conftest's setting
