@@ -21,6 +21,16 @@ OPTIMIZERS: dict[str, Callable[[Any], Callable[..., Any]]] = {
 DTYPES: dict[str, str] = {"float32": "float32", "float64": "float64"}
 
 
+def dtype_of(name: str) -> Any:
+    """The jax.numpy dtype ``name``; ``UnsupportedCell`` for a name the table lacks (call after
+    the cell's x64 setting, :func:`ndebench_jax.session.compile_cache`)."""
+    import jax.numpy as jnp
+
+    if name not in DTYPES:
+        raise UnsupportedCell(f"jax backend has no dtype {name!r} (has {sorted(DTYPES)})")
+    return jnp.dtype(DTYPES[name])
+
+
 def make_optimizer(name: str, learning_rate: float) -> Any:
     """The optax optimizer ``name`` with its learning rate as an injected hyperparameter (set per
     step by :func:`set_learning_rate`); ``UnsupportedCell`` for a name the table lacks."""

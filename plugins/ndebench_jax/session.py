@@ -39,7 +39,7 @@ from ndebench.backend import AbstractSession, CellSetup, Diverged, UnsupportedCe
 from ndebench.models import SDE_KINDS, ModelSpec
 from ndebench.spec import PredictStats, StepStats
 from ndebench.tasks.base import Batch
-from ndebench_jax.optimizers import DTYPES, make_optimizer, set_learning_rate
+from ndebench_jax.optimizers import dtype_of, make_optimizer, set_learning_rate
 
 #: the step number of the prediction's Brownian key (an SDE's predict)
 PREDICT_STEP = 999_983
@@ -328,9 +328,7 @@ class JaxSession(AbstractSession):
         self.latent = spec.state_dim if spec.kind == "latent_ode" else 0
         self.save_points: list[tuple[int, int]] = []  # (union, padded) per training solve
         self.test_extras: dict[str, Any] = {}
-        if setup.dtype not in DTYPES:
-            raise UnsupportedCell(f"jax backend has no dtype {setup.dtype!r} ({sorted(DTYPES)})")
-        self.dtype = jnp.dtype(DTYPES[setup.dtype])
+        self.dtype = dtype_of(setup.dtype)
         self.device = jax.devices("gpu" if cell.device == "cuda" else "cpu")[0]
         self.params = jax.device_put(load_params(setup.init_params, self.dtype), self.device)
         if spec.kind in SDE_KINDS:

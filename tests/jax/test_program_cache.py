@@ -15,16 +15,12 @@ pytest.importorskip("diffrax")
 from ndebench.cell_setup import make_setup  # noqa: E402
 from ndebench.plugins import load_registry  # noqa: E402
 from ndebench.spec import Cell  # noqa: E402
+from tests.jax.test_session import cell as session_cell  # noqa: E402
 
 
 def cell(seed: int, **kw) -> Cell:
-    base = dict(
-        suite="test", backend="jax", mode="compiled", device="cpu", task="spiral",
-        solver="tsit5", adjoint="discrete", regularizer="ernode", seed=seed,
-        params={"batch_size": 16, "learning_rate": 0.01},
-    )  # fmt: skip
-    base.update(kw)
-    return Cell(**base)
+    """The spiral ERNODE cell of tests/jax/test_session.py at batch 16."""
+    return session_cell(seed=seed, **{"params": {"batch_size": 16, "learning_rate": 0.01}, **kw})
 
 
 @pytest.fixture(scope="module")
