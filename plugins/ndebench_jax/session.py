@@ -69,6 +69,11 @@ def zero_diffusion_as_ode(setup: CellSetup) -> CellSetup:
 _X64_DEFAULT: bool | None = None
 
 
+#: jax's own default of ``jax_persistent_cache_enable_xla_caches``: XLA's per-fusion autotune
+#: cache beside the compilation cache, kept on a GPU
+XLA_CACHES_GPU = "xla_gpu_per_fusion_autotune_cache_dir"
+
+
 def compile_cache(setup: CellSetup) -> str | None:
     """Sets jax's process-global options for the cell (float64, the persistent compilation
     cache and ``EQX_ON_ERROR``) before any array is made; the cache directory or None."""
@@ -91,6 +96,14 @@ def compile_cache(setup: CellSetup) -> str | None:
     if cache:
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        # jax's default also turns on XLA's GPU autotune cache inside the cache directory,
+        # and that directory's path then enters every entry's key (through the compile
+        # options): a cache copied or moved to another results directory never hit. Off the
+        # GPU there is nothing to autotune; the key is then the program's alone
+        jax.config.update(
+            "jax_persistent_cache_enable_xla_caches",
+            XLA_CACHES_GPU if setup.cell.device == "cuda" else "",
+        )
     return str(cache) if cache else None
 
 
