@@ -114,8 +114,17 @@ def _fidelity(
     if plain is None:
         return out
     grads: dict[str, Params] = {}
+    # the cell too says regularizer-free: its structure is part of a compiled program's
+    # identity, and this gradient is the same program for every regularizer of a
+    # configuration (a backend that keeps programs shares it between them)
+    off = {**cell.component_params, "regularizer": {"weight": 0.0}}
     session = backend.session(
-        dataclasses.replace(setup, regularizer=plain, regularizer_params={"weight": 0.0})
+        dataclasses.replace(
+            setup,
+            cell=dataclasses.replace(cell, regularizer=plain.name, component_params=off),
+            regularizer=plain,
+            regularizer_params={"weight": 0.0},
+        )
     )
     try:
         for suffix, params in points:

@@ -21,7 +21,9 @@ diffrax are host callbacks, so with a cache (i.e. by default) the session sets
 ``EQX_ON_ERROR=nan`` (before equinox is imported): a failed check (e.g. diffrax's max_steps)
 then gives NaN instead of an error message, reported as diverged; ``compile_cache = false``
 restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 s cold,
-2.8 s warm (the rest is tracing).
+2.8 s warm (the rest is tracing). The gradient program of ``loss_and_grad`` (gradient
+fidelity's) is also kept traced on disk beside that cache (:mod:`ndebench_jax.stored_programs`),
+so another process, e.g. the next configuration's fidelity, loads it instead of tracing it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -375,6 +378,9 @@ class JaxSession(AbstractSession):
             if self.mode != "eager":
                 _PROGRAMS.put(key, functions)
         self._step, self._grads_only, self._predict, self._grads_fn = functions
+        self._program_key = key
+        self._components = (setup.solver.load(), setup.adjoint.load(), setup.regularizer.load())
+        self._gradient_program: Any = None
         self._seed = jax.device_put(np.asarray(self.seed, dtype=np.int32), self.device)
         self._jnp = jnp
 
@@ -463,7 +469,8 @@ class JaxSession(AbstractSession):
         """Task loss, unweighted R and the gradient of ``loss + weight * R`` (no update); the
         same jitted computation as the train step without the optimizer (weight traced)."""
         self._nfe = None
-        stats, flags, grads = self._grads_only(self.params, *self._inputs(batch, step, weight))
+        args = (self.params, *self._inputs(batch, step, weight))
+        stats, flags, grads = self._gradient(args)(*args)
         self._grads = grads
         self._last = grads
         out = self._stats(stats, flags, "loss_and_grad")
@@ -475,13 +482,31 @@ class JaxSession(AbstractSession):
         memory cannot show it: after the first call XLA's allocator reuses the same pages."""
         import jax
 
-        fn = self._grads_only if self.mode != "eager" else jax.jit(self._grads_fn)
-        lowered = fn.lower(self.params, *self._inputs(batch, 0, 0.0))
+        args = (self.params, *self._inputs(batch, 0, 0.0))
+        fn = self._gradient(args) if self.mode != "eager" else jax.jit(self._grads_fn)
+        lowered = fn.lower(*args)
         stats = lowered.compile().memory_analysis()
         if stats is None:
             return None
         size = stats.temp_size_in_bytes + stats.output_size_in_bytes - stats.alias_size_in_bytes
         return size / 2**20, "xla"
+
+    def _gradient(self, args: tuple[Any, ...]) -> Callable[..., Any]:
+        """The gradient program (``loss_and_grad``): with a compilation cache in compiled mode
+        the one stored on disk beside it (:mod:`ndebench_jax.stored_programs`: traced once per
+        results directory, by whichever process needs it first), else the jitted function."""
+        if self.mode == "eager" or not self.compile_cache:
+            return self._grads_only
+        if self._gradient_program is None:
+            from ndebench_jax import stored_programs
+
+            source = stored_programs.source_fingerprint(self._components)
+            key = stored_programs.program_file_key(
+                f"{self._program_key}:grads", args, self.device.platform, source
+            )
+            directory = Path(self.compile_cache) / "programs"
+            self._gradient_program = stored_programs.stored(self._grads_only, args, directory, key)
+        return self._gradient_program
 
     def last_nfe(self) -> tuple[int, int] | None:
         """(forward, backward) NFE of the last train step / loss_and_grad; backward is None

@@ -1,0 +1,153 @@
+"""Traced JAX programs kept on disk (``ndebench_jax.stored_programs``): another process loads
+the gradient program instead of tracing it and computes the same numbers bit for bit; the
+regularizers of one configuration share gradient fidelity's programs; a damaged file is traced
+again; the key misses when the code, shapes or x64 differ."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.requires_jax
+pytest.importorskip("diffrax")
+
+from ndebench_jax import stored_programs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_SESSION = """
+import hashlib, json
+from ndebench.cell_setup import make_setup
+from ndebench.plugins import load_registry
+from ndebench_jax import stored_programs
+from tests.jax.test_session import cell
+reg = load_registry()
+c = cell(regularizer="none", params={"batch_size": 16})
+setup = make_setup(c, reg)
+session = reg.backends["jax"].load()().session(setup)
+batch = setup.task.train_batch(setup.task.data(0), 0, 0, 16)
+loss, _, grads = session.loss_and_grad(batch, 0.0, 0)
+digest = hashlib.sha256(b"".join(grads[k].tobytes() for k in sorted(grads))).hexdigest()
+print(json.dumps({**stored_programs.COUNTS, "loss": loss, "grads": digest}))
+"""
+
+
+def _session(cache: Path) -> dict:
+    # the cache as the worker names it (a cell parameter jax_cache_dir would be part of the
+    # cell's structure, so of the key); EQX_ON_ERROR as the session sets it in a worker
+    # (test_session imports diffrax, so equinox, before the session could)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NDEBENCH_JAX_CACHE_DIR": str(cache),
+           "EQX_ON_ERROR": "nan"}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _SESSION],
+        capture_output=True, text=True, check=True, timeout=600, cwd=ROOT, env=env,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_another_process_loads_the_gradient_program(tmp_path: Path) -> None:
+    first = _session(tmp_path / "a")
+    assert (first["exported"], first["loaded"]) == (1, 0), first
+    assert len(list((tmp_path / "a" / "programs").glob("*.jaxexport"))) == 1
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    second = _session(tmp_path / "b")
+    assert (second["exported"], second["loaded"]) == (0, 1), second
+    assert (second["loss"], second["grads"]) == (first["loss"], first["grads"])
+
+
+SUITE = """
+[suite]
+name = "stored"
+seeds = [0]
+[matrix]
+backend = ["jax"]
+task = ["spiral"]
+solver = ["tsit5"]
+adjoint = ["discrete"]
+regularizer = ["none", "ernode"]
+[params]
+train_steps = 2
+batch_size = 8
+predict_repeats = 1
+threads = 1
+"""
+
+
+@pytest.mark.slow
+def test_regularizers_of_a_configuration_share_fidelity_programs(tmp_path: Path) -> None:
+    from ndebench.store import load_results
+
+    (tmp_path / "s.toml").write_text(SUITE)
+    env = {**os.environ, "NDEBENCH_WORKER_REUSE": "1"}  # a fresh process per cell
+    subprocess.run(
+        [sys.executable, "-m", "ndebench.cli", "run", str(tmp_path / "s.toml"),
+         "--out", str(tmp_path / "res"), "--quiet"],
+        check=True, timeout=1200, cwd=ROOT, env=env,
+    )  # fmt: skip
+    df = load_results(tmp_path / "res")
+    assert set(df["status"]) == {"ok"}
+    for column in ("grad_rel_error", "grad_rel_error_trained"):
+        assert np.isfinite(df[column]).all(), column
+    # the regularizer-free float32 gradient and the float64 reference: traced by the first
+    # configuration's process, loaded by the second's
+    programs = list((tmp_path / "res" / ".compile_cache" / "jax" / "programs").glob("*.jaxexport"))
+    assert len(programs) == 2, programs
+
+
+def test_a_damaged_file_is_traced_again(tmp_path: Path) -> None:
+    import jax
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda x, y: {"s": jnp.tanh(x @ y).sum(), "t": (x * 2.0,)})
+    args = (np.ones((3, 4), np.float32), np.full((4, 2), 0.5, np.float32))
+    stored_programs.forget()
+    before = dict(stored_programs.COUNTS)
+    g = stored_programs.stored(f, args, tmp_path, "k")
+    assert stored_programs.COUNTS["exported"] == before["exported"] + 1
+    expected = jax.tree_util.tree_map(np.asarray, f(*args))
+    path = tmp_path / f"k{stored_programs.SUFFIX}"
+    path.write_bytes(path.read_bytes()[:40])  # truncated
+    stored_programs.forget()
+    h = stored_programs.stored(f, args, tmp_path, "k")
+    assert stored_programs.COUNTS["exported"] == before["exported"] + 2
+    for fn in (g, h):
+        got = jax.tree_util.tree_map(np.asarray, fn(*args))
+        assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, got, expected))
+    stored_programs.forget()
+    stored_programs.stored(f, args, tmp_path, "k")  # the rewritten file is read
+    assert stored_programs.COUNTS["loaded"] == before["loaded"] + 1
+
+
+def test_the_key_holds_what_shapes_the_program() -> None:
+    args = (np.ones((3, 4), np.float32),)
+    key = stored_programs.program_file_key("p", args, "cpu", "src")
+    assert key == stored_programs.program_file_key("p", args, "cpu", "src")
+    others = [
+        stored_programs.program_file_key("q", args, "cpu", "src"),
+        stored_programs.program_file_key("p", (np.ones((3, 5), np.float32),), "cpu", "src"),
+        stored_programs.program_file_key("p", (np.ones((3, 4), np.float64),), "cpu", "src"),
+        stored_programs.program_file_key("p", ({"a": args[0]},), "cpu", "src"),
+        stored_programs.program_file_key("p", args, "gpu", "src"),
+        stored_programs.program_file_key("p", args, "cpu", "edited"),
+    ]
+    assert key not in others and len(set(others)) == len(others)
+
+
+def test_source_fingerprint_follows_a_component_file(tmp_path: Path, monkeypatch) -> None:
+    module = tmp_path / "my_reg.py"
+    module.write_text("class Reg:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_reg
+
+    before = stored_programs.source_fingerprint([my_reg.Reg])
+    module.write_text("class Reg:\n    x = 1\n")
+    stored_programs._file_digest.cache_clear()
+    assert stored_programs.source_fingerprint([my_reg.Reg]) != before
