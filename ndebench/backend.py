@@ -26,24 +26,20 @@ import numpy as np
 
 from ndebench.components import AdjointInfo, RegularizerInfo, SolverInfo
 from ndebench.controller import StepSizeController
+from ndebench.errors import Diverged, UnsupportedCell
 from ndebench.models import ModelSpec
 from ndebench.spec import Cell, PredictStats, StepStats
 from ndebench.tasks.base import AbstractTask, Batch
 
-
-class Diverged(Exception):
-    """Raised by a backend when a solve hits ``max_steps`` or produces NaN/Inf.
-
-    The cell is recorded ``diverged`` with this message (the runner also checks the loss).
-    """
-
-
-class UnsupportedCell(Exception):
-    """Raised by a backend when it finds, at run time, that it cannot run a cell.
-
-    Capabilities are declared up front; this exists for facts only the cell's process can see
-    (no CUDA device, ``torch.compile`` unavailable). The message is the user-facing reason.
-    """
+__all__ = [
+    "BACKEND_OPTIONAL",
+    "SESSION_OPTIONAL",
+    "AbstractBackend",
+    "AbstractSession",
+    "CellSetup",
+    "Diverged",
+    "UnsupportedCell",
+]
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ import pandas as pd
 from ndebench.baseline import swept_columns
 from ndebench.calibration import NOISY_CPU_DRIFT, NOISY_DRIFT, Calibration, load_calibration
 from ndebench.errors import InputError
+from ndebench.paths import md_escape
 from ndebench.spec import AXES
 
 KEY_AXES = tuple(a for a in AXES if a != "seed")
@@ -655,8 +656,6 @@ def _timing_lines(result: Comparison) -> list[str]:
 
 def _md(text: object) -> str:
     """A value made inert in a markdown table cell: pipes, markup and HTML escaped."""
-    from ndebench.report.markdown import md_escape
-
     return md_escape(text)
 
 

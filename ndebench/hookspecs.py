@@ -18,7 +18,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ndebench.components import AdjointInfo, BackendInfo, RegularizerInfo, SolverInfo
-    from ndebench.report.sections import ReportSection
+    from ndebench.report.model import ReportSection
     from ndebench.spec import Cell
     from ndebench.tasks.base import AbstractTask
 

@@ -1,4 +1,5 @@
-"""Names that become paths, and text from stored data that goes to a terminal.
+"""Names that become paths, and text from stored data that goes to a terminal or a markdown
+table (:func:`md_escape`, used by the report and by ``compare``).
 
 A suite name becomes one directory (``results/<name>``, ``reports/<name>``): it must be a
 single safe path component, so ``.``, ``..``, separators and control characters never reach
@@ -7,6 +8,7 @@ the file system, and two different names never map to the same directory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -106,3 +108,20 @@ def short_text(text: object, limit: int = TEXT_LIMIT) -> str:
     if len(s) > limit:
         s = f"{s[:limit]}... [{len(s) - limit} more characters cut]"
     return terminal_text(s)
+
+
+#: characters that could start markup, a link, an image or raw HTML in CommonMark/GFM
+_MD_SPECIAL = re.compile(r"([\\`*\[\]!|])")
+
+
+def md_escape(text: object) -> str:
+    """Any text made inert in markdown (one line): HTML characters as entities, markdown
+    punctuation backslash-escaped, so no tag, link, image or emphasis can form."""
+    return _md_escape(str(text))
+
+
+@functools.lru_cache(maxsize=2**16)  # a large report escapes the same few values many times
+def _md_escape(text: str) -> str:
+    value = re.sub(r"\s*\n\s*", " / ", short_text(text.strip()))
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", value)

@@ -79,8 +79,8 @@ def plugin_sections(
 
 def warnings_section(warnings: Sequence[str]) -> ReportSection:
     """The problems met while building the report (plugin sections that failed, ...)."""
+    from ndebench.paths import md_escape
     from ndebench.report.html import esc
-    from ndebench.report.markdown import md_escape
 
     md = "\n".join(f"- {md_escape(w)}" for w in warnings)
     html = '<ul class="warning">' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>"

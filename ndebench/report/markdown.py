@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ndebench.paths import short_text, terminal_text
+from ndebench.paths import md_escape, terminal_text
 from ndebench.report.model import ReportSection
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-#: characters that could start markup, a link, an image or raw HTML in CommonMark/GFM
-_MD_SPECIAL = re.compile(r"([\\`*\[\]!|])")
-
-
-def md_escape(text: object) -> str:
-    """Any text made inert in markdown (one line): HTML characters as entities, markdown
-    punctuation backslash-escaped, so no tag, link, image or emphasis can form."""
-    return _md_escape(str(text))
-
-
-@functools.lru_cache(maxsize=2**16)  # a large report escapes the same few values many times
-def _md_escape(text: str) -> str:
-    value = re.sub(r"\s*\n\s*", " / ", short_text(text.strip()))
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", value)
 
 
 def md_table(frame: pd.DataFrame) -> str:

@@ -51,8 +51,8 @@ def _status_text(status: str) -> str:
 
 
 def _bullets(items: list[tuple[str, str]]) -> tuple[str, str]:
+    from ndebench.paths import md_escape
     from ndebench.report.html import esc
-    from ndebench.report.markdown import md_escape
 
     md = "\n".join(f"- **{k}:** {md_escape(v)}" for k, v in items)
     html = "<ul>" + "".join(f"<li><strong>{esc(k)}:</strong> {esc(v)}</li>" for k, v in items)
@@ -246,8 +246,9 @@ def glance_section(agg: pd.DataFrame) -> ReportSection | None:
 
 def figures_section(figset: FigureSet, out_dir: Path) -> ReportSection:
     """The built-in figures (PNG embedded in HTML; markdown links the PNG and the SVG)."""
+    from ndebench.paths import md_escape
     from ndebench.report.html import esc, html_figure
-    from ndebench.report.markdown import md_escape, relative_link
+    from ndebench.report.markdown import relative_link
 
     md_parts: list[str] = []
     html_parts: list[str] = []
@@ -269,8 +270,9 @@ def figures_section(figset: FigureSet, out_dir: Path) -> ReportSection:
 def failures_section(df: pd.DataFrame) -> ReportSection:
     """Every cell that did not finish, by status, with its message; unsupported cells are
     grouped by their reason."""
+    from ndebench.paths import md_escape
     from ndebench.report.html import esc, html_table
-    from ndebench.report.markdown import md_escape, md_shared, md_table
+    from ndebench.report.markdown import md_shared, md_table
     from ndebench.report.tables import split_constant, swept_params
 
     title = "Cells that did not finish"

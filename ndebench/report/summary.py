@@ -188,8 +188,9 @@ def answer_section(
     agg: pd.DataFrame, df: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE
 ) -> ReportSection:
     """The answer: per task, the fastest configuration within tolerance of the baseline."""
+    from ndebench.paths import md_escape
     from ndebench.report.html import esc, html_table
-    from ndebench.report.markdown import md_escape, md_table
+    from ndebench.report.markdown import md_table
 
     best = best_rows(agg, tolerance)
     title = "Summary"

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ndebench.errors import UnsupportedCell
 from ndebench.models import ModelSpec
 from ndebench.params import Choice, Param
 from ndebench.tasks.base import AbstractTask, Batch, TaskData
@@ -104,11 +105,9 @@ def split_data(
 
 
 def check_counts(source: str, n_train: int, have_train: int, n_test: int, have_test: int) -> None:
-    """Raise :class:`~ndebench.backend.UnsupportedCell` with one line naming the key, the count
+    """Raise :class:`~ndebench.errors.UnsupportedCell` with one line naming the key, the count
     and ``source`` where ``n_train`` / ``n_test`` (0: all) ask for more rows than the files
     hold (a silent "all of them" would store a result under a size it never had)."""
-    from ndebench.backend import UnsupportedCell
-
     for key, n, have in (("n_train", n_train, have_train), ("n_test", n_test, have_test)):
         if n > have:
             raise UnsupportedCell(

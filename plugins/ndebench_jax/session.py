@@ -21,9 +21,10 @@ diffrax are host callbacks, so with a cache (i.e. by default) the session sets
 ``EQX_ON_ERROR=nan`` (before equinox is imported): a failed check (e.g. diffrax's max_steps)
 then gives NaN instead of an error message, reported as diverged; ``compile_cache = false``
 restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 s cold,
-2.8 s warm (the rest is tracing). The gradient program of ``loss_and_grad`` (gradient
-fidelity's) is also kept traced on disk beside that cache (:mod:`ndebench_jax.stored_programs`),
-so another process, e.g. the next configuration's fidelity, loads it instead of tracing it.
+2.8 s warm (the rest is tracing). So the programs (train step, gradient, prediction) are also
+kept traced on disk beside that cache (:mod:`ndebench_jax.stored_programs`): another process
+of the same structure, or the next configuration's gradient fidelity, loads them instead of
+tracing them.
 """
 
 from __future__ import annotations
@@ -255,6 +256,17 @@ def step_functions(spec: ModelSpec, forward, loss_of, solves: Solves, opt, reps:
     return step_fn, grads_fn, predict_fn
 
 
+def _flat_step(step: Any, tree: Any, params: Any, leaves: Any, *rest: Any) -> tuple[Any, ...]:
+    """``step`` with the optimizer state as the flat list of its arrays (``tree``: its
+    structure), in and out: a program :mod:`ndebench_jax.stored_programs` can store."""
+    import jax
+
+    params, opt_state, stats, flags, grads = step(
+        params, jax.tree_util.tree_unflatten(tree, leaves), *rest
+    )
+    return params, jax.tree_util.tree_leaves(opt_state), stats, flags, grads
+
+
 def program_key(setup: CellSetup) -> str:
     """The identity of the program a session jits: the cell's structure
     (:func:`ndebench.spec.structure_key`: everything but the seed) and what the setup says
@@ -380,7 +392,8 @@ class JaxSession(AbstractSession):
         self._step, self._grads_only, self._predict, self._grads_fn = functions
         self._program_key = key
         self._components = (setup.solver.load(), setup.adjoint.load(), setup.regularizer.load())
-        self._gradient_program: Any = None
+        self._stored: dict[tuple[str, tuple[Any, ...]], Callable[..., Any]] = {}
+        self._flat_steps: dict[str, Any] = {}
         self._seed = jax.device_put(np.asarray(self.seed, dtype=np.int32), self.device)
         self._jnp = jnp
 
@@ -456,7 +469,7 @@ class JaxSession(AbstractSession):
         set_learning_rate(
             self.opt_state, self._setup.lr_schedule, self._setup.learning_rate, step, self.device
         )
-        params, opt_state, stats, flags, grads = self._step(
+        params, opt_state, stats, flags, grads = self._train_step(
             self.params, self.opt_state, *self._inputs(batch, step, weight)
         )
         self.params, self.opt_state, self._grads = params, opt_state, grads
@@ -492,21 +505,53 @@ class JaxSession(AbstractSession):
         return size / 2**20, "xla"
 
     def _gradient(self, args: tuple[Any, ...]) -> Callable[..., Any]:
-        """The gradient program (``loss_and_grad``): with a compilation cache in compiled mode
-        the one stored on disk beside it (:mod:`ndebench_jax.stored_programs`: traced once per
-        results directory, by whichever process needs it first), else the jitted function."""
+        """The gradient program of ``loss_and_grad`` (gradient fidelity's)."""
+        return self._program("grads", self._grads_only, args)
+
+    def _program(self, name: str, jitted: Any, args: tuple[Any, ...]) -> Callable[..., Any]:
+        """``jitted`` (one of the session's programs, called with ``args``): with a
+        compilation cache in compiled mode the one stored on disk beside it
+        (:mod:`ndebench_jax.stored_programs`: traced once per results directory, by whichever
+        process needs it first; another process loads it instead of tracing), else itself."""
         if self.mode == "eager" or not self.compile_cache:
-            return self._grads_only
-        if self._gradient_program is None:
+            return jitted  # type: ignore[no-any-return]
+        import jax
+
+        # one stored program per shape of the batch (a jitted function retraces for a new
+        # shape; a stored one is for the shapes it was traced with): the weights and the
+        # optimizer state (the first one or two arguments) keep theirs through a session
+        fixed = 2 if name.startswith("step") else 1
+        shapes = tuple(getattr(x, "shape", ()) for x in jax.tree_util.tree_leaves(args[fixed:]))
+        program = self._stored.get((name, shapes))
+        if program is None:
             from ndebench_jax import stored_programs
 
             source = stored_programs.source_fingerprint(self._components)
             key = stored_programs.program_file_key(
-                f"{self._program_key}:grads", args, self.device.platform, source
+                f"{self._program_key}:{name}", args, self.device.platform, source
             )
             directory = Path(self.compile_cache) / "programs"
-            self._gradient_program = stored_programs.stored(self._grads_only, args, directory, key)
-        return self._gradient_program
+            program = stored_programs.stored(jitted, args, directory, key)
+            self._stored[name, shapes] = program
+        return program
+
+    def _train_step(self, params: Any, opt_state: Any, *rest: Any) -> tuple[Any, ...]:
+        """The jitted train step; stored on disk as :meth:`_program` does, with the optimizer
+        state passed as its flat list of arrays (optax's state classes are not types
+        ``jax.export`` can serialize; the tree's structure is part of the program's name)."""
+        if self.mode == "eager" or not self.compile_cache:
+            return self._step(params, opt_state, *rest)  # type: ignore[no-any-return]
+        import jax
+
+        leaves, tree = jax.tree_util.tree_flatten(opt_state)
+        flat = self._flat_steps.get(str(tree))
+        if flat is None:
+            flat = jax.jit(functools.partial(_flat_step, self._step, tree))
+            self._flat_steps[str(tree)] = flat
+        args = (params, leaves, *rest)
+        step = self._program(f"step {tree}", flat, args)
+        params, leaves, stats, flags, grads = step(*args)
+        return params, jax.tree_util.tree_unflatten(tree, leaves), stats, flags, grads
 
     def last_nfe(self) -> tuple[int, int] | None:
         """(forward, backward) NFE of the last train step / loss_and_grad; backward is None
@@ -527,7 +572,8 @@ class JaxSession(AbstractSession):
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         z0, ts = self._arrays(batch)
-        (ys, extras), stats, flags = self._predict(self.params, z0, ts, self._seed)
+        args = (self.params, z0, ts, self._seed)
+        (ys, extras), stats, flags = self._program("predict", self._predict, args)(*args)
         self._last = ys
         self._check(flags, "predict")
         nfe, acc, rej = (np.asarray(x) for x in stats)

@@ -6,10 +6,13 @@ traces the Python program (a gradient of a diffrax solve: about 3 s of the spira
 than its compilation). :func:`stored` serializes a jitted function's traced and lowered program
 (``jax.export``: StableHLO with its calling convention) beside the compilation cache, under
 ``<cache>/programs/<key>.jaxexport``, and a later process deserializes it instead of tracing;
-its compilation then hits the persistent cache. Used for the gradient program
-(:meth:`ndebench_jax.session.JaxSession.loss_and_grad`): gradient fidelity's float32 gradient
-and float64 reference are the same programs for every configuration that differs only in
-regularizer (and, for the reference, adjoint, dtype and tolerances), each in its own process.
+its compilation then hits the persistent cache. Used for a JAX session's three programs in
+compiled mode (:class:`ndebench_jax.session.JaxSession`: the train step, the gradient of
+``loss_and_grad`` and the prediction): a cell in a fresh process (a dask or submitit worker, a
+resumed run, a second run into the same directory) neither traces nor compiles a program a
+cell of its structure has run before; gradient fidelity's float32 gradient and float64
+reference are the same programs for every configuration that differs only in regularizer
+(and, for the reference, adjoint, dtype and tolerances), each in its own process.
 
 The key is everything the traced program depends on: the session's ``program_key`` (the cell's
 structure and the setup's components and parameters), the arguments' tree, shapes and dtypes,

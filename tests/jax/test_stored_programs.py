@@ -81,25 +81,59 @@ threads = 1
 """
 
 
+def _programs(out: Path) -> set[str]:
+    return {p.name for p in (out / ".compile_cache" / "jax" / "programs").glob("*.jaxexport")}
+
+
 @pytest.mark.slow
 def test_regularizers_of_a_configuration_share_fidelity_programs(tmp_path: Path) -> None:
+    """none and ERNODE in one directory, each cell in its own process, store two programs
+    fewer than each alone: the regularizer-free float32 gradient and the float64 reference of
+    gradient fidelity, traced by the first configuration's process and loaded by the second's
+    (each configuration's own train step and predictions are its own)."""
     from ndebench.store import load_results
 
     (tmp_path / "s.toml").write_text(SUITE)
-    env = {**os.environ, "NDEBENCH_WORKER_REUSE": "1"}  # a fresh process per cell
-    subprocess.run(
-        [sys.executable, "-m", "ndebench.cli", "run", str(tmp_path / "s.toml"),
-         "--out", str(tmp_path / "res"), "--quiet"],
-        check=True, timeout=1200, cwd=ROOT, env=env,
-    )  # fmt: skip
+    _run(tmp_path / "s.toml", tmp_path / "res")
     df = load_results(tmp_path / "res")
     assert set(df["status"]) == {"ok"}
     for column in ("grad_rel_error", "grad_rel_error_trained"):
         assert np.isfinite(df[column]).all(), column
-    # the regularizer-free float32 gradient and the float64 reference: traced by the first
-    # configuration's process, loaded by the second's
-    programs = list((tmp_path / "res" / ".compile_cache" / "jax" / "programs").glob("*.jaxexport"))
-    assert len(programs) == 2, programs
+    alone = 0
+    for reg in ("none", "ernode"):
+        (tmp_path / f"{reg}.toml").write_text(SUITE.replace('"none", "ernode"', f'"{reg}"'))
+        _run(tmp_path / f"{reg}.toml", tmp_path / reg)
+        alone += len(_programs(tmp_path / reg))
+    assert len(_programs(tmp_path / "res")) == alone - 2
+
+
+def _run(suite: Path, out: Path) -> None:
+    env = {**os.environ, "NDEBENCH_WORKER_REUSE": "1"}  # a fresh process per cell
+    subprocess.run(
+        [sys.executable, "-m", "ndebench.cli", "run", str(suite), "--out", str(out), "--quiet"],
+        check=True, timeout=1200, cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_loaded_train_step_and_prediction_give_the_traced_numbers(tmp_path: Path) -> None:
+    """Seed 1 in a process that loads the programs seed 0's process stored, against seed 1
+    alone in a fresh directory (its process traces them): the same record, bit for bit."""
+    from ndebench.store import load_results
+
+    two = SUITE.replace('"none", "ernode"', '"ernode"').replace("seeds = [0]", "seeds = [0, 1]")
+    (tmp_path / "two.toml").write_text(two + "grad_fidelity = false\n")
+    (tmp_path / "one.toml").write_text(
+        two.replace("seeds = [0, 1]", "seeds = [1]") + "grad_fidelity = false\n"
+    )
+    _run(tmp_path / "two.toml", tmp_path / "loaded")
+    _run(tmp_path / "one.toml", tmp_path / "traced")
+    loaded = load_results(tmp_path / "loaded").set_index("seed").loc[1]
+    traced = load_results(tmp_path / "traced").set_index("seed").loc[1]
+    assert loaded["compile_cache"] == "warm" and traced["compile_cache"] == "cold"
+    for column in ("final_loss", "final_reg_value", "test_metric", "train_nfe_forward",
+                   "train_nfe_backward", "predict_nfe"):  # fmt: skip
+        assert loaded[column] == traced[column], column
 
 
 def test_a_damaged_file_is_traced_again(tmp_path: Path) -> None:
