@@ -53,3 +53,27 @@ def test_preload_list_from_backend_declarations(toy_env, monkeypatch: pytest.Mon
     assert preload.modules(["no-such-backend"]) == list(preload.CORE)
     monkeypatch.setenv("NDEBENCH_PRELOAD", "0")
     assert preload.modules(["toy"]) == list(preload.CORE)
+
+
+_THREADS = """
+import importlib, sys, threading
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(threading.active_count())
+"""
+
+
+def test_declared_preload_modules_start_no_thread() -> None:
+    """What every installed backend declares in ``preload`` leaves its importer with one
+    thread: forking the fork server after the import must stay safe."""
+    from ndebench.plugins import load_registry
+
+    reg = load_registry()
+    names = [m for b in reg.backends if not reg.backend_unavailable(b)
+             for m in reg.backends[b].preload]  # fmt: skip
+    assert names, "no installed backend declares a preload module"
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS, *preload.CORE, *names],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    assert out.stdout.strip() == "1", (names, out.stdout)
