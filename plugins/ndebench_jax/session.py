@@ -531,7 +531,7 @@ class JaxSession(AbstractSession):
                 f"{self._program_key}:{name}", args, self.device.platform, source
             )
             directory = Path(self.compile_cache) / "programs"
-            program = stored_programs.stored(jitted, args, directory, key)
+            program = stored_programs.stored(jitted, args, directory, key, self.device.platform)
             self._stored[name, shapes] = program
         return program
 

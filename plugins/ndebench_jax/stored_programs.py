@@ -101,11 +101,17 @@ def program_file_key(program: str, args: tuple[Any, ...], platform: str, source:
 
 
 def stored(
-    jitted: Callable[..., Any], args: tuple[Any, ...], directory: Path, key: str
+    jitted: Callable[..., Any],
+    args: tuple[Any, ...],
+    directory: Path,
+    key: str,
+    platform: str | None = None,
 ) -> Callable[..., Any]:
     """``jitted``'s program for ``args``, as a jitted function: read from
-    ``directory/<key>.jaxexport`` when a valid one is there, else traced, exported and written
-    there. The function returned computes the same HLO as ``jitted``."""
+    ``directory/<key>.jaxexport`` when a valid one is there, else traced, exported (for
+    ``platform``, e.g. ``"cpu"`` or ``"cuda"``: a CPU cell on a machine with a GPU must not get
+    jax's default platform) and written there. The function returned computes the same HLO as
+    ``jitted``."""
     import jax
     from jax import export
 
@@ -124,7 +130,10 @@ def stored(
             exported = None
     if exported is None:
         try:
-            exported = export.export(jitted)(*args)
+            # jax names a CUDA device's platform "gpu", which export does not take: there the
+            # default (the GPU, the device a CUDA cell runs on) is right
+            platforms = None if platform in (None, "gpu") else (platform,)
+            exported = export.export(jitted, platforms=platforms)(*args)
             blob = exported.serialize()
         except NotImplementedError:  # host callbacks cannot be serialized: used as traced
             return jitted
