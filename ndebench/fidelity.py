@@ -117,13 +117,12 @@ def _fidelity(
     # the cell too says regularizer-free: its structure is part of a compiled program's
     # identity, and this gradient is the same program for every regularizer of a
     # configuration (a backend that keeps programs shares it between them)
-    off = {**cell.component_params, "regularizer": {"weight": 0.0}}
     session = backend.session(
         dataclasses.replace(
             setup,
-            cell=dataclasses.replace(cell, regularizer=plain.name, component_params=off),
+            cell=regularizer_free(cell, plain.name),
             regularizer=plain,
-            regularizer_params={"weight": 0.0},
+            regularizer_params=dict(OFF),
         )
     )
     try:
@@ -161,6 +160,20 @@ def _fidelity(
     return out
 
 
+#: the regularizer's parameters of a fidelity gradient: the regularizer is left out
+OFF: dict[str, Any] = {"weight": 0.0}
+
+
+def regularizer_free(cell: Cell, baseline: str) -> Cell:
+    """``cell`` with the baseline regularizer at weight 0, the cell both fidelity gradients
+    (the cell's own and the reference) are taken with."""
+    return dataclasses.replace(
+        cell,
+        regularizer=baseline,
+        component_params={**cell.component_params, "regularizer": dict(OFF)},
+    )
+
+
 def relative_error(grad: Params, ref: Params) -> float:
     keys = sorted(ref)
     a = np.concatenate([np.ravel(grad[k]) for k in keys])
@@ -184,18 +197,14 @@ class _Reference:
         self.cell: Cell | None = None
         if adjoint is None or baseline is None:
             return
+        free = regularizer_free(cell, baseline)
         self.cell = dataclasses.replace(
-            cell,
+            free,
             adjoint=adjoint.name,
-            regularizer=baseline,
             params={**cell.params, **REFERENCE_GRADIENT},
-            component_params={
-                **cell.component_params,
-                # the reference adjoint with its own defaults: the cell's adjoint parameters
-                # (interpolating's checkpoints = "steps") mean something else to it
-                "adjoint": dict(adjoint.defaults),
-                "regularizer": {"weight": 0.0},
-            },
+            # the reference adjoint with its own defaults: the cell's adjoint parameters
+            # (interpolating's checkpoints = "steps") mean something else to it
+            component_params={**free.component_params, "adjoint": dict(adjoint.defaults)},
         )
         self.file: Path | None = None
         if cache_dir is not None:

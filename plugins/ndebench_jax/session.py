@@ -393,7 +393,11 @@ class JaxSession(AbstractSession):
         self._program_key = key
         self._components = (setup.solver.load(), setup.adjoint.load(), setup.regularizer.load())
         self._stored: dict[tuple[str, tuple[Any, ...]], Callable[..., Any]] = {}
-        self._flat_steps: dict[str, Any] = {}
+        # the optimizer state's structure never changes through a session (the learning rate
+        # is a value in it): the stored train step takes its arrays as one flat list
+        self._opt_tree = jax.tree_util.tree_structure(self.opt_state)
+        self._flat_step = jax.jit(functools.partial(_flat_step, self._step, self._opt_tree))
+        self._flat_step_name = f"step {self._opt_tree}"  # the arrays' structure, in the key
         self._seed = jax.device_put(np.asarray(self.seed, dtype=np.int32), self.device)
         self._jnp = jnp
 
@@ -506,21 +510,22 @@ class JaxSession(AbstractSession):
 
     def _gradient(self, args: tuple[Any, ...]) -> Callable[..., Any]:
         """The gradient program of ``loss_and_grad`` (gradient fidelity's)."""
-        return self._program("grads", self._grads_only, args)
+        return self._program("grads", self._grads_only, args, fixed=1)
 
-    def _program(self, name: str, jitted: Any, args: tuple[Any, ...]) -> Callable[..., Any]:
+    def _program(
+        self, name: str, jitted: Any, args: tuple[Any, ...], fixed: int
+    ) -> Callable[..., Any]:
         """``jitted`` (one of the session's programs, called with ``args``): with a
         compilation cache in compiled mode the one stored on disk beside it
         (:mod:`ndebench_jax.stored_programs`: traced once per results directory, by whichever
-        process needs it first; another process loads it instead of tracing), else itself."""
+        process needs it first; another process loads it instead of tracing), else itself.
+        One stored program per shape of the batch (a jitted function retraces for a new shape;
+        a stored one is for the shapes it was traced with); the first ``fixed`` arguments (the
+        weights, the optimizer state) keep their shapes through a session."""
         if self.mode == "eager" or not self.compile_cache:
             return jitted  # type: ignore[no-any-return]
         import jax
 
-        # one stored program per shape of the batch (a jitted function retraces for a new
-        # shape; a stored one is for the shapes it was traced with): the weights and the
-        # optimizer state (the first one or two arguments) keep theirs through a session
-        fixed = 2 if name.startswith("step") else 1
         shapes = tuple(getattr(x, "shape", ()) for x in jax.tree_util.tree_leaves(args[fixed:]))
         program = self._stored.get((name, shapes))
         if program is None:
@@ -538,20 +543,15 @@ class JaxSession(AbstractSession):
     def _train_step(self, params: Any, opt_state: Any, *rest: Any) -> tuple[Any, ...]:
         """The jitted train step; stored on disk as :meth:`_program` does, with the optimizer
         state passed as its flat list of arrays (optax's state classes are not types
-        ``jax.export`` can serialize; the tree's structure is part of the program's name)."""
+        ``jax.export`` can serialize; its structure is part of the program's name)."""
         if self.mode == "eager" or not self.compile_cache:
             return self._step(params, opt_state, *rest)  # type: ignore[no-any-return]
         import jax
 
-        leaves, tree = jax.tree_util.tree_flatten(opt_state)
-        flat = self._flat_steps.get(str(tree))
-        if flat is None:
-            flat = jax.jit(functools.partial(_flat_step, self._step, tree))
-            self._flat_steps[str(tree)] = flat
-        args = (params, leaves, *rest)
-        step = self._program(f"step {tree}", flat, args)
+        args = (params, jax.tree_util.tree_leaves(opt_state), *rest)
+        step = self._program(self._flat_step_name, self._flat_step, args, fixed=2)
         params, leaves, stats, flags, grads = step(*args)
-        return params, jax.tree_util.tree_unflatten(tree, leaves), stats, flags, grads
+        return params, jax.tree_util.tree_unflatten(self._opt_tree, leaves), stats, flags, grads
 
     def last_nfe(self) -> tuple[int, int] | None:
         """(forward, backward) NFE of the last train step / loss_and_grad; backward is None
@@ -573,7 +573,7 @@ class JaxSession(AbstractSession):
     def predict(self, batch: Batch) -> tuple[np.ndarray, PredictStats]:
         z0, ts = self._arrays(batch)
         args = (self.params, z0, ts, self._seed)
-        (ys, extras), stats, flags = self._program("predict", self._predict, args)(*args)
+        (ys, extras), stats, flags = self._program("predict", self._predict, args, fixed=1)(*args)
         self._last = ys
         self._check(flags, "predict")
         nfe, acc, rej = (np.asarray(x) for x in stats)

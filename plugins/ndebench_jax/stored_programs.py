@@ -34,7 +34,6 @@ import functools
 import hashlib
 import importlib.metadata
 import inspect
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -72,19 +71,23 @@ def source_fingerprint(classes: Iterable[type]) -> str:
 
     parts = [_tree_digest(str(Path(pkg.__file__).parent)) for pkg in (ndebench, ndebench_jax)]
     for cls in classes:
-        source = inspect.getsourcefile(cls) if cls.__module__ in sys.modules else None
+        try:
+            source = inspect.getsourcefile(cls)
+        except TypeError:  # a class without a file (built in): its name stands for it
+            source = None
         parts.append(_file_digest(source) if source else cls.__qualname__)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _versions() -> list[str]:
+@functools.cache
+def _versions() -> tuple[str, ...]:
     out = []
     for name in VERSIONED:
         try:
             out.append(f"{name} {importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             out.append(f"{name} -")
-    return out
+    return tuple(out)
 
 
 def program_file_key(program: str, args: tuple[Any, ...], platform: str, source: str) -> str:
