@@ -267,6 +267,13 @@ def _flat_step(step: Any, tree: Any, params: Any, leaves: Any, *rest: Any) -> tu
     return params, jax.tree_util.tree_leaves(opt_state), stats, flags, grads
 
 
+def _stored_counts() -> dict[str, int]:
+    """This process's count of stored programs loaded and exported so far."""
+    from ndebench_jax.stored_programs import COUNTS
+
+    return dict(COUNTS)
+
+
 def program_key(setup: CellSetup) -> str:
     """The identity of the program a session jits: the cell's structure
     (:func:`ndebench.spec.structure_key`: everything but the seed) and what the setup says
@@ -393,6 +400,7 @@ class JaxSession(AbstractSession):
         self._program_key = key
         self._components = (setup.solver.load(), setup.adjoint.load(), setup.regularizer.load())
         self._stored: dict[tuple[str, tuple[Any, ...]], Callable[..., Any]] = {}
+        self._counts_before = _stored_counts()
         # the optimizer state's structure never changes through a session (the learning rate
         # is a value in it): the stored train step takes its arrays as one flat list
         self._opt_tree = jax.tree_util.tree_structure(self.opt_state)
@@ -615,4 +623,7 @@ class JaxSession(AbstractSession):
             **self._metrics,
             "nfe_backward_counted": not self._backsolve,
             "compile_cache": self.compile_cache,
+            # this session's programs read from / written to the stored programs on disk
+            # (x_programs_loaded, x_programs_exported): 0 and 0 without a cache or in eager
+            **{f"programs_{k}": v - self._counts_before[k] for k, v in _stored_counts().items()},
         }

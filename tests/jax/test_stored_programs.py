@@ -131,6 +131,10 @@ def test_a_loaded_train_step_and_prediction_give_the_traced_numbers(tmp_path: Pa
     loaded = load_results(tmp_path / "loaded").set_index("seed").loc[1]
     traced = load_results(tmp_path / "traced").set_index("seed").loc[1]
     assert loaded["compile_cache"] == "warm" and traced["compile_cache"] == "cold"
+    # seed 1's process read the step and the predictions seed 0's stored, and traced none;
+    # alone, it traced and stored them
+    assert loaded["x_programs_loaded"] >= 2 and loaded["x_programs_exported"] == 0
+    assert traced["x_programs_loaded"] == 0 and traced["x_programs_exported"] >= 2
     for column in ("final_loss", "final_reg_value", "test_metric", "train_nfe_forward",
                    "train_nfe_backward", "predict_nfe"):  # fmt: skip
         assert loaded[column] == traced[column], column
