@@ -1,6 +1,7 @@
 """The cell entry point as a program: ``python -m ndebench.cellproc DIR``.
 
-Reads the job from ``DIR/job.json`` (``{"cell", "key", "env"}``), runs the cell in this
+Reads the job from ``DIR/job.json`` (``{"cell", "key", "env", "parent"}``; ``parent``, the pid
+of the process that started this one, is optional), runs the cell in this
 process and writes its result document to ``DIR/result.json`` (via a temporary file and a
 rename, so the parent reads all of it or nothing). Executors whose processes may not fork
 children with :mod:`multiprocessing` (a daemonic Dask worker) start cells this way with
@@ -67,13 +68,22 @@ def _end_group() -> None:
     os._exit(ORPHANED_EXIT)
 
 
-def supervise(runner: int | None = None, period_s: float = WATCH_PERIOD_S) -> None:
+def supervise(
+    runner: int | None = None, period_s: float = WATCH_PERIOD_S, parent: int | None = None
+) -> None:
     """Make this process (a cell) lead its own process group and start its watchdog: the group
     is killed when the parent that started the cell dies or when ``runner`` (the pid of the
-    ``ndebench run`` process, default: the parent) dies."""
+    ``ndebench run`` process, default: the parent) dies. ``parent``: the pid of the process
+    that started this one, where the caller knows it (a program started with
+    :mod:`subprocess` reads it from its job); without it the parent is whatever process is the
+    parent now, which is the wrong one if the parent died before this call (the cell would
+    then watch the process that adopted it, and never end)."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    parent = os.getppid()
+    now = os.getppid()
+    if parent is not None and now != parent:
+        _end_group()  # orphaned before it could watch: its parent died while it started
+    parent = now
     runner = parent if runner is None else runner
     born = start_time(runner)
     if born is None:
@@ -94,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ndebench.cellproc DIR", file=sys.stderr)
         return 2
     folder = Path(args[0])
-    supervise()
     job = json.loads((folder / JOB).read_text())
+    supervise(parent=job.get("parent"))
 
     from ndebench.spec import Cell
     from ndebench.worker import run_cell

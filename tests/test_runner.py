@@ -527,3 +527,54 @@ def test_a_suite_without_a_memory_limit_gets_the_default(tmp_path: Path, toy_env
         store = Store(tmp_path / f"res{len(text)}", create=True)
         run_suite(load_suite(path, reg), store, reg, recording)
         assert recording.limits == [expected]
+
+
+def test_a_cell_program_whose_parent_died_before_its_watchdog_started_ends(  # type: ignore[no-untyped-def]
+    tmp_path: Path, toy_env
+) -> None:
+    """A cell started with subprocess (the Dask executor's ``python -m ndebench.cellproc``)
+    whose parent dies while the program is still starting must not run on adopted by another
+    process: it was seen hanging for good when a Dask worker was killed right after starting
+    it. The job names the parent that started it; a program that finds another parent ends."""
+    from ndebench import cellproc
+    from ndebench.plugins import load_registry
+    from ndebench.suite import load_suite
+
+    reg = load_registry()
+    cell = next(
+        c
+        for c in load_suite(_kind_suite(tmp_path, '["hang"]'), reg).cells
+        if c.regularizer == "fault"
+    )
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that is not this program's parent: its parent has "died"
+    folder = tmp_path / "job"
+    folder.mkdir()
+    job = {"cell": cell.to_dict(), "key": "k", "env": {}, "parent": gone.pid}
+    (folder / cellproc.JOB).write_text(json.dumps(job))
+    proc = subprocess.run(
+        [sys.executable, "-m", "ndebench.cellproc", str(folder)],
+        env=toy_env,
+        timeout=60,
+        capture_output=True,
+    )
+    # it ends its own process group (SIGKILL), as its watchdog does for an orphaned cell
+    assert proc.returncode in (-signal.SIGKILL, cellproc.ORPHANED_EXIT)
+    assert not (folder / cellproc.RESULT).exists()
+    # and with its real parent named, the same kind of job runs (a cell that ends at once)
+    ok = next(
+        c
+        for c in load_suite(_kind_suite(tmp_path, '["ok"]'), reg).cells
+        if c.regularizer == "fault"
+    )
+    (folder / cellproc.JOB).write_text(
+        json.dumps({"cell": ok.to_dict(), "key": "k", "env": {}, "parent": os.getpid()})
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ndebench.cellproc", str(folder)],
+        env=toy_env,
+        timeout=120,
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert json.loads((folder / cellproc.RESULT).read_text())["record"]["status"] == "ok"

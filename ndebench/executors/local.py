@@ -222,7 +222,10 @@ class _ProgramChild:
     def __init__(self, job: Job) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="ndebench-cell-"))
         (self.folder / cellproc.JOB).write_text(
-            json.dumps({"cell": job.cell.to_dict(), "key": job.key, "env": job.env}, default=str)
+            json.dumps(
+                {"cell": job.cell.to_dict(), "key": job.key, "env": job.env, "parent": os.getpid()},
+                default=str,
+            )
         )
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "ndebench.cellproc", str(self.folder)],
