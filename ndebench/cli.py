@@ -8,7 +8,6 @@ one-line message and no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -222,10 +221,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _auto_threads(args: argparse.Namespace) -> int:
-    """Cores per concurrent cell on this machine (remote executors decide for themselves)."""
+    """Cores per concurrent cell on this machine (remote executors decide for themselves): the
+    cores this process may run on (its CPU set: a container's or ``taskset``'s limit), shared
+    among the workers."""
     if args.executor != "local":
         return 0
-    return max(1, (os.cpu_count() or 1) // int(args.workers))
+    from ndebench.hardware import usable_cores
+
+    return max(1, usable_cores() // int(args.workers))
 
 
 def _executor(args: argparse.Namespace, out: Path):  # type: ignore[no-untyped-def]

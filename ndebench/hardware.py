@@ -53,6 +53,15 @@ def memory_gb() -> float:
         return float("nan")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU set where the platform has one (a container's
+    cpuset, ``taskset``), else the machine's count. The machine's own count stays in
+    :func:`hardware` (the hardware of a record does not change with a process's CPU set)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 @functools.lru_cache(maxsize=1)
 def hardware() -> str:
     gpus = gpu_names()

@@ -1,4 +1,12 @@
-"""Markers are auto-skipped where their requirement is missing; the toy plugin is available."""
+"""Markers are auto-skipped where their requirement is missing; the toy plugin is available.
+
+Under pytest-xdist (the default run: ``-n auto`` in pyproject.toml) each worker computes with
+one intra-op thread and the processes tests start wait passively at OpenMP barriers
+(``OMP_WAIT_POLICY=PASSIVE``): two workers whose torch/OpenMP teams are sized for every core
+spin against each other at each barrier (a 12 s test took 96 s). Workers are not pinned to a
+core: pinned, a test could no longer use the other core while its neighbour waits on a
+subprocess (measured slower: 24.2 min against 21.4 min unpinned).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,22 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
+
+def _one_thread_per_xdist_worker() -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+        return
+    os.environ["OMP_NUM_THREADS"] = "1"  # for the processes tests start (a cell may ask more)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # pytest plugins of installed packages (torchtyping's) import torch before this file runs,
+    # with its OpenMP team already sized for every core
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+_one_thread_per_xdist_worker()
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugins"
