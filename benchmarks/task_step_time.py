@@ -12,8 +12,13 @@ out (its compile is the slow part; tests/torch/test_compiled_step.py checks it).
 gradient, each accepted step recomputed in the backward pass); ``torch_compiled_checkpointed``
 (only with ``--entries``) the same with the compiled step.
 
+Then, after the training steps, each entry predicts the task's test batch ``--predict N``
+times (default 15; interleaved; the first prediction is warm-up) and a second table gives the
+median prediction time, its NFE, the time per NFE and the ratio per NFE to torch eager (the
+issue-28 target: compiled <= 0.85x eager per NFE).
+
     python benchmarks/task_step_time.py [--quick] [--steps N] [--tasks digits,spiral]
-        [--entries torch,torch_checkpointed,torch_compiled,jax]
+        [--entries torch,torch_checkpointed,torch_compiled,jax] [--predict N]
 """
 
 from __future__ import annotations
@@ -59,6 +64,31 @@ def sessions(task: str, params: dict, reg, entries: list[str]) -> dict:
     return out
 
 
+def predict_times(built: dict, setup, repeats: int) -> dict[str, dict]:
+    """Median prediction time of the test batch per entry (interleaved; one warm-up each)."""
+    test = setup.task.test_batch(setup.task.data(0))
+    times: dict[str, list[float]] = {e: [] for e in built}
+    nfe: dict[str, int] = {}
+    for rep in range(repeats + 1):
+        for entry, (_, session) in built.items():
+            session.sync()
+            t0 = time.perf_counter()
+            _, stats = session.predict(test)
+            session.sync()
+            if rep:
+                times[entry].append(time.perf_counter() - t0)
+            nfe[entry] = stats.nfe
+    out = {}
+    for entry in built:
+        med = statistics.median(times[entry])
+        out[entry] = {
+            "ms": 1e3 * med,
+            "nfe": nfe[entry],
+            "us_per_nfe": 1e6 * med / max(nfe[entry], 1),
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 steps of the small digits model")
@@ -66,6 +96,7 @@ def main() -> None:
     ap.add_argument("--tasks", default="digits,spiral")
     ap.add_argument("--entries", help=f"comma-separated, of {sorted(ENTRIES)}; jax required")
     ap.add_argument("--out", help="also write the rows as JSON to this file")
+    ap.add_argument("--predict", type=int, default=15, help="timed predictions per entry")
     args = ap.parse_args()
     tasks = ["digits_small"] if args.quick else args.tasks.split(",")
     steps = 2 if args.quick else args.steps
@@ -75,6 +106,7 @@ def main() -> None:
         entries = args.entries.split(",")
     else:
         entries = [e for e in DEFAULT if not (args.quick and "compiled" in e)]
+    predicted: dict[str, dict[str, dict]] = {}
     print("| task | entry | step (ms) | / JAX | NFE | us per NFE (fwd+bwd) |")
     print("|---|---|---|---|---|---|")
     for name in tasks:
@@ -110,6 +142,17 @@ def main() -> None:
             rows.append(row)
             print(f"| {name} | {entry} | {row['ms']:.2f} | {row['vs_jax']:.2f} | {row['nfe']} "
                   f"| {us:.1f} |")  # fmt: skip
+        predicted[name] = predict_times(built, setup, 2 if args.quick else args.predict)
+
+    print("\n| task | entry | predict (ms) | NFE | us per NFE | per NFE / torch eager |")
+    print("|---|---|---|---|---|---|")
+    for name, per_entry in predicted.items():
+        base = per_entry.get("torch", {}).get("us_per_nfe")
+        for entry, row in per_entry.items():
+            ratio = row["us_per_nfe"] / base if base else float("nan")
+            rows.append({"task": name, "entry": entry, "predict": row, "vs_torch_eager": ratio})
+            print(f"| {name} | {entry} | {row['ms']:.2f} | {row['nfe']} "
+                  f"| {row['us_per_nfe']:.1f} | {ratio:.2f} |")  # fmt: skip
 
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
