@@ -69,6 +69,59 @@ def test_compiled_step_matches_eager_inductor() -> None:
     _compare(Tsit5, "inductor")
 
 
+class _Recorder:
+    """An observer that keeps what each accepted step shows it and sums an ERNODE-like
+    penalty (the error estimates), so its gradient goes through the observed outputs."""
+
+    def __init__(self) -> None:
+        self.infos: list = []  # type: ignore[type-arg]
+        self.penalty = torch.zeros((), dtype=torch.float64)
+
+    def start(self, t0, h0, y0) -> None:  # type: ignore[no-untyped-def]
+        self.h0 = h0
+
+    def step(self, info) -> None:  # type: ignore[no-untyped-def]
+        self.infos.append(info)
+        self.penalty = self.penalty + info.y_error.square().sum() * info.h
+
+
+@pytest.mark.parametrize("cls", [Tsit5, Dopri5])
+def test_observed_compiled_step_shows_the_eager_steps(cls) -> None:  # type: ignore[no-untyped-def]
+    """A solve with observers compiles the step with the outputs the observers read (stage
+    inputs, error estimate); one without compiles a step without them (another graph). The
+    observers see the eager loop's values, and gradients through them are the eager ones."""
+    net = _field()
+    y0 = torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    ts = list(np.linspace(0.0, 2.0, 5))
+    ctrl = StepSizeController(rtol=1e-6, atol=1e-6)
+    compiled = CompiledRungeKutta(cls(ctrl), backend="aot_eager")
+    runs = []
+    for solver in (cls(ctrl), compiled):
+        rec = _Recorder()
+        f = CountedField(net)
+        sol = solver.solve(f, y0, ts, observers=[rec])
+        grads = torch.autograd.grad(sol.ys.square().mean() + rec.penalty, list(net.parameters()))
+        runs.append((sol, rec, grads, f.nfe_forward, f.nfe_backward))
+    (es, er, eg, *enfe), (cs, cr, cg, *cnfe) = runs
+    assert len(cr.infos) == len(er.infos) == es.n_accepted == cs.n_accepted > 5
+    torch.testing.assert_close(cs.ys, es.ys, rtol=1e-11, atol=1e-12)
+    assert cnfe == enfe
+    # step sizes agree to ~1e-9 relative (see _compare), so do the stage inputs
+    for a, b in zip(cr.infos, er.infos, strict=True):
+        assert a.t == pytest.approx(b.t, rel=1e-7) and a.h == pytest.approx(b.h, rel=1e-7)
+        torch.testing.assert_close(a.y_error, b.y_error, rtol=1e-7, atol=1e-14)
+        torch.testing.assert_close(a.k, b.k, rtol=1e-7, atol=1e-10)
+        assert len(a.stage_inputs) == len(b.stage_inputs) == cls.tableau.stages
+        for ga, gb in zip(a.stage_inputs, b.stage_inputs, strict=True):
+            torch.testing.assert_close(ga, gb, rtol=1e-7, atol=1e-10)
+    for a, b in zip(cg, eg, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-12)
+    # the unobserved solve of the same solver compiles its own, smaller step
+    with torch.no_grad():
+        compiled.solve(CountedField(net), y0, ts)
+    assert {key[2] for key in compiled._steps} == {True, False}
+
+
 def test_other_fields_run_the_eager_loop() -> None:
     ctrl = StepSizeController(rtol=1e-6, atol=1e-6)
     y0 = torch.ones(3, 2, dtype=torch.float64)

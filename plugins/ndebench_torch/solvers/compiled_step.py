@@ -9,10 +9,18 @@ and ``h`` as 0-d tensors (no recompilation when they change). The loop around it
 as the eager one (:class:`~ndebench_torch.solvers.runge_kutta.AbstractRungeKutta`): step-size
 control, dense output and observers stay in Python.
 
+The step returns what its caller reads and no more: without observers ``(y1, k, ratio)``, with
+observers also the stage inputs and the error estimate they are shown. Every output of a
+compiled graph that requires grad costs each backward call a tangent (a zero tensor when it
+gets no gradient) and the forward a buffer; the observed outputs were 9 of 16 and are now made
+only for the solves that read them (an error controller's regularizer). Inductor's
+``size_asserts`` (a check per buffer on every call that the shapes are the ones traced; dynamo's
+guards already check the inputs, and ``dynamic=False``) are off.
+
 Host syncs: exactly one per step attempt, ``ratio.item()`` for accept/reject (the eager loop
 has the same one); ``t``/``h`` go to the device as scalars (no sync). On CUDA,
-``cuda_graphs=True`` compiles with ``mode="reduce-overhead"`` (inductor captures the step in a
-CUDA graph); not exercised on this CPU-only machine.
+``cuda_graphs=True`` compiles with inductor's ``triton.cudagraphs`` (what ``mode="reduce-overhead"``
+sets: inductor captures the step in a CUDA graph); not exercised on this CPU-only machine.
 
 NFE are counted as in the eager loop: ``s - 1`` forward evaluations per step on the
 :class:`~ndebench_torch.vector_field.CountedField`, and one backward evaluation per stage output
@@ -40,6 +48,9 @@ from ndebench_torch.vector_field import CountedField
 #: graphs the compiled step may hold per process (dynamo's default is 8)
 RECOMPILE_LIMIT = 64
 
+#: inductor options of the compiled step (see the module docstring)
+INDUCTOR_OPTIONS: dict[str, Any] = {"size_asserts": False}
+
 
 def make_step(
     solver: AbstractRungeKutta,
@@ -47,10 +58,11 @@ def make_step(
     time_input: bool,
     cuda_graphs: bool = False,
     backend: str = "inductor",
+    observed: bool = True,
 ) -> Any:
     """The compiled ``step(t, h, y, k1) -> (y1, k, g, y_err, ratio)`` of ``solver``'s tableau
     with the controller's tolerances; ``k`` are the new stages (2..s), ``g`` the inputs of all
-    stages."""
+    stages. ``observed=False``: ``(y1, k, ratio)`` only."""
     tab, ctrl = solver.tableau, solver.controller
     s = tab.stages
     rows = solver._a_rows
@@ -77,16 +89,20 @@ def make_step(
         scale = torch.maximum(y.abs(), y1.abs()) * rtol + atol
         ratio = torch.linalg.vector_norm(y_err / scale) / math.sqrt(y.numel())
         # the stages as separate outputs: each gets its own backward hook (NFE as in eager)
+        if not observed:
+            return y1, tuple(ks[1:]), ratio
         return y1, tuple(ks[1:]), tuple(gs), y_err, ratio
 
-    mode = "reduce-overhead" if cuda_graphs else None
     # one compiled graph per (shape, requires_grad, closure) seen by this code object: a cell
     # sees training, prediction and train-metric batches with and without gradients, and a
     # process that builds several solvers (benchmarks, tests) adds closures; dynamo's default
     # limit of 8 then fails hard under fullgraph=True (FailOnRecompileLimitHit)
     dynamo_config = torch._dynamo.config
     dynamo_config.recompile_limit = max(int(dynamo_config.recompile_limit), RECOMPILE_LIMIT)
-    return torch.compile(step, dynamic=False, fullgraph=True, mode=mode, backend=backend)
+    options = None
+    if backend == "inductor":  # mode "reduce-overhead" is inductor's CUDA graphs option
+        options = {**INDUCTOR_OPTIONS, "triton.cudagraphs": cuda_graphs}
+    return torch.compile(step, dynamic=False, fullgraph=True, options=options, backend=backend)
 
 
 class CompiledRungeKutta:
@@ -99,17 +115,18 @@ class CompiledRungeKutta:
         self.solver = solver
         self.cuda_graphs = cuda_graphs
         self.backend = backend  # "aot_eager" traces without generating code (tests)
-        self._steps: dict[tuple[int, bool], Any] = {}
+        self._steps: dict[tuple[int, bool, bool], Any] = {}
         self.syncs = 0  # host syncs of the last solve (accept/reject reads)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.solver, name)
 
-    def _step(self, f: CountedField) -> Any:
-        key = (id(f.module), f.time_input)
+    def _step(self, f: CountedField, observed: bool = False) -> Any:
+        """The compiled step of ``f``'s module; ``observed``: with the observers' outputs."""
+        key = (id(f.module), f.time_input, observed)
         if key not in self._steps:
             self._steps[key] = make_step(
-                self.solver, f.module, f.time_input, self.cuda_graphs, self.backend
+                self.solver, f.module, f.time_input, self.cuda_graphs, self.backend, observed
             )
         return self._steps[key]
 
@@ -131,7 +148,7 @@ class CompiledRungeKutta:
             raise ValueError("output times must be strictly increasing")
         solver = self.solver
         tab, ctrl = solver.tableau, solver.controller
-        step = self._step(f)
+        step = self._step(f, observed=bool(observers))
         s, n, q = tab.stages, y0.numel(), tab.error_order
         t0, t1 = ts[0], ts[-1]
         t, y = t0, y0
@@ -147,25 +164,24 @@ class CompiledRungeKutta:
             last = t + h >= t1
             if last:
                 h = t1 - t
-            y1, new, gst, y_err, ratio = step(
+            y1, new, *observed, ratio = step(
                 torch.tensor(t, **scalar), torch.tensor(h, **scalar), y, k1
             )
             f.nfe_forward += s - 1
-            grad = y1.requires_grad
-            if grad:  # the last stage is hooked once it is known to be used (below)
+            if y1.requires_grad:
                 for k in new[:-1]:
                     k.register_hook(self._backward_counter(f))
+                # the last stage feeds only the error estimate and its ratio (FSAL: b_s = 0)
+                # and, outside, the next step, dense output or observers: counted iff one of
+                # those gets a gradient (an unused output's hook sees None)
+                self._count_if_used(f, new[-1], *((observed[1], ratio) if observed else ()))
             err = loop.error(ratio, t)
             if err <= 1.0:
                 t_new = t1 if last else t + h
-                # the FSAL stage k_s is the next step's k_1, or else used only by dense output
-                # strictly inside the final step (an unused output of the compiled step still
-                # gets a zero gradient, so its hook alone would count it)
-                if grad and (not last or any(t < tm < t_new for tm in ts[j:])):
-                    new[-1].register_hook(self._backward_counter(f))
                 kst = torch.stack((k1, *new))
                 kmat = kst.view(s, n)
                 if observers:
+                    gst, y_err = observed
                     info = StepInfo(t, h, y, y1, y_err, ratio, kst, gst,
                                     tab, ctrl.rtol, ctrl.atol)  # fmt: skip
                     for obs in observers:
@@ -188,3 +204,18 @@ class CompiledRungeKutta:
             f.nfe_backward += 1
 
         return hook
+
+    @staticmethod
+    def _count_if_used(f: CountedField, *outputs: Any) -> None:
+        """One backward evaluation if any of ``outputs`` of one compiled step receives a
+        gradient: the compiled graph runs its backward once any of its outputs is used and
+        then calls every output's hook, with None for the unused ones."""
+        used = [False]
+
+        def hook(grad: torch.Tensor | None) -> None:
+            if grad is not None and not used[0]:
+                used[0] = True
+                f.nfe_backward += 1
+
+        for out in outputs:
+            out.register_hook(hook)
