@@ -15,7 +15,12 @@ compiled graph that requires grad costs each backward call a tangent (a zero ten
 gets no gradient) and the forward a buffer; the observed outputs were 9 of 16 and are now made
 only for the solves that read them (an error controller's regularizer). Inductor's
 ``size_asserts`` (a check per buffer on every call that the shapes are the ones traced; dynamo's
-guards already check the inputs, and ``dynamic=False``) are off.
+guards already check the inputs, and ``dynamic=False``) are off, and the step's wrapper is
+inductor's C++ wrapper (``cpp_wrapper``): the generated code that allocates buffers and calls
+the kernels and matrix products runs as C++ rather than as ~100 python calls per step.
+Measured against the python wrapper (interleaved, same process, 2 AMD EPYC cores): training
+step per NFE 0.83-0.87x (spiral) and 0.90-0.91x (digits), prediction 0.88-0.93x, and a warm
+first step (graphs from the FX graph cache) 1.1-1.6 s instead of 4.3-5.6 s.
 
 Host syncs: exactly one per step attempt, ``ratio.item()`` for accept/reject (the eager loop
 has the same one); ``t``/``h`` go to the device as scalars (no sync). On CUDA,
@@ -49,7 +54,7 @@ from ndebench_torch.vector_field import CountedField
 RECOMPILE_LIMIT = 64
 
 #: inductor options of the compiled step (see the module docstring)
-INDUCTOR_OPTIONS: dict[str, Any] = {"size_asserts": False}
+INDUCTOR_OPTIONS: dict[str, Any] = {"size_asserts": False, "cpp_wrapper": True}
 
 
 def make_step(
