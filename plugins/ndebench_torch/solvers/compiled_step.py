@@ -174,8 +174,9 @@ class CompiledRungeKutta:
             )
             f.nfe_forward += s - 1
             if y1.requires_grad:
-                for k in new[:-1]:
-                    k.register_hook(self._backward_counter(f))
+                # the stages 2..s-1 feed y1: once the step's backward runs (any output used)
+                # it calls every output's hook, so one hook counts them all
+                new[0].register_hook(self._backward_counter(f, len(new) - 1))
                 # the last stage feeds only the error estimate and its ratio (FSAL: b_s = 0)
                 # and, outside, the next step, dense output or observers: counted iff one of
                 # those gets a gradient (an unused output's hook sees None)
@@ -204,9 +205,9 @@ class CompiledRungeKutta:
         return Solution(ys, loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
 
     @staticmethod
-    def _backward_counter(f: CountedField) -> Any:
-        def hook(grad: torch.Tensor) -> None:
-            f.nfe_backward += 1
+    def _backward_counter(f: CountedField, n: int) -> Any:
+        def hook(grad: torch.Tensor | None) -> None:
+            f.nfe_backward += n
 
         return hook
 
