@@ -29,7 +29,10 @@ sets: inductor captures the step in a CUDA graph); not exercised on this CPU-onl
 
 NFE are counted as in the eager loop: ``s - 1`` forward evaluations per step on the
 :class:`~ndebench_torch.vector_field.CountedField`, and one backward evaluation per stage output
-that receives its gradient (a hook on each, as on the eager field's outputs). A field that is not a
+that receives its gradient, as on the eager field's outputs: once a step's compiled backward
+runs it calls the hook of every output, with None for an output nobody used, so one hook
+counts the stages 2..s-1 (they all feed y1) and the last stage counts iff it, or (observed)
+the error estimate or ratio it feeds, received a gradient. A field that is not a
 ``CountedField`` of a module (the augmented dynamics of continuous adjoints and of the kinetic
 and Taylor regularizers) runs through the eager loop unchanged.
 """
@@ -63,11 +66,11 @@ def make_step(
     time_input: bool,
     cuda_graphs: bool = False,
     backend: str = "inductor",
-    observed: bool = True,
+    observed: bool = False,
 ) -> Any:
-    """The compiled ``step(t, h, y, k1) -> (y1, k, g, y_err, ratio)`` of ``solver``'s tableau
-    with the controller's tolerances; ``k`` are the new stages (2..s), ``g`` the inputs of all
-    stages. ``observed=False``: ``(y1, k, ratio)`` only."""
+    """The compiled ``step(t, h, y, k1) -> (y1, k, ratio)`` of ``solver``'s tableau with the
+    controller's tolerances, ``k`` the new stages (2..s); ``observed``: ``(y1, k, g, y_err,
+    ratio)`` with ``g`` the inputs of all stages and ``y_err`` the error estimate."""
     tab, ctrl = solver.tableau, solver.controller
     s = tab.stages
     rows = solver._a_rows
@@ -93,7 +96,7 @@ def make_step(
         y_err = (torch.mm(b_row, kst.view(s, -1)) * h).view(y.shape)
         scale = torch.maximum(y.abs(), y1.abs()) * rtol + atol
         ratio = torch.linalg.vector_norm(y_err / scale) / math.sqrt(y.numel())
-        # the stages as separate outputs: each gets its own backward hook (NFE as in eager)
+        # the stages as separate outputs: hooked for the backward NFE; the last is the next k1
         if not observed:
             return y1, tuple(ks[1:]), ratio
         return y1, tuple(ks[1:]), tuple(gs), y_err, ratio
