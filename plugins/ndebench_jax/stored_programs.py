@@ -24,16 +24,25 @@ be read (truncated, from an incompatible jax) is traced again and replaced; a pr
 serialize (host callbacks: equinox's runtime checks when ``EQX_ON_ERROR`` is not ``nan``) is
 used as traced and not stored. Writes are atomic (:func:`ndebench.atomic.write_with_atomic`).
 
+Size: every edit of the code (or a version change) makes new keys, so the directory would only
+grow. After writing a program, :func:`prune` keeps it within ``NDEBENCH_STORED_PROGRAMS_MB``
+megabytes (default 512; ``0`` or less: no limit) by deleting the least recently used files
+first (a program read is touched, so use, not creation, orders them); the file just written is
+never deleted. A process that was about to read a file another one deleted traces the program
+again, as for a damaged file: pruning can cost time, never a result.
+
 ``COUNTS`` counts this process's ``loaded`` and ``exported`` programs (tests assert on them).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
 import inspect
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -47,6 +56,49 @@ COUNTS = {"loaded": 0, "exported": 0}
 #: cell, fidelity's sessions) takes the function jax has already compiled
 _LOADED: collections.OrderedDict[str, Callable[..., Any]] = collections.OrderedDict()
 _KEEP = 16
+#: the environment variable of the directory's size limit in megabytes, and its default
+LIMIT_ENV, LIMIT_MB = "NDEBENCH_STORED_PROGRAMS_MB", 512.0
+
+
+def limit_bytes() -> int | None:
+    """The directory's size limit from ``NDEBENCH_STORED_PROGRAMS_MB`` (None: no limit)."""
+    raw = os.environ.get(LIMIT_ENV, "").strip()
+    try:
+        mb = float(raw) if raw else LIMIT_MB
+    except ValueError:
+        raise ValueError(
+            f"{LIMIT_ENV}={raw!r}: not a number of megabytes (a number; 0 or less: no limit)"
+        ) from None
+    return int(mb * 2**20) if mb > 0 else None
+
+
+def prune(directory: Path, max_bytes: int | None, keep: Path | None = None) -> list[Path]:
+    """Delete the least recently used (oldest modification time) program files of
+    ``directory`` until their total size is at most ``max_bytes``, never ``keep``; return the
+    deleted paths. Files another process deletes meanwhile are skipped."""
+    if max_bytes is None:
+        return []
+    files = []
+    for path in directory.glob(f"*{SUFFIX}"):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        files.append((st.st_mtime, path.name, st.st_size, path))
+    total = sum(size for _, _, size, _ in files)
+    deleted = []
+    for _, _, size, path in sorted(files):
+        if total <= max_bytes:
+            break
+        if keep is not None and path == keep:
+            continue
+        try:
+            path.unlink()
+            deleted.append(path)
+        except FileNotFoundError:
+            pass
+        total -= size
+    return deleted
 
 
 @functools.cache
@@ -127,6 +179,8 @@ def stored(
         try:
             exported = export.deserialize(bytearray(path.read_bytes()))
             COUNTS["loaded"] += 1
+            with contextlib.suppress(OSError):  # used: the last file prune deletes
+                os.utime(path)
         # a damaged or incompatible file must never fail a cell: it is traced again and
         # replaced (deserialization raises what flatbuffers and jax raise, not one type)
         except Exception:
@@ -142,6 +196,7 @@ def stored(
             return jitted
         write_with_atomic(path, lambda tmp: tmp.write_bytes(bytes(blob)))
         COUNTS["exported"] += 1
+        prune(directory, limit_bytes(), keep=path)
     function = jax.jit(exported.call)
     _LOADED[key] = function
     while len(_LOADED) > _KEEP:

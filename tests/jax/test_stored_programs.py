@@ -189,3 +189,65 @@ def test_source_fingerprint_follows_a_component_file(tmp_path: Path, monkeypatch
     module.write_text("class Reg:\n    x = 1\n")
     stored_programs._file_digest.cache_clear()
     assert stored_programs.source_fingerprint([my_reg.Reg]) != before
+
+
+def _program_file(directory: Path, name: str, size: int, mtime: float) -> Path:
+    path = directory / f"{name}{stored_programs.SUFFIX}"
+    path.write_bytes(b"x" * size)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_prune_deletes_the_least_recently_used_programs_first(tmp_path: Path) -> None:
+    old, mid, new = (
+        _program_file(tmp_path, n, 100, t) for n, t in (("a", 1e9), ("b", 2e9), ("c", 3e9))
+    )
+    other = tmp_path / "notes.txt"  # not a program: never counted or deleted
+    other.write_bytes(b"y" * 1000)
+    assert stored_programs.prune(tmp_path, None) == []  # no limit
+    assert stored_programs.prune(tmp_path, 300) == []  # within the limit
+    assert stored_programs.prune(tmp_path, 250) == [old]
+    assert stored_programs.prune(tmp_path, 100, keep=mid) == [new]  # keep survives, the rest goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [mid.name, other.name]
+    # the kept file alone may exceed the limit: it is never deleted
+    assert stored_programs.prune(tmp_path, 10, keep=mid) == []
+    assert mid.is_file()
+
+
+def test_the_limit_comes_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(stored_programs.LIMIT_ENV, raising=False)
+    assert stored_programs.limit_bytes() == 512 * 2**20
+    monkeypatch.setenv(stored_programs.LIMIT_ENV, "1.5")
+    assert stored_programs.limit_bytes() == int(1.5 * 2**20)
+    monkeypatch.setenv(stored_programs.LIMIT_ENV, "0")
+    assert stored_programs.limit_bytes() is None
+    monkeypatch.setenv(stored_programs.LIMIT_ENV, "lots")
+    with pytest.raises(ValueError, match="NDEBENCH_STORED_PROGRAMS_MB='lots'"):
+        stored_programs.limit_bytes()
+
+
+def test_storing_a_program_prunes_the_directory_by_use(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A program read is touched, so the one not used for longest goes when a new one is
+    written past the limit; the new one stays."""
+    import jax
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda x: jnp.tanh(x).sum())
+    args = (np.ones((3, 4), np.float32),)
+    stored_programs.forget()
+    stored_programs.stored(f, args, tmp_path, "first")
+    stored_programs.stored(f, args, tmp_path, "second")
+    first, second = (tmp_path / f"{k}{stored_programs.SUFFIX}" for k in ("first", "second"))
+    os.utime(first, (1e9, 1e9))
+    os.utime(second, (1.5e9, 1.5e9))
+    stored_programs.forget()
+    stored_programs.stored(f, args, tmp_path, "first")  # read: now the most recently used
+    assert first.stat().st_mtime > 1.5e9
+    size = first.stat().st_size
+    # room for two programs: writing a third deletes the least recently used, "second"
+    monkeypatch.setenv(stored_programs.LIMIT_ENV, str(2.5 * size / 2**20))
+    stored_programs.stored(f, args, tmp_path, "third")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{k}{stored_programs.SUFFIX}" for k in ("first", "third")
+    )
+    stored_programs.forget()
