@@ -11,9 +11,9 @@ control, dense output and observers stay in Python.
 
 The step returns what its caller reads and no more: without observers ``(y1, k, ratio)``, with
 observers also the stage inputs and the error estimate they are shown. Every output of a
-compiled graph that requires grad costs each backward call a tangent (a zero tensor when it
-gets no gradient) and the forward a buffer; the observed outputs were 9 of 16 and are now made
-only for the solves that read them (an error controller's regularizer). Inductor's
+compiled graph that requires grad costs each forward call a buffer and each backward call a
+tangent to process; the observed outputs were 8 of 16 and are now made only for the solves
+that read them (an error controller's regularizer). Inductor's
 ``size_asserts`` (a check per buffer on every call that the shapes are the ones traced; dynamo's
 guards already check the inputs, and ``dynamic=False``) are off, and the step's wrapper is
 inductor's C++ wrapper (``cpp_wrapper``): the generated code that allocates buffers and calls
