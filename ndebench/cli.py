@@ -182,6 +182,9 @@ def _run(args: argparse.Namespace) -> int:
 
     reg = load_registry(strict=args.strict_plugins)
     suite = load_suite(args.suite, reg)
+    errors = reg.settings_errors(cell.backend for cell in suite.cells)
+    if errors:
+        raise InputError("; ".join(errors))
     out = Path(args.out) if args.out else Path("results") / suite.name
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory")

@@ -43,6 +43,8 @@ def doctor(results_dir: str = "results") -> int:
             f"plugin {failure.name} loads: {failure.error}",
             f"reinstall the package providing {failure.target}",
         )
+    for error in reg.settings_errors(reg.backends):
+        good &= _line(False, f"setting {error}", "correct or unset the variable")
     from ndebench.executors.local import run_isolated
     from ndebench.runner import cell_key
 

@@ -79,6 +79,16 @@ def ndebench_register_tasks() -> list[type[AbstractTask]]:
 
 
 @hookspec
+def ndebench_settings_errors(backends: list[str]) -> list[str]:
+    """Return one line per malformed setting this plugin reads from the environment (a
+    variable's name, its value and what it accepts) that matters to a run using ``backends``
+    (the suite's backends; ``ndebench doctor`` passes every installed one). ``ndebench run``
+    stops with exit code 2 on any before it creates anything; ``doctor`` lists them. A setting
+    that is read only inside a cell's process would otherwise crash every cell that reads it."""
+    raise NotImplementedError
+
+
+@hookspec
 def ndebench_before_cell_run(cell: Cell) -> None:
     """Called in the cell's process before the backend builds the experiment."""
 

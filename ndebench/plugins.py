@@ -112,6 +112,14 @@ class Registry:
                 )
         return None
 
+    def settings_errors(self, backends: Iterable[str]) -> list[str]:
+        """The plugins' malformed environment settings for a run of ``backends``
+        (:func:`ndebench.hookspecs.ndebench_settings_errors`), one line each."""
+        if self.manager is None:
+            return []
+        results = self.manager.hook.ndebench_settings_errors(backends=sorted(set(backends)))
+        return [line for lines in results for line in lines]
+
     def framework_versions(self, backend: str) -> dict[str, str]:
         info = self.backends.get(backend)
         out: dict[str, str] = {}

@@ -198,3 +198,12 @@ def ndebench_register_regularizers() -> list[RegularizerInfo]:
         )
         for name, impl in _REGULARIZERS.items()
     ]
+
+
+@hookimpl
+def ndebench_settings_errors(backends: list[str]) -> list[str]:
+    if BACKEND not in backends:
+        return []
+    from ndebench_jax.stored_programs import settings_errors
+
+    return settings_errors()

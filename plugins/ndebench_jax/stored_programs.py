@@ -28,8 +28,11 @@ Size: every edit of the code (or a version change) makes new keys, so the direct
 grow. After writing a program, :func:`prune` keeps it within ``NDEBENCH_STORED_PROGRAMS_MB``
 megabytes (default 512; ``0`` or less: no limit) by deleting the least recently used files
 first (a program read is touched, so use, not creation, orders them); the file just written is
-never deleted. A process that was about to read a file another one deleted traces the program
-again, as for a damaged file: pruning can cost time, never a result.
+never deleted. A malformed value is bad input: :func:`settings_errors`, through the plugin's
+``ndebench_settings_errors`` hook, stops ``ndebench run`` of a suite with JAX cells (exit code 2)
+and is listed by ``ndebench doctor``. A process that was about to read a file another one
+deleted traces the program again, as for a damaged file: pruning can cost time, never a
+result.
 
 ``COUNTS`` counts this process's ``loaded`` and ``exported`` programs (tests assert on them).
 """
@@ -70,6 +73,15 @@ def limit_bytes() -> int | None:
             f"{LIMIT_ENV}={raw!r}: not a number of megabytes (a number; 0 or less: no limit)"
         ) from None
     return int(mb * 2**20) if mb > 0 else None
+
+
+def settings_errors() -> list[str]:
+    """``NDEBENCH_STORED_PROGRAMS_MB`` checked before a run (:func:`limit_bytes`'s error)."""
+    try:
+        limit_bytes()
+    except ValueError as exc:
+        return [str(exc)]
+    return []
 
 
 def prune(directory: Path, max_bytes: int | None, keep: Path | None = None) -> list[Path]:

@@ -251,3 +251,40 @@ def test_storing_a_program_prunes_the_directory_by_use(tmp_path: Path, monkeypat
         f"{k}{stored_programs.SUFFIX}" for k in ("first", "third")
     )
     stored_programs.forget()
+
+
+_SUITE = """
+[suite]
+name = "s"
+seeds = [0]
+[matrix]
+backend = {backends}
+task = ["spiral"]
+solver = ["tsit5"]
+adjoint = ["discrete"]
+regularizer = ["none"]
+"""
+
+
+def test_a_bad_limit_stops_a_jax_run_before_it_starts(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A malformed ``NDEBENCH_STORED_PROGRAMS_MB`` is bad input: ``ndebench run`` of a suite
+    with JAX cells exits 2 with one line naming the variable, before creating anything (it
+    used to crash each JAX cell at its first stored program); a suite without JAX runs."""
+    from ndebench.cli import main
+    from ndebench.plugins import load_registry
+
+    monkeypatch.setenv(stored_programs.LIMIT_ENV, "lots")
+    jax_suite = tmp_path / "jax.toml"
+    jax_suite.write_text(_SUITE.format(backends='["torch", "jax"]'))
+    out = tmp_path / "res"
+    assert main(["run", str(jax_suite), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NDEBENCH_STORED_PROGRAMS_MB='lots'" in err, err
+    assert "0 or less: no limit" in err and not out.exists()
+    torch_suite = tmp_path / "torch.toml"
+    torch_suite.write_text(_SUITE.format(backends='["torch"]'))
+    assert main(["run", str(torch_suite), "--out", str(out), "--dry-run"]) == 0
+    # doctor's list of settings (every backend): the same line
+    assert load_registry().settings_errors(["torch", "jax"]) == [err.split("error: ", 1)[1]]
+    monkeypatch.setenv(stored_programs.LIMIT_ENV, "64")
+    assert load_registry().settings_errors(["jax"]) == []
