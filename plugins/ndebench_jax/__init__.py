@@ -204,6 +204,6 @@ def ndebench_register_regularizers() -> list[RegularizerInfo]:
 def ndebench_settings_errors(backends: list[str]) -> list[str]:
     if BACKEND not in backends:
         return []
-    from ndebench_jax.stored_programs import settings_errors
+    from ndebench_jax.settings import settings_errors
 
     return settings_errors()

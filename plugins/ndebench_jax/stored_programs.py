@@ -28,10 +28,10 @@ Size: every edit of the code (or a version change) makes new keys, so the direct
 grow. After writing a program, :func:`prune` keeps it within ``NDEBENCH_STORED_PROGRAMS_MB``
 megabytes (default 512; ``0`` or less: no limit) by deleting the least recently used files
 first (a program read is touched, so use, not creation, orders them); the file just written is
-never deleted. A malformed value is bad input: :func:`settings_errors`, through the plugin's
-``ndebench_settings_errors`` hook, stops ``ndebench run`` of a suite with JAX cells (exit code 2)
-and is listed by ``ndebench doctor``. A process that was about to read a file another one
-deleted traces the program again, as for a damaged file: pruning can cost time, never a
+never deleted. A malformed value is bad input: the plugin's ``ndebench_settings_errors`` hook
+(:mod:`ndebench_jax.settings`) stops ``ndebench run`` of a suite with JAX cells (exit code 2)
+and ``ndebench doctor`` lists it. A process that was about to read a file another one deleted
+traces the program again, as for a damaged file: pruning can cost time, never a
 result.
 
 ``COUNTS`` counts this process's ``loaded`` and ``exported`` programs (tests assert on them).
@@ -51,6 +51,9 @@ from pathlib import Path
 from typing import Any
 
 from ndebench.atomic import write_with_atomic
+from ndebench_jax.settings import LIMIT_ENV as LIMIT_ENV
+from ndebench_jax.settings import LIMIT_MB as LIMIT_MB
+from ndebench_jax.settings import limit_bytes as limit_bytes
 
 SUFFIX = ".jaxexport"
 VERSIONED = ("jax", "jaxlib", "diffrax", "equinox", "optax")
@@ -59,29 +62,6 @@ COUNTS = {"loaded": 0, "exported": 0}
 #: cell, fidelity's sessions) takes the function jax has already compiled
 _LOADED: collections.OrderedDict[str, Callable[..., Any]] = collections.OrderedDict()
 _KEEP = 16
-#: the environment variable of the directory's size limit in megabytes, and its default
-LIMIT_ENV, LIMIT_MB = "NDEBENCH_STORED_PROGRAMS_MB", 512.0
-
-
-def limit_bytes() -> int | None:
-    """The directory's size limit from ``NDEBENCH_STORED_PROGRAMS_MB`` (None: no limit)."""
-    raw = os.environ.get(LIMIT_ENV, "").strip()
-    try:
-        mb = float(raw) if raw else LIMIT_MB
-    except ValueError:
-        raise ValueError(
-            f"{LIMIT_ENV}={raw!r}: not a number of megabytes (a number; 0 or less: no limit)"
-        ) from None
-    return int(mb * 2**20) if mb > 0 else None
-
-
-def settings_errors() -> list[str]:
-    """``NDEBENCH_STORED_PROGRAMS_MB`` checked before a run (:func:`limit_bytes`'s error)."""
-    try:
-        limit_bytes()
-    except ValueError as exc:
-        return [str(exc)]
-    return []
 
 
 def prune(directory: Path, max_bytes: int | None, keep: Path | None = None) -> list[Path]:
