@@ -23,6 +23,8 @@ def _cases():  # type: ignore[no-untyped-def]
             marks = [getattr(pytest.mark, marker)]
             if backend == "jax" and case.check == "capability" and not _jax_default(case):
                 marks.append(pytest.mark.slow)  # each JAX cell compiles: ~5 s a case
+            elif str(case) in _JAX_SLOW:
+                marks.append(pytest.mark.slow)
             yield pytest.param(case, id=str(case), marks=marks)
 
 
@@ -35,9 +37,26 @@ def _cases():  # type: ignore[no-untyped-def]
 _JAX_DEFAULT_REGULARIZERS = ("none", "ernode", "srnode", "local_error_biased", "steer")
 
 
+#: JAX cases of other checks that run with ``pytest -m slow`` (10-26 s each, compiling a
+#: gradient), because a default test covers the same code: backsolve's gradient on the spiral
+#: and on the digits classifier against torch's, which its own conformance checks
+#: (tests/cross_backend/test_adjoints_torch_vs_jax.py::test_backsolve_gradient_close,
+#: tests/cross_backend/test_classifier_torch_vs_jax.py); the unbiased local regularizers'
+#: gradients, whose solve, fresh step and estimate are the biased variants' (checked by
+#: default) with the time drawn uniformly instead of from the reservoir
+_JAX_SLOW = {
+    "jax:classifier:backsolve",
+    "jax:adjoint_gradient:backsolve",
+    "jax:capability:tsit5/backsolve/none",
+    "jax:regularizer_gradient:local_error_unbiased",
+    "jax:regularizer_gradient:local_stiffness_unbiased",
+}
+
+
 def _jax_default(case) -> bool:  # type: ignore[no-untyped-def]
     """The JAX capability cases of the default run: :data:`_JAX_DEFAULT_REGULARIZERS` on
-    tsit5 + discrete and every adjoint with none (all of them run with ``pytest -m slow``)."""
+    tsit5 + discrete and every adjoint but backsolve (:data:`_JAX_SLOW`) with none (all of them
+    run with ``pytest -m slow``)."""
     solver, adjoint, regularizer = case.component.split("/")
     if solver != "tsit5":
         return False

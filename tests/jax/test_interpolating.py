@@ -75,7 +75,12 @@ def session_grad(registry, c: Cell):
     return got, ref, session
 
 
-@pytest.mark.parametrize("params", [{}, {"checkpoints": 200}], ids=["steps", "grid200"])
+# the checkpoint grid's gradient is also compared with torch's (grid8, tests/cross_backend)
+@pytest.mark.parametrize(
+    "params",
+    [{}, pytest.param({"checkpoints": 200}, marks=pytest.mark.slow)],
+    ids=["steps", "grid200"],
+)
 def test_gradient_matches_analytic_and_shrinks_with_tolerance(registry, params):
     errs = []
     for tol in (1e-4, 1e-8):
