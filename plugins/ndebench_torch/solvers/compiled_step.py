@@ -9,8 +9,10 @@ and ``h`` as 0-d tensors (no recompilation when they change). The loop around it
 as the eager one (:class:`~ndebench_torch.solvers.runge_kutta.AbstractRungeKutta`): step-size
 control, dense output and observers stay in Python.
 
-The step returns what its caller reads and no more: without observers ``(y1, k, ratio)``, with
-observers also the stage inputs and the error estimate they are shown. Every output of a
+The step returns what its caller reads and no more: without observers ``(y1, k, K, ratio)``
+(``K`` the stacked stages ``k1..ks`` the error estimate is made from, which the dense output and
+observers read: stacking them again outside the graph cost an op and an autograd node per
+step), with observers also the stage inputs and the error estimate they are shown. Every output of a
 compiled graph that requires grad costs each forward call a buffer and each backward call a
 tangent to process; the observed outputs were 8 of 16 and are now made only for the solves
 that read them (an error controller's regularizer). Inductor's
@@ -31,8 +33,9 @@ NFE are counted as in the eager loop: ``s - 1`` forward evaluations per step on 
 :class:`~ndebench_torch.vector_field.CountedField`, and one backward evaluation per stage output
 that receives its gradient, as on the eager field's outputs: once a step's compiled backward
 runs it calls the hook of every output, with None for an output nobody used, so one hook
-counts the stages 2..s-1 (they all feed y1) and the last stage counts iff it, or (observed)
-the error estimate or ratio it feeds, received a gradient. A field that is not a
+counts the stages 2..s-1 (they all feed y1) and the last stage counts iff it, the stacked
+stages (as the eager loop's stack gives it a gradient) or (observed) the error estimate or ratio
+it feeds, received a gradient. A field that is not a
 ``CountedField`` of a module (the augmented dynamics of continuous adjoints and of the kinetic
 and Taylor regularizers) runs through the eager loop unchanged.
 """
@@ -68,9 +71,10 @@ def make_step(
     backend: str = "inductor",
     observed: bool = False,
 ) -> Any:
-    """The compiled ``step(t, h, y, k1) -> (y1, k, ratio)`` of ``solver``'s tableau with the
-    controller's tolerances, ``k`` the new stages (2..s); ``observed``: ``(y1, k, g, y_err,
-    ratio)`` with ``g`` the inputs of all stages and ``y_err`` the error estimate."""
+    """The compiled ``step(t, h, y, k1) -> (y1, k, K, ratio)`` of ``solver``'s tableau with the
+    controller's tolerances, ``k`` the new stages (2..s), ``K`` all stages stacked;
+    ``observed``: ``(y1, k, K, g, y_err, ratio)`` with ``g`` the inputs of all stages and
+    ``y_err`` the error estimate."""
     tab, ctrl = solver.tableau, solver.controller
     s = tab.stages
     rows = solver._a_rows
@@ -96,10 +100,11 @@ def make_step(
         y_err = (torch.mm(b_row, kst.view(s, -1)) * h).view(y.shape)
         scale = torch.maximum(y.abs(), y1.abs()) * rtol + atol
         ratio = torch.linalg.vector_norm(y_err / scale) / math.sqrt(y.numel())
-        # the stages as separate outputs: hooked for the backward NFE; the last is the next k1
+        # the stages as separate outputs: hooked for the backward NFE; the last is the next k1;
+        # and stacked (already made for y_err) for the dense output and the observers
         if not observed:
-            return y1, tuple(ks[1:]), ratio
-        return y1, tuple(ks[1:]), tuple(gs), y_err, ratio
+            return y1, tuple(ks[1:]), kst, ratio
+        return y1, tuple(ks[1:]), kst, tuple(gs), y_err, ratio
 
     # one compiled graph per (shape, requires_grad, closure) seen by this code object: a cell
     # sees training, prediction and train-metric batches with and without gradients, and a
@@ -172,7 +177,7 @@ class CompiledRungeKutta:
             last = t + h >= t1
             if last:
                 h = t1 - t
-            y1, new, *observed, ratio = step(
+            y1, new, kst, *observed, ratio = step(
                 torch.tensor(t, **scalar), torch.tensor(h, **scalar), y, k1
             )
             f.nfe_forward += s - 1
@@ -183,11 +188,10 @@ class CompiledRungeKutta:
                 # the last stage feeds only the error estimate and its ratio (FSAL: b_s = 0)
                 # and, outside, the next step, dense output or observers: counted iff one of
                 # those gets a gradient (an unused output's hook sees None)
-                self._count_if_used(f, new[-1], *((observed[1], ratio) if observed else ()))
+                self._count_if_used(f, new[-1], kst, *((observed[1], ratio) if observed else ()))
             err = loop.error(ratio, t)
             if err <= 1.0:
                 t_new = t1 if last else t + h
-                kst = torch.stack((k1, *new))
                 kmat = kst.view(s, n)
                 if observers:
                     gst, y_err = observed
