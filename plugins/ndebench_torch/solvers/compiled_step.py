@@ -186,8 +186,9 @@ class CompiledRungeKutta:
                 # it calls every output's hook, so one hook counts them all
                 new[0].register_hook(self._backward_counter(f, len(new) - 1))
                 # the last stage feeds only the error estimate and its ratio (FSAL: b_s = 0)
-                # and, outside, the next step, dense output or observers: counted iff one of
-                # those gets a gradient (an unused output's hook sees None)
+                # and, outside, the next step and (through the stacked stages) the dense
+                # output or observers: counted iff one of those gets a gradient (an unused
+                # output's hook sees None)
                 self._count_if_used(f, new[-1], kst, *((observed[1], ratio) if observed else ()))
             err = loop.error(ratio, t)
             if err <= 1.0:
