@@ -10,7 +10,7 @@ module's parameters, so one evaluation is a handful of kernel calls.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -66,10 +66,16 @@ class LayerModule(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         return self.function()(x, t)
 
-    def function(self) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
-        """The layer as a closure over its parameter tensors (no module lookups per call)."""
+    def function(
+        self, params: Mapping[str, torch.Tensor] | None = None
+    ) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
+        """The layer as a closure over its parameter tensors (no module lookups per call), or
+        over ``params`` (named as ``named_parameters()`` names them) in their place."""
         s = self.spec
-        w, b = getattr(self, "weight", None), getattr(self, "bias", None)
+        if params is None:
+            w, b = getattr(self, "weight", None), getattr(self, "bias", None)
+        else:
+            w, b = params.get("weight"), params.get("bias")
         act = ACTIVATIONS[getattr(s, "activation", "identity")]
         if isinstance(s, m.Dense | m.Conv2d):
             timed = s.time_input
@@ -101,7 +107,10 @@ class LayerModule(nn.Module):
             fn = ACTIVATIONS[s.name]
             return lambda x, t: x if fn is None else fn(x)
         if isinstance(s, m.Concat):
-            branches = list(self.branches)
+            branches = [
+                br.function(None if params is None else _under(params, f"branches.{i}."))
+                for i, br in enumerate(self.branches)
+            ]
             return lambda x, t: torch.cat([br(x, t) for br in branches], dim=1)
         raise TypeError(f"torch backend: layer {type(s).__name__} needs two inputs (GRU: gru())")
 
@@ -130,6 +139,48 @@ class ChainModule(nn.Module):
         for f in fns:
             x = f(x, t)
         return x
+
+    def function(
+        self, params: Mapping[str, torch.Tensor] | None = None
+    ) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
+        """``forward`` as a function of ``params`` (``named_parameters()``'s names) instead of
+        the module's own tensors: what ``torch.func`` transforms differentiate (the closures
+        ``forward`` caches hold the module's tensors, which ``functional_call`` cannot swap)."""
+        fns = [
+            layer.function(None if params is None else _under(params, f"layers.{i}."))  # type: ignore[operator]
+            for i, layer in enumerate(self.layers)
+        ]
+
+        def chain(x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+            for f in fns:
+                x = f(x, t)
+            return x
+
+        return chain
+
+
+def _under(params: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of ``params`` named under ``prefix``, without it."""
+    return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def functional(
+    module: nn.Module,
+) -> Callable[[Mapping[str, torch.Tensor]], Callable[..., torch.Tensor]]:
+    """``params -> (x, t=None) -> module's output`` computed with ``params`` (named as
+    ``named_parameters()`` names them) instead of the module's tensors: a :class:`ChainModule`
+    by its :meth:`~ChainModule.function`, any other module by ``torch.func.functional_call``."""
+    if isinstance(module, ChainModule):
+        return module.function
+
+    def of(params: Mapping[str, torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def call(x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+            args = (x,) if t is None else (x, t)
+            return torch.func.functional_call(module, dict(params), args)  # type: ignore[no-any-return]
+
+        return call
+
+    return of
 
 
 def build_parts(

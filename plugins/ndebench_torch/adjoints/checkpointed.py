@@ -27,12 +27,16 @@ is ``n + 1`` per recomputed evaluation instead of 1 (the same evaluations; teste
 Solvers: the own explicit Runge-Kutta loops (:class:`AbstractRungeKutta`, eager or with the
 compiled step; declared by the solver as ``recomputable_step``). In mode ``compiled`` (the
 loop's step compiled whole, :mod:`~ndebench_torch.solvers.compiled_step`) the forward solve
-runs the compiled step without gradient and each recomputed step is the same compiled step
-with gradient, so its VJP is AOTAutograd's compiled backward of the whole step (one autograd
-node per step). A VJP fused with the recomputation in one compiled function
-(``torch.func.vjp`` of ``functional_call``) was tried and dropped: the model's modules cache
-closures over their parameter tensors (:mod:`ndebench_torch.model`), which ``functional_call``
-does not reach, so it differentiated nothing (caught by comparing with the discrete adjoint).
+runs the compiled step without gradient, and each step's recomputation and VJP are one
+compiled call, ``torch.func.vjp`` of the step traced whole
+(:mod:`~ndebench_torch.solvers.compiled_vjp`): no autograd graph, no autograd engine, one
+generated program per step and no python per stage. Its NFE are counted by the adjoint as the
+hooks count them in eager (the same evaluations: ``s - 2`` recomputed and differentiated
+stages per step, plus the last stage where it has a cotangent). (An earlier fused version
+called ``torch.func.functional_call`` on the model's module and differentiated nothing: the
+module's cached closures hold its own parameter tensors, which ``functional_call`` cannot
+swap; the field is now evaluated by :func:`ndebench_torch.model.functional`, a function of the
+parameters it is given.)
 
 Regularizers: the step observers see the no-grad forward steps, so quantities computed inside
 a step (ERNODE's error estimates, SRNODE's stiffness) have no gradient here: the adjoint does
@@ -54,6 +58,7 @@ from ndebench.backend import UnsupportedCell
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.compiled_step import CompiledRungeKutta
+from ndebench_torch.solvers.compiled_vjp import make_step_vjp
 from ndebench_torch.solvers.interpolation import dense_weights
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
 from ndebench_torch.vector_field import CountedField, diffusion_of
@@ -85,10 +90,59 @@ class _Checkpoints:
 
 class _Run:
     def __init__(self, solver: Any, f: Field, ts: list[float], params: list[torch.Tensor],
-                 observers: Sequence[StepObserver]) -> None:  # fmt: skip
+                 observers: Sequence[StepObserver],
+                 vjps: dict[tuple[Any, ...], Any]) -> None:  # fmt: skip
         self.solver, self.f, self.ts, self.params, self.observers = solver, f, ts, params, observers
+        self.vjps = vjps  # the adjoint's compiled step VJPs
         self.sol: Solution | None = None
         self.store = _Checkpoints()
+
+
+class _FusedVJP:
+    """The compiled solver's fused step VJPs (:mod:`~ndebench_torch.solvers.compiled_vjp`)
+    for one backward pass: the field module's parameters detached once, their gradients
+    mapped back to the run's parameters."""
+
+    def __init__(self, run: _Run, f: CountedField) -> None:
+        cr: CompiledRungeKutta = run.solver
+        self.run, self.f, self.cr = run, f, cr
+        module: torch.nn.Module = f.module  # type: ignore[assignment]
+        own = list(module.parameters())
+        self.params = tuple(p.detach() for p in own)
+        where = {id(p): i for i, p in enumerate(own)}
+        self.index = [where.get(id(p)) for p in run.params]
+        self.s = cr.solver.tableau.stages
+
+    def __call__(
+        self, t: float, h: float, y: torch.Tensor, k1: torch.Tensor, a_y1: torch.Tensor,
+        cot_ks: list[torch.Tensor | None],
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor | None]]:  # fmt: skip
+        f, cr, run = self.f, self.cr, self.run
+        last_stage = cot_ks[-1] is not None
+        key = (id(cr), id(f.module), f.time_input, last_stage)
+        vjp = run.vjps.get(key)
+        if vjp is None:
+            module: torch.nn.Module = f.module  # type: ignore[assignment]
+            vjp = make_step_vjp(
+                cr.solver, module, f.time_input, last_stage, cr.cuda_graphs, cr.backend
+            )
+            run.vjps[key] = vjp
+        zero: torch.Tensor | None = None
+        cots: list[torch.Tensor] = []
+        for cot in cot_ks if last_stage else cot_ks[:-1]:
+            if cot is None:
+                zero = torch.zeros_like(a_y1) if zero is None else zero
+                cot = zero
+            cots.append(cot)
+        scalar = {"dtype": y.dtype, "device": y.device}
+        with torch.no_grad():
+            a_y, a_k1, a_p = vjp(torch.tensor(t, **scalar), torch.tensor(h, **scalar),
+                                 y, k1, a_y1, tuple(cots), self.params)  # fmt: skip
+        # the recomputed stages 2..s-1 (and s): evaluated and differentiated once each
+        n = self.s - 2 + int(last_stage)
+        f.nfe_forward += n
+        f.nfe_backward += n
+        return a_y, a_k1, [None if i is None else a_p[i] for i in self.index]
 
 
 def _recompute_eager(
@@ -108,31 +162,6 @@ def _recompute_eager(
         if i < s - 1 or last_stage:
             ks.append(f(t + float(c[i]) * h, g))
     return gs[-1], ks
-
-
-def _counter(f: CountedField) -> Any:
-    def hook(grad: torch.Tensor) -> None:
-        f.nfe_backward += 1
-
-    return hook
-
-
-def _recompute_compiled(
-    cr: CompiledRungeKutta, f: CountedField, t: float, h: float, y: torch.Tensor,
-    k1: torch.Tensor, last_stage: bool,
-) -> tuple[torch.Tensor, list[torch.Tensor]]:  # fmt: skip
-    """The same step by the compiled loop's step function, with gradient: its VJP is
-    AOTAutograd's compiled backward of the whole step (one autograd node)."""
-    tt = torch.tensor(t, dtype=y.dtype, device=y.device)
-    ht = torch.tensor(h, dtype=y.dtype, device=y.device)
-    y1, new, *_ = cr._step(f)(tt, ht, y, k1)
-    f.nfe_forward += len(new)
-    # as the compiled loop: every output of the compiled step gets a (possibly zero)
-    # gradient, so the last stage is hooked (and returned) only where it is used
-    used = list(new) if last_stage else list(new[:-1])
-    for k in used:
-        k.register_hook(_counter(f))
-    return y1, [k1, *used]
 
 
 class _Function(torch.autograd.Function):
@@ -160,9 +189,11 @@ def _backward(
     solver, f, ts, params, st = run.solver, run.f, run.ts, run.params, run.store
     compiled = isinstance(solver, CompiledRungeKutta)
     rk: AbstractRungeKutta = solver.solver if compiled else solver
-    # the compiled step recomputes where the compiled loop ran it (a counted module field)
-    use_compiled = (
-        compiled and isinstance(f, CountedField) and isinstance(f.module, torch.nn.Module)
+    # the compiled step's fused VJP where the compiled loop ran it (a counted module field)
+    fused = (
+        _FusedVJP(run, f)
+        if compiled and isinstance(f, CountedField) and isinstance(f.module, torch.nn.Module)
+        else None
     )
     s = rk.tableau.stages
     n_steps = len(st.t)
@@ -223,7 +254,10 @@ def _backward(
         if a_k is not None:
             last = cot_ks[-1]
             cot_ks[-1] = a_k if last is None else last + a_k
-        gy, gk1, gps = _step_vjp(run, rk, use_compiled, t, h, y, k1, a_y, cot_ks)
+        if fused is not None:
+            gy, gk1, gps = fused(t, h, y, k1, a_y, cot_ks)
+        else:
+            gy, gk1, gps = _step_vjp(run, rk, t, h, y, k1, a_y, cot_ks)
         a_y = gy if gy is not None else torch.zeros_like(a_y)
         a_k = gk1 if gk1 is not None else torch.zeros_like(a_y)
         if cot_dense:
@@ -243,7 +277,7 @@ def _backward(
 
 
 def _step_vjp(
-    run: _Run, rk: AbstractRungeKutta, use_compiled: bool, t: float, h: float, y: torch.Tensor,
+    run: _Run, rk: AbstractRungeKutta, t: float, h: float, y: torch.Tensor,
     k1: torch.Tensor, a_y1: torch.Tensor, cot_ks: list[torch.Tensor | None],
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, Sequence[torch.Tensor | None]]:  # fmt: skip
     """(a_y, a_k1, [a_p]) of one step: recomputed with gradient from (y_n, k1_n), then one
@@ -252,10 +286,7 @@ def _step_vjp(
     y, k1 = y.requires_grad_(), k1.requires_grad_()
     last_stage = cot_ks[-1] is not None
     with torch.enable_grad():
-        if use_compiled:
-            y1, ks = _recompute_compiled(run.solver, f, t, h, y, k1, last_stage)  # type: ignore[arg-type]
-        else:
-            y1, ks = _recompute_eager(rk, f, t, h, y, k1, last_stage)
+        y1, ks = _recompute_eager(rk, f, t, h, y, k1, last_stage)
     roots, cots = [y1], [a_y1]
     for k, cot in zip(ks[1:], cot_ks, strict=False):
         if cot is not None:
@@ -270,6 +301,12 @@ class CheckpointedAdjoint(AbstractAdjoint):
     without gradient, each accepted step recomputed and differentiated in the backward pass."""
 
     name: ClassVar[str] = "checkpointed"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        # compiled fused step VJPs by (solver, module, time input, last stage): kept for the
+        # session's solves (one compilation each)
+        self._vjps: dict[tuple[Any, ...], Any] = {}
 
     def solve(
         self,
@@ -289,7 +326,7 @@ class CheckpointedAdjoint(AbstractAdjoint):
         if diffusion_of(f) is not None:
             raise UnsupportedCell("checkpointed: recomputes ODE steps; an SDE field has noise")
         ps = [p for p in params if p.requires_grad]
-        run = _Run(solver, f, [float(t) for t in ts], ps, observers)
+        run = _Run(solver, f, [float(t) for t in ts], ps, observers, self._vjps)
         if not (torch.is_grad_enabled() and (y0.requires_grad or ps)):
             sol: Solution = solver.solve(f, y0, run.ts, observers=observers)
             return sol

@@ -63,6 +63,26 @@ RECOMPILE_LIMIT = 64
 INDUCTOR_OPTIONS: dict[str, Any] = {"size_asserts": False, "cpp_wrapper": True}
 
 
+def stages(
+    rows: Sequence[Sequence[tuple[int, float]]], c: Sequence[float], field: Any,
+    t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,
+    last_stage: bool = True,
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:  # fmt: skip
+    """The stages ``[k1, ..., k_s]`` (``k_s`` only if ``last_stage``) and their inputs
+    ``[y, g_2, ..., g_s]`` of one step (``rows[i]``: the nonzero ``(j, a_ij)`` of row i; with
+    FSAL ``g_s`` is ``y1``), as one expression per stage input: what is traced and compiled."""
+    s = len(c)
+    ks, gs = [k1], [y]
+    for i in range(1, s):
+        g = y
+        for j, aij in rows[i]:
+            g = g + (h * aij) * ks[j]
+        gs.append(g)
+        if i < s - 1 or last_stage:
+            ks.append(field(t + c[i] * h, g))
+    return ks, gs
+
+
 def make_step(
     solver: AbstractRungeKutta,
     module: Any,
@@ -86,13 +106,7 @@ def make_step(
         return module(z, t) if time_input else module(z)  # type: ignore[no-any-return]
 
     def step(t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor) -> Any:
-        ks, gs = [k1], [y]
-        for i in range(1, s):
-            g = y
-            for j, aij in rows[i]:
-                g = g + (h * aij) * ks[j]
-            gs.append(g)
-            ks.append(field(t + c[i] * h, g))
+        ks, gs = stages(rows, c, field, t, h, y, k1)
         y1 = gs[-1]
         kst = torch.stack(ks)
         # as the eager loop: one (1, s) x (s, n) product, then h

@@ -1,0 +1,72 @@
+"""One Runge-Kutta step recomputed and differentiated in one compiled call (the fused VJP).
+
+The ``checkpointed`` adjoint (:mod:`~ndebench_torch.adjoints.checkpointed`) walks the accepted
+steps backwards and needs, per step, the VJP of ``(y_n, k1_n, theta) -> (y_{n+1}, k_2..k_s)``.
+Recomputing the step with the compiled step function and calling ``torch.autograd.grad`` pays,
+per step, AOTAutograd's runtime wrappers twice (forward and backward), a saved-tensor graph
+and the autograd engine's walk. Here ``torch.func.vjp`` of the step is traced whole: one
+compiled function ``(t, h, y, k1, a_y1, cots, params) -> (a_y, a_k1, a_params)`` runs the
+stage evaluations and their transposes as one generated program, with no autograd graph at
+all (inputs detached, called without gradient).
+
+The field is evaluated as a function of the parameters it is given
+(:func:`ndebench_torch.model.functional`), not of the module's own tensors: that is what
+``torch.func.vjp`` differentiates. Its stage arithmetic is
+:func:`~ndebench_torch.solvers.compiled_step.stages`, the compiled step's, so the recomputed
+stages are the forward solve's up to the rounding of two separately generated programs.
+
+``last_stage``: whether the step's last stage ``k_s`` (FSAL: the next step's ``k1``, else only
+in the error estimate and a dense output inside the step) is recomputed and differentiated;
+without it the step evaluates the field ``s - 2`` times, with it ``s - 1``, and differentiates
+the same evaluations (one graph each). ``cots`` are the cotangents of ``k_2 .. k_{s-1}`` (and
+``k_s``), zeros where none: the stages ``2 .. s-1`` all feed ``y_{n+1}``, so a zero cotangent
+adds no evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ndebench_torch.model import functional
+from ndebench_torch.solvers.compiled_step import INDUCTOR_OPTIONS, stages
+from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
+
+
+def make_step_vjp(
+    solver: AbstractRungeKutta,
+    module: torch.nn.Module,
+    time_input: bool,
+    last_stage: bool,
+    cuda_graphs: bool = False,
+    backend: str = "inductor",
+) -> Any:
+    """The compiled ``vjp(t, h, y, k1, a_y1, cots, params) -> (a_y, a_k1, a_params)`` of one
+    step of ``solver``'s tableau with ``module`` as the field; ``params`` in the order of
+    ``module.named_parameters()``."""
+    rows = solver._a_rows
+    c = [float(x) for x in solver.tableau.c]
+    names = [name for name, _ in module.named_parameters()]
+    of = functional(module)
+
+    def step_vjp(
+        t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,
+        a_y1: torch.Tensor, cots: tuple[torch.Tensor, ...], params: tuple[torch.Tensor, ...],
+    ) -> Any:  # fmt: skip
+        def step(y: torch.Tensor, k1: torch.Tensor, params: tuple[torch.Tensor, ...]) -> Any:
+            fn = of(dict(zip(names, params, strict=True)))
+
+            def field(tt: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+                return fn(z, tt) if time_input else fn(z)
+
+            ks, gs = stages(rows, c, field, t, h, y, k1, last_stage)
+            return gs[-1], tuple(ks[1:])
+
+        _, vjp = torch.func.vjp(step, y, k1, params)
+        return vjp((a_y1, cots))
+
+    options = None
+    if backend == "inductor":  # as the compiled step's (CUDA graphs: inductor's option)
+        options = {**INDUCTOR_OPTIONS, "triton.cudagraphs": cuda_graphs}
+    return torch.compile(step_vjp, dynamic=False, fullgraph=True, options=options, backend=backend)
