@@ -117,9 +117,65 @@ def test_observed_compiled_step_shows_the_eager_steps(cls) -> None:  # type: ign
     for a, b in zip(cg, eg, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-12)
     # the unobserved solve of the same solver compiles its own, smaller step
-    with torch.no_grad():
-        compiled.solve(CountedField(net), y0, ts)
+    compiled.solve(CountedField(net), y0, ts)
     assert {key[2] for key in compiled._steps} == {True, False}
+
+
+@pytest.mark.parametrize("observed", [False, True])
+def test_solves_without_gradient_call_the_step_without_dynamo(observed) -> None:  # type: ignore[no-untyped-def]
+    """Without gradient (prediction, the checkpointed adjoint's forward) the step is traced by
+    make_fx and called without dynamo: the eager loop's solution, steps, NFE and (observed)
+    stage inputs and error estimates; torch.compile's step is not made."""
+    net = _field()
+    y0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y0.requires_grad_()  # as a training solve's input; no_grad decides
+    ts = list(np.linspace(0.0, 3.0, 7))
+    ctrl = StepSizeController(rtol=1e-6, atol=1e-6)
+    compiled = CompiledRungeKutta(Tsit5(ctrl), backend="aot_eager")
+    runs = []
+    for solver in (Tsit5(ctrl), compiled):
+        rec, f = _Recorder(), CountedField(net)
+        with torch.no_grad():
+            sol = solver.solve(f, y0, ts, observers=[rec] if observed else [])
+        runs.append((sol, rec, f.nfe_forward))
+    (es, er, enfe), (cs, cr, cnfe) = runs
+    assert (cs.n_accepted, cs.n_rejected) == (es.n_accepted, es.n_rejected)
+    assert cs.n_accepted > 5 and cnfe == enfe
+    assert not cs.ys.requires_grad
+    torch.testing.assert_close(cs.ys, es.ys, rtol=1e-11, atol=1e-12)
+    assert len(cr.infos) == len(er.infos) == (es.n_accepted if observed else 0)
+    for a, b in zip(cr.infos, er.infos, strict=True):
+        # step sizes agree to ~1e-9 relative (see _compare); the error estimate is a sum of
+        # O(1) stages times h that cancels to ~1e-7, so roundoff shows at ~1e-13 absolute,
+        # and a stage input y + h sum(a k) moves by the step size's difference times |k|
+        assert a.t == pytest.approx(b.t, rel=1e-7) and a.h == pytest.approx(b.h, rel=1e-7)
+        torch.testing.assert_close(a.y_error, b.y_error, rtol=1e-7, atol=1e-13)
+        for ga, gb in zip(a.stage_inputs, b.stage_inputs, strict=True):
+            torch.testing.assert_close(ga, gb, rtol=1e-7, atol=1e-8)
+    assert not compiled._steps and [key[2] for key in compiled._direct] == [observed]
+
+
+def test_the_direct_step_refuses_an_input_that_requires_grad() -> None:
+    """Its graph has no backward: a gradient through it would be silently zero."""
+    from ndebench_torch.solvers.direct_compile import DirectCompiled
+
+    double = DirectCompiled(lambda x: (2 * x,), backend="aot_eager")
+    x = torch.ones(3)
+    assert torch.equal(double(x)[0], 2 * x)
+    with pytest.raises(ValueError, match="requires grad"):
+        double(x.requires_grad_())
+
+
+def test_the_direct_step_traced_with_one_tensor_twice_reads_both_later() -> None:
+    """The checkpointed adjoint passes one zero tensor for every stage without a cotangent;
+    a later call with distinct tensors at those positions must read each of them."""
+    from ndebench_torch.solvers.direct_compile import DirectCompiled
+
+    diff = DirectCompiled(lambda a, b: (a - b,), backend="aot_eager")
+    zero = torch.zeros(3)
+    assert torch.equal(diff(zero, zero)[0], zero)
+    a, b = torch.ones(3), torch.full((3,), 5.0)
+    assert torch.equal(diff(a, b)[0], a - b)
 
 
 def test_other_fields_run_the_eager_loop() -> None:

@@ -49,7 +49,9 @@ from typing import Any
 
 import torch
 
+from ndebench_torch.model import functional
 from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
+from ndebench_torch.solvers.direct_compile import DirectCompiled
 from ndebench_torch.solvers.initial_step import hairer_initial_step
 from ndebench_torch.solvers.interpolation import append_outputs
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
@@ -83,18 +85,11 @@ def stages(
     return ks, gs
 
 
-def make_step(
-    solver: AbstractRungeKutta,
-    module: Any,
-    time_input: bool,
-    cuda_graphs: bool = False,
-    backend: str = "inductor",
-    observed: bool = False,
-) -> Any:
-    """The compiled ``step(t, h, y, k1) -> (y1, k, K, ratio)`` of ``solver``'s tableau with the
-    controller's tolerances, ``k`` the new stages (2..s), ``K`` all stages stacked;
+def step_body(solver: AbstractRungeKutta, observed: bool = False) -> Any:
+    """``body(field, t, h, y, k1) -> (y1, k, K, ratio)``: one step of ``solver``'s tableau with
+    the controller's tolerances, ``k`` the new stages (2..s), ``K`` all stages stacked;
     ``observed``: ``(y1, k, K, g, y_err, ratio)`` with ``g`` the inputs of all stages and
-    ``y_err`` the error estimate."""
+    ``y_err`` the error estimate. What :func:`make_step` and :func:`make_direct_step` trace."""
     tab, ctrl = solver.tableau, solver.controller
     s = tab.stages
     rows = solver._a_rows
@@ -102,10 +97,9 @@ def make_step(
     b_err = [float(x) for x in tab.b_error]
     rtol, atol = float(ctrl.rtol), float(ctrl.atol)
 
-    def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return module(z, t) if time_input else module(z)  # type: ignore[no-any-return]
-
-    def step(t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor) -> Any:
+    def body(
+        field: Any, t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor
+    ) -> Any:
         ks, gs = stages(rows, c, field, t, h, y, k1)
         y1 = gs[-1]
         kst = torch.stack(ks)
@@ -120,16 +114,85 @@ def make_step(
             return y1, tuple(ks[1:]), kst, ratio
         return y1, tuple(ks[1:]), kst, tuple(gs), y_err, ratio
 
+    return body
+
+
+def _options(backend: str, cuda_graphs: bool) -> dict[str, Any] | None:
+    # mode "reduce-overhead" is inductor's CUDA graphs option
+    return {**INDUCTOR_OPTIONS, "triton.cudagraphs": cuda_graphs} if backend == "inductor" else None
+
+
+def make_step(
+    solver: AbstractRungeKutta,
+    module: Any,
+    time_input: bool,
+    cuda_graphs: bool = False,
+    backend: str = "inductor",
+    observed: bool = False,
+) -> Any:
+    """The compiled ``step(t, h, y, k1)`` (:func:`step_body`) of ``module``'s field, by
+    ``torch.compile``: differentiable (AOTAutograd's compiled backward)."""
+    body = step_body(solver, observed)
+
+    def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return module(z, t) if time_input else module(z)  # type: ignore[no-any-return]
+
+    def step(t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor) -> Any:
+        return body(field, t, h, y, k1)
+
     # one compiled graph per (shape, requires_grad, closure) seen by this code object: a cell
     # sees training, prediction and train-metric batches with and without gradients, and a
     # process that builds several solvers (benchmarks, tests) adds closures; dynamo's default
     # limit of 8 then fails hard under fullgraph=True (FailOnRecompileLimitHit)
     dynamo_config = torch._dynamo.config
     dynamo_config.recompile_limit = max(int(dynamo_config.recompile_limit), RECOMPILE_LIMIT)
-    options = None
-    if backend == "inductor":  # mode "reduce-overhead" is inductor's CUDA graphs option
-        options = {**INDUCTOR_OPTIONS, "triton.cudagraphs": cuda_graphs}
+    options = _options(backend, cuda_graphs)
     return torch.compile(step, dynamic=False, fullgraph=True, options=options, backend=backend)
+
+
+def make_direct_step(
+    solver: AbstractRungeKutta,
+    module: torch.nn.Module,
+    time_input: bool,
+    cuda_graphs: bool = False,
+    backend: str = "inductor",
+    observed: bool = False,
+) -> Any:
+    """The same step without gradient, ``step(t, h, y, k1, params)`` with ``params`` the
+    module's parameters (detached, in ``named_parameters()`` order), compiled by inductor
+    and called without dynamo (:class:`~ndebench_torch.solvers.direct_compile.DirectCompiled`)."""
+    body = step_body(solver, observed)
+    s = solver.tableau.stages
+    names = [name for name, _ in module.named_parameters()]
+    of = functional(module)
+
+    def flat(
+        t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor, *params: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        fn = of(dict(zip(names, params, strict=True)))
+
+        def field(tt: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            return fn(z, tt) if time_input else fn(z)
+
+        y1, new, kst, *rest = body(field, t, h, y, k1)
+        if observed:
+            gs, y_err, ratio = rest
+            return (y1, *new, kst, *gs, y_err, ratio)
+        return (y1, *new, kst, *rest)
+
+    direct = DirectCompiled(flat, backend, _options(backend, cuda_graphs))
+
+    def step(
+        t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,
+        params: tuple[torch.Tensor, ...],
+    ) -> Any:  # fmt: skip
+        out = direct(t, h, y, k1, *params)
+        y1, new, kst = out[0], tuple(out[1:s]), out[s]
+        if observed:
+            return y1, new, kst, tuple(out[s + 1 : 2 * s + 1]), out[2 * s + 1], out[-1]
+        return y1, new, kst, out[-1]
+
+    return step
 
 
 class CompiledRungeKutta:
@@ -143,6 +206,7 @@ class CompiledRungeKutta:
         self.cuda_graphs = cuda_graphs
         self.backend = backend  # "aot_eager" traces without generating code (tests)
         self._steps: dict[tuple[int, bool, bool], Any] = {}
+        self._direct: dict[tuple[int, bool, bool], Any] = {}
         self.syncs = 0  # host syncs of the last solve (accept/reject reads)
 
     def __getattr__(self, name: str) -> Any:
@@ -156,6 +220,16 @@ class CompiledRungeKutta:
                 self.solver, f.module, f.time_input, self.cuda_graphs, self.backend, observed
             )
         return self._steps[key]
+
+    def _direct_step(self, f: CountedField, observed: bool = False) -> Any:
+        """The step without gradient (:func:`make_direct_step`) of ``f``'s module."""
+        key = (id(f.module), f.time_input, observed)
+        if key not in self._direct:
+            module: torch.nn.Module = f.module  # type: ignore[assignment]
+            self._direct[key] = make_direct_step(
+                self.solver, module, f.time_input, self.cuda_graphs, self.backend, observed
+            )
+        return self._direct[key]
 
     def solve(
         self,
@@ -175,7 +249,15 @@ class CompiledRungeKutta:
             raise ValueError("output times must be strictly increasing")
         solver = self.solver
         tab, ctrl = solver.tableau, solver.controller
-        step = self._step(f, observed=bool(observers))
+        module: torch.nn.Module = f.module  # type: ignore[assignment]
+        params = tuple(module.parameters())
+        if torch.is_grad_enabled() and (y0.requires_grad or any(p.requires_grad for p in params)):
+            step = self._step(f, observed=bool(observers))
+        else:  # nothing to differentiate: the step without dynamo around it
+            direct = self._direct_step(f, observed=bool(observers))
+            detached = tuple(p.detach() for p in params)
+            step = lambda t, h, y, k1: direct(t, h, y, k1, detached)  # noqa: E731
+            y0 = y0.detach()  # a training solve's input (the checkpointed adjoint's forward)
         s, n, q = tab.stages, y0.numel(), tab.error_order
         t0, t1 = ts[0], ts[-1]
         t, y = t0, y0

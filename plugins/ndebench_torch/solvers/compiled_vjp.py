@@ -7,7 +7,8 @@ per step, AOTAutograd's runtime wrappers twice (forward and backward), a saved-t
 and the autograd engine's walk. Here ``torch.func.vjp`` of the step is traced whole: one
 compiled function ``(t, h, y, k1, a_y1, cots, params) -> (a_y, a_k1, a_params)`` runs the
 stage evaluations and their transposes as one generated program, with no autograd graph at
-all (inputs detached, called without gradient).
+all (inputs detached, called without gradient), and called without dynamo's guards
+(:mod:`~ndebench_torch.solvers.direct_compile`).
 
 The field is evaluated as a function of the parameters it is given
 (:func:`ndebench_torch.model.functional`), not of the module's own tensors: that is what
@@ -31,6 +32,7 @@ import torch
 
 from ndebench_torch.model import functional
 from ndebench_torch.solvers.compiled_step import INDUCTOR_OPTIONS, stages
+from ndebench_torch.solvers.direct_compile import DirectCompiled
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
 
 
@@ -44,16 +46,19 @@ def make_step_vjp(
 ) -> Any:
     """The compiled ``vjp(t, h, y, k1, a_y1, cots, params) -> (a_y, a_k1, a_params)`` of one
     step of ``solver``'s tableau with ``module`` as the field; ``params`` in the order of
-    ``module.named_parameters()``."""
+    ``module.named_parameters()``, detached (the call takes no gradient itself)."""
     rows = solver._a_rows
     c = [float(x) for x in solver.tableau.c]
     names = [name for name, _ in module.named_parameters()]
+    n_cots = solver.tableau.stages - 2 + int(last_stage)
     of = functional(module)
 
     def step_vjp(
         t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,
-        a_y1: torch.Tensor, cots: tuple[torch.Tensor, ...], params: tuple[torch.Tensor, ...],
-    ) -> Any:  # fmt: skip
+        a_y1: torch.Tensor, *rest: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:  # fmt: skip
+        cots, params = tuple(rest[:n_cots]), tuple(rest[n_cots:])
+
         def step(y: torch.Tensor, k1: torch.Tensor, params: tuple[torch.Tensor, ...]) -> Any:
             fn = of(dict(zip(names, params, strict=True)))
 
@@ -64,9 +69,19 @@ def make_step_vjp(
             return gs[-1], tuple(ks[1:])
 
         _, vjp = torch.func.vjp(step, y, k1, params)
-        return vjp((a_y1, cots))
+        a_y, a_k1, a_params = vjp((a_y1, cots))
+        return (a_y, a_k1, *a_params)
 
     options = None
     if backend == "inductor":  # as the compiled step's (CUDA graphs: inductor's option)
         options = {**INDUCTOR_OPTIONS, "triton.cudagraphs": cuda_graphs}
-    return torch.compile(step_vjp, dynamic=False, fullgraph=True, options=options, backend=backend)
+    direct = DirectCompiled(step_vjp, backend, options)
+
+    def call(
+        t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,
+        a_y1: torch.Tensor, cots: tuple[torch.Tensor, ...], params: tuple[torch.Tensor, ...],
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:  # fmt: skip
+        out = direct(t, h, y, k1, a_y1, *cots, *params)
+        return out[0], out[1], tuple(out[2:])
+
+    return call
