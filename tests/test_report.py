@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 from pathlib import Path
@@ -734,3 +735,47 @@ def test_hostile_strings_are_inert_in_index_html_and_report_md(tmp_path: Path) -
     # rendered as GitHub would (raw HTML allowed): still inert
     rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     _inert_html(rendered, local=("figures/",))
+
+
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def test_figures_drawn_in_worker_processes_are_the_files_drawn_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The curve figures are drawn by forked workers when there are several (two here: loss
+    and forward NFE) and cores: the same PNG and SVG bytes and records as in-process."""
+    from ndebench.report import figurekit
+    from ndebench.report.figures import make_figures
+
+    monkeypatch.setattr(figurekit, "usable_cores", lambda: 2)
+    assert os.getpid() not in figurekit.draw_all(_pid, [0, 1])  # forked
+    df = make_results()
+    curves = make_curves(df)
+    sets = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv(figurekit.WORKERS_ENV, workers)
+        (tmp_path / workers).mkdir()
+        sets[workers] = make_figures(df, curves, tmp_path / workers)
+    one, two = sets["1"], sets["2"]
+    curve_files = [f for f in one.figures if f.name.startswith(("loss_", "nfe_forward_"))]
+    assert len(curve_files) >= 2
+    assert [(f.name, f.title, f.caption) for f in one.figures] == [
+        (f.name, f.title, f.caption) for f in two.figures
+    ]
+    for f in one.figures:
+        for suffix in (".png", ".svg"):
+            name = f.name + suffix
+            assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+def test_a_bad_report_workers_setting_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ndebench.errors import InputError
+    from ndebench.report import figurekit
+
+    monkeypatch.setenv(figurekit.WORKERS_ENV, "two")
+    with pytest.raises(InputError, match="NDEBENCH_REPORT_WORKERS='two'"):
+        figurekit.draw_all(_pid, [0, 1])

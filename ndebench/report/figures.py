@@ -8,6 +8,7 @@ never an error.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ndebench.report.figurekit import (
     STYLE,
     FigureFile,
     FigureSet,
+    draw_all,
     grid,
     regularizer_colors,
     save,
@@ -90,6 +92,25 @@ def _chunks(items: list[Any], size: int) -> Iterator[tuple[int, list[Any]]]:
         yield start // size, items[start : start + size]
 
 
+@dataclass(frozen=True)
+class _CurveFigure:
+    """What one figure of curves draws (data as data: drawn in a worker process)."""
+
+    chunk: list[tuple[Any, pd.DataFrame]]  # (configuration key, its curves) per panel
+    cfg: list[str]
+    varying: list[str]
+    column: str
+    ylabel: str
+    stem: str
+    what: str
+    task: Any
+    part: int
+    parts: bool  # the task's panels fill more than one figure
+    colors: dict[str, str]
+    baselines: set[str]
+    fig_dir: Path
+
+
 def _curve_figures(
     data: pd.DataFrame,
     cfg: list[str],
@@ -101,52 +122,58 @@ def _curve_figures(
     baselines: set[str],
     fig_dir: Path,
 ) -> list[FigureFile]:
-    files: list[FigureFile] = []
+    jobs: list[_CurveFigure] = []
     data = data.assign(**{column: pd.to_numeric(data[column], errors="coerce")})
     data = data.dropna(subset=[column])
     for task, tdata in data.groupby("task", sort=True):
         varying = [c for c in cfg if tdata[c].astype(str).nunique() > 1] or cfg[:1]
         groups = list(tdata.groupby(cfg, dropna=False, sort=True)) if cfg else [((), tdata)]
         for part, chunk in _chunks(groups, MAX_PANELS):
-            with mpl.rc_context(STYLE):
-                fig, axes = grid(len(chunk))
-                regs_seen: set[str] = set()
-                smooth = 1
-                for ax, (key, gdata) in zip(axes, chunk, strict=True):
-                    key_t = key if isinstance(key, tuple) else (key,)
-                    label = _config_label(dict(zip(cfg, key_t, strict=True)), varying)
-                    regs, window = _plot_curves(ax, gdata, column, colors, baselines)
-                    regs_seen |= regs
-                    smooth = max(smooth, window)
-                    ax.set_title(label)
-                    ax.set_xlabel("training step")
-                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-                    ax.set_ylabel(ylabel)
-                    _maybe_log(ax, gdata[column])
-                handles = [
-                    Line2D(
-                        [], [], color=colors.get(r, "k"), lw=2.8 if r in baselines else 1.6, label=r
-                    )
-                    for r in sorted(regs_seen, key=lambda r: (r not in baselines, r))
-                ]
-                fig.legend(
-                    handles=handles,
-                    title="regularizer",
-                    loc="outside right center",
-                    ncols=2 if len(handles) > 14 else 1,
-                )
-                title = f"{what} over training — task {task}"
-                fig.suptitle(title + (f" (part {part + 1})" if len(groups) > MAX_PANELS else ""))
-                name = slug(f"{stem}_{task}" + (f"_{part + 1}" if part else ""))
-                png, svg = save(fig, fig_dir, name)
-            caption = (
-                f"{what} per training step, mean over seeds (shaded: min–max over seeds), "
-                f"one panel per configuration, finished cells only."
-            )
-            if smooth > 1:
-                caption += f" Long curves smoothed (moving average over up to {smooth} steps)."
-            files.append(FigureFile(name, title, caption, png, svg))
-    return files
+            parts = len(groups) > MAX_PANELS
+            figure = _CurveFigure(chunk, cfg, varying, column, ylabel, stem, what, task, part,
+                                  parts, colors, baselines, fig_dir)  # fmt: skip
+            jobs.append(figure)
+    return draw_all(_draw_curve_figure, jobs)
+
+
+def _draw_curve_figure(job: _CurveFigure) -> FigureFile:
+    cfg, column, colors, baselines = job.cfg, job.column, job.colors, job.baselines
+    with mpl.rc_context(STYLE):
+        fig, axes = grid(len(job.chunk))
+        regs_seen: set[str] = set()
+        smooth = 1
+        for ax, (key, gdata) in zip(axes, job.chunk, strict=True):
+            key_t = key if isinstance(key, tuple) else (key,)
+            label = _config_label(dict(zip(cfg, key_t, strict=True)), job.varying)
+            regs, window = _plot_curves(ax, gdata, column, colors, baselines)
+            regs_seen |= regs
+            smooth = max(smooth, window)
+            ax.set_title(label)
+            ax.set_xlabel("training step")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(job.ylabel)
+            _maybe_log(ax, gdata[column])
+        handles = [
+            Line2D([], [], color=colors.get(r, "k"), lw=2.8 if r in baselines else 1.6, label=r)
+            for r in sorted(regs_seen, key=lambda r: (r not in baselines, r))
+        ]
+        fig.legend(
+            handles=handles,
+            title="regularizer",
+            loc="outside right center",
+            ncols=2 if len(handles) > 14 else 1,
+        )
+        title = f"{job.what} over training — task {job.task}"
+        fig.suptitle(title + (f" (part {job.part + 1})" if job.parts else ""))
+        name = slug(f"{job.stem}_{job.task}" + (f"_{job.part + 1}" if job.part else ""))
+        png, svg = save(fig, job.fig_dir, name)
+    caption = (
+        f"{job.what} per training step, mean over seeds (shaded: min–max over seeds), "
+        f"one panel per configuration, finished cells only."
+    )
+    if smooth > 1:
+        caption += f" Long curves smoothed (moving average over up to {smooth} steps)."
+    return FigureFile(name, title, caption, png, svg)
 
 
 def _plot_curves(

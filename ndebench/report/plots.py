@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -26,6 +27,7 @@ from ndebench.report.figurekit import (
     STYLE,
     FigureFile,
     FigureSet,
+    draw_all,
     grid,
     save,
 )
@@ -60,12 +62,18 @@ def add_comparison_figures(
         (_profile_figure, ""),
         (_backends_figure, ""),
     )  # fmt: skip
-    for draw, note in steps:
-        fig = draw(df, agg, colors, baselines, fig_dir)
+    jobs = [(draw, df, agg, colors, baselines, fig_dir) for draw, _ in steps]
+    for fig, (_, note) in zip(draw_all(_draw, jobs), steps, strict=True):
         if fig is not None:
             out.figures.append(fig)
         elif note:
             out.notes.append(note)
+
+
+def _draw(job: tuple[Any, ...]) -> FigureFile | None:
+    """One comparison figure (a job of :func:`~ndebench.report.figurekit.draw_all`)."""
+    draw, *args = job
+    return draw(*args)  # type: ignore[no-any-return]
 
 
 def _ok(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
