@@ -24,6 +24,13 @@ Measured against the python wrapper (interleaved, same process, 2 AMD EPYC cores
 step per NFE 0.83-0.87x (spiral) and 0.90-0.91x (digits), prediction 0.88-0.93x, and a warm
 first step (graphs from the FX graph cache) 1.1-1.6 s instead of 4.3-5.6 s.
 
+Solves without gradient (prediction, the ``checkpointed`` adjoint's forward solve) run the same
+step body traced by ``make_fx`` and compiled by inductor, called without dynamo
+(:func:`make_direct_step`, :mod:`~ndebench_torch.solvers.direct_compile`): dynamo's per-call
+frame evaluation and guards were about 100 us of a 430 us step call at batch 64. Solves with
+gradient keep ``torch.compile`` (AOTAutograd's compiled backward; calling the same AOTAutograd
+function without dynamo measured no faster).
+
 Host syncs: exactly one per step attempt, ``ratio.item()`` for accept/reject (the eager loop
 has the same one); ``t``/``h`` go to the device as scalars (no sync). On CUDA,
 ``cuda_graphs=True`` compiles with inductor's ``triton.cudagraphs`` (what ``mode="reduce-overhead"``
@@ -117,8 +124,9 @@ def step_body(solver: AbstractRungeKutta, observed: bool = False) -> Any:
     return body
 
 
-def _options(backend: str, cuda_graphs: bool) -> dict[str, Any] | None:
-    # mode "reduce-overhead" is inductor's CUDA graphs option
+def inductor_options(backend: str, cuda_graphs: bool) -> dict[str, Any] | None:
+    """The compiled step's inductor options (None for another backend); ``cuda_graphs``:
+    inductor's CUDA graphs option (what mode "reduce-overhead" sets)."""
     return {**INDUCTOR_OPTIONS, "triton.cudagraphs": cuda_graphs} if backend == "inductor" else None
 
 
@@ -146,7 +154,7 @@ def make_step(
     # limit of 8 then fails hard under fullgraph=True (FailOnRecompileLimitHit)
     dynamo_config = torch._dynamo.config
     dynamo_config.recompile_limit = max(int(dynamo_config.recompile_limit), RECOMPILE_LIMIT)
-    options = _options(backend, cuda_graphs)
+    options = inductor_options(backend, cuda_graphs)
     return torch.compile(step, dynamic=False, fullgraph=True, options=options, backend=backend)
 
 
@@ -180,7 +188,7 @@ def make_direct_step(
             return (y1, *new, kst, *gs, y_err, ratio)
         return (y1, *new, kst, *rest)
 
-    direct = DirectCompiled(flat, backend, _options(backend, cuda_graphs))
+    direct = DirectCompiled(flat, backend, inductor_options(backend, cuda_graphs))
 
     def step(
         t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from ndebench_torch.model import functional
-from ndebench_torch.solvers.compiled_step import INDUCTOR_OPTIONS, stages
+from ndebench_torch.solvers.compiled_step import inductor_options, stages
 from ndebench_torch.solvers.direct_compile import DirectCompiled
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
 
@@ -72,10 +72,7 @@ def make_step_vjp(
         a_y, a_k1, a_params = vjp((a_y1, cots))
         return (a_y, a_k1, *a_params)
 
-    options = None
-    if backend == "inductor":  # as the compiled step's (CUDA graphs: inductor's option)
-        options = {**INDUCTOR_OPTIONS, "triton.cudagraphs": cuda_graphs}
-    direct = DirectCompiled(step_vjp, backend, options)
+    direct = DirectCompiled(step_vjp, backend, inductor_options(backend, cuda_graphs))
 
     def call(
         t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,
