@@ -750,6 +750,8 @@ def test_figures_drawn_in_worker_processes_are_the_files_drawn_in_process(
     from ndebench.report.figures import make_figures
 
     monkeypatch.setattr(figurekit, "usable_cores", lambda: 2)
+    # as in a report's own process (an earlier test of this worker may have left a thread)
+    monkeypatch.setattr(figurekit, "_forkable", lambda: True)
     assert os.getpid() not in figurekit.draw_all(_pid, [0, 1])  # forked
     df = make_results()
     curves = make_curves(df)
@@ -768,6 +770,22 @@ def test_figures_drawn_in_worker_processes_are_the_files_drawn_in_process(
         for suffix in (".png", ".svg"):
             name = f.name + suffix
             assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+def test_a_process_with_another_thread_draws_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from ndebench.report import figurekit
+
+    monkeypatch.setattr(figurekit, "usable_cores", lambda: 2)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert figurekit.draw_all(_pid, [0, 1]) == [os.getpid()] * 2
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_a_bad_report_workers_setting_names_the_variable(

@@ -129,14 +129,18 @@ def draw_all(draw: Callable[[_Job], _Out], jobs: Sequence[_Job]) -> list[_Out]:
     per figure of 9-12 panels, and the figures are independent. The files are the same as
     drawn in the process (each figure is drawn whole by one process with the same style)."""
     workers = min(len(jobs), _workers())
-    # fork only from a process without other python threads (a thread holding a lock at the
-    # fork would leave it held in the child); elsewhere, and where there is no fork, in-process
-    forkable = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-    if workers < 2 or not forkable:
+    if workers < 2 or not _forkable():
         return [draw(job) for job in jobs]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         return list(pool.map(draw, jobs))
+
+
+def _forkable() -> bool:
+    """Fork only from a process without other python threads (a thread holding a lock at the
+    fork would leave it held in the child); elsewhere, and where there is no fork, the
+    figures are drawn in-process."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _workers() -> int:
