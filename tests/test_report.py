@@ -789,7 +789,7 @@ def test_a_process_with_another_thread_draws_in_process(monkeypatch: pytest.Monk
 
 
 def test_a_bad_report_workers_setting_names_the_variable(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ndebench.errors import InputError
     from ndebench.report import figurekit
@@ -797,3 +797,16 @@ def test_a_bad_report_workers_setting_names_the_variable(
     monkeypatch.setenv(figurekit.WORKERS_ENV, "two")
     with pytest.raises(InputError, match="NDEBENCH_REPORT_WORKERS='two'"):
         figurekit.draw_all(_pid, [0, 1])
+    # through the CLI: one line, exit code 2, before anything is written (not a report
+    # whose figures failed)
+    from ndebench import store
+    from ndebench.cli import main
+
+    results = tmp_path / "results"
+    store.Store(results, create=True).write(
+        "k0", {"cell": {}, "record": cell_row("none", 1e-3, 0), "curves": {}}
+    )
+    assert main(["report", str(results), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NDEBENCH_REPORT_WORKERS='two'" in err
+    assert not (tmp_path / "out").exists()

@@ -25,7 +25,7 @@ from ndebench.report import sections as sec
 from ndebench.report.backends import backends_section
 from ndebench.report.extensions import plugin_sections, warnings_section
 from ndebench.report.families import family_sections
-from ndebench.report.figurekit import FigureSet
+from ndebench.report.figurekit import FigureSet, report_workers
 from ndebench.report.figures import make_figures
 from ndebench.report.html import render_html
 from ndebench.report.markdown import render_markdown
@@ -196,6 +196,7 @@ def render(
     Every file is written atomically. ``sections_from_plugins``: see :func:`write_report`;
     ``load_warnings`` (e.g. result files the store skipped) are listed under *Report warnings*.
     """
+    report_workers()  # a malformed setting stops the report before it writes anything
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     df = _normalize(df)

@@ -128,7 +128,7 @@ def draw_all(draw: Callable[[_Job], _Out], jobs: Sequence[_Job]) -> list[_Out]:
     saving a figure is CPU-bound python (text layout, the Agg and SVG renderers), about 2 s
     per figure of 9-12 panels, and the figures are independent. The files are the same as
     drawn in the process (each figure is drawn whole by one process with the same style)."""
-    workers = min(len(jobs), _workers())
+    workers = min(len(jobs), report_workers())
     if workers < 2 or not _forkable():
         return [draw(job) for job in jobs]
     context = multiprocessing.get_context("fork")
@@ -143,7 +143,9 @@ def _forkable() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _workers() -> int:
+def report_workers() -> int:
+    """The figure-drawing processes of a report: ``NDEBENCH_REPORT_WORKERS`` or the usable
+    cores; a malformed value is an :class:`~ndebench.errors.InputError` naming it."""
     value = os.environ.get(WORKERS_ENV, "").strip()
     if not value:
         return usable_cores()
