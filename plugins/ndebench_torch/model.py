@@ -126,26 +126,24 @@ class ChainModule(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(LayerModule(layer) for layer in spec.layers)
         self.time_input = spec.time_input
-        self._fns: list[Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]] | None = None
+        self._fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor] | None = None
 
     def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self._fns = None  # .to()/.double() may replace parameter tensors: rebuild closures
+        self._fn = None  # .to()/.double() may replace parameter tensors: rebuild closures
         return super()._apply(fn, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
-        fns = self._fns
-        if fns is None:
-            fns = self._fns = [layer.function() for layer in self.layers]  # type: ignore[operator]
-        for f in fns:
-            x = f(x, t)
-        return x
+        fn = self._fn
+        if fn is None:
+            fn = self._fn = self.function()
+        return fn(x, t)
 
     def function(
         self, params: Mapping[str, torch.Tensor] | None = None
     ) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
-        """``forward`` as a function of ``params`` (``named_parameters()``'s names) instead of
-        the module's own tensors: what ``torch.func`` transforms differentiate (the closures
-        ``forward`` caches hold the module's tensors, which ``functional_call`` cannot swap)."""
+        """The chain as closures over its parameter tensors (what ``forward`` caches), or over
+        ``params`` (``named_parameters()``'s names) in their place: what ``torch.func``
+        transforms differentiate (``functional_call`` cannot swap the cached closures' tensors)."""
         fns = [
             layer.function(None if params is None else _under(params, f"layers.{i}."))  # type: ignore[operator]
             for i, layer in enumerate(self.layers)

@@ -27,7 +27,8 @@ first step (graphs from the FX graph cache) 1.1-1.6 s instead of 4.3-5.6 s.
 Solves without gradient (prediction, the ``checkpointed`` adjoint's forward solve) run the same
 step body traced by ``make_fx`` and compiled by inductor, called without dynamo
 (:func:`make_direct_step`, :mod:`~ndebench_torch.solvers.direct_compile`): dynamo's per-call
-frame evaluation and guards were about 100 us of a 430 us step call at batch 64. Solves with
+frame evaluation and guards cost about 96 us per call at batch 64 (``cProfile`` of the
+checkpointed adjoint's compiled spiral training step). Solves with
 gradient keep ``torch.compile`` (AOTAutograd's compiled backward; calling the same AOTAutograd
 function without dynamo measured no faster).
 
@@ -51,7 +52,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -158,6 +159,24 @@ def make_step(
     return torch.compile(step, dynamic=False, fullgraph=True, options=options, backend=backend)
 
 
+def field_of(module: torch.nn.Module, time_input: bool) -> Callable[..., Any]:
+    """``params -> field(t, z)``: ``module``'s field evaluated with ``params`` (in
+    ``named_parameters()`` order) in place of its own tensors (:func:`ndebench_torch.model.
+    functional`), what the traced steps without dynamo and the fused step VJPs differentiate."""
+    names = [name for name, _ in module.named_parameters()]
+    of = functional(module)
+
+    def with_params(params: Sequence[torch.Tensor]) -> Callable[..., torch.Tensor]:
+        fn = of(dict(zip(names, params, strict=True)))
+
+        def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            return fn(z, t) if time_input else fn(z)
+
+        return field
+
+    return with_params
+
+
 def make_direct_step(
     solver: AbstractRungeKutta,
     module: torch.nn.Module,
@@ -171,18 +190,12 @@ def make_direct_step(
     and called without dynamo (:class:`~ndebench_torch.solvers.direct_compile.DirectCompiled`)."""
     body = step_body(solver, observed)
     s = solver.tableau.stages
-    names = [name for name, _ in module.named_parameters()]
-    of = functional(module)
+    field_with = field_of(module, time_input)
 
     def flat(
         t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor, *params: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
-        fn = of(dict(zip(names, params, strict=True)))
-
-        def field(tt: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-            return fn(z, tt) if time_input else fn(z)
-
-        y1, new, kst, *rest = body(field, t, h, y, k1)
+        y1, new, kst, *rest = body(field_with(params), t, h, y, k1)
         if observed:
             gs, y_err, ratio = rest
             return (y1, *new, kst, *gs, y_err, ratio)

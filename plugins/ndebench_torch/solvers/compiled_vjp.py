@@ -11,8 +11,8 @@ all (inputs detached, called without gradient), and called without dynamo's guar
 (:mod:`~ndebench_torch.solvers.direct_compile`).
 
 The field is evaluated as a function of the parameters it is given
-(:func:`ndebench_torch.model.functional`), not of the module's own tensors: that is what
-``torch.func.vjp`` differentiates. Its stage arithmetic is
+(:func:`~ndebench_torch.solvers.compiled_step.field_of`), not of the module's own tensors:
+that is what ``torch.func.vjp`` differentiates. Its stage arithmetic is
 :func:`~ndebench_torch.solvers.compiled_step.stages`, the compiled step's, so the recomputed
 stages are the forward solve's up to the rounding of two separately generated programs.
 
@@ -30,8 +30,7 @@ from typing import Any
 
 import torch
 
-from ndebench_torch.model import functional
-from ndebench_torch.solvers.compiled_step import inductor_options, stages
+from ndebench_torch.solvers.compiled_step import field_of, inductor_options, stages
 from ndebench_torch.solvers.direct_compile import DirectCompiled
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta
 
@@ -49,9 +48,8 @@ def make_step_vjp(
     ``module.named_parameters()``, detached (the call takes no gradient itself)."""
     rows = solver._a_rows
     c = [float(x) for x in solver.tableau.c]
-    names = [name for name, _ in module.named_parameters()]
     n_cots = solver.tableau.stages - 2 + int(last_stage)
-    of = functional(module)
+    field_with = field_of(module, time_input)
 
     def step_vjp(
         t: torch.Tensor, h: torch.Tensor, y: torch.Tensor, k1: torch.Tensor,
@@ -60,12 +58,7 @@ def make_step_vjp(
         cots, params = tuple(rest[:n_cots]), tuple(rest[n_cots:])
 
         def step(y: torch.Tensor, k1: torch.Tensor, params: tuple[torch.Tensor, ...]) -> Any:
-            fn = of(dict(zip(names, params, strict=True)))
-
-            def field(tt: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-                return fn(z, tt) if time_input else fn(z)
-
-            ks, gs = stages(rows, c, field, t, h, y, k1, last_stage)
+            ks, gs = stages(rows, c, field_with(params), t, h, y, k1, last_stage)
             return gs[-1], tuple(ks[1:])
 
         _, vjp = torch.func.vjp(step, y, k1, params)
