@@ -30,7 +30,10 @@ loop's step compiled whole, :mod:`~ndebench_torch.solvers.compiled_step`) the fo
 runs the compiled step without gradient, and each step's recomputation and VJP are one
 compiled call, ``torch.func.vjp`` of the step traced whole
 (:mod:`~ndebench_torch.solvers.compiled_vjp`): no autograd graph, no autograd engine, one
-generated program per step and no python per stage. Its NFE are counted by the adjoint as the
+generated program per step and no python per stage; the call also adds the step's dense
+output cotangents and sums the parameter gradients, and the last VJP, of ``k1_0 = f(t0,
+y0)``, is compiled as well. The dense outputs' cotangents of all steps are built at once
+before the walk (:func:`_dense_cotangents`). Its NFE are counted by the adjoint as the
 hooks count them in eager (the same evaluations: ``s - 2`` recomputed and differentiated
 stages per step, plus the last stage where it has a cotangent). (An earlier fused version
 called ``torch.func.functional_call`` on the model's module and differentiated nothing: the
@@ -58,7 +61,7 @@ from ndebench.backend import UnsupportedCell
 from ndebench_torch.adjoints.base import AbstractAdjoint
 from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.compiled_step import CompiledRungeKutta
-from ndebench_torch.solvers.compiled_vjp import make_step_vjp
+from ndebench_torch.solvers.compiled_vjp import make_field_vjp, make_step_vjp
 from ndebench_torch.solvers.interpolation import dense_weights
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
 from ndebench_torch.vector_field import CountedField, diffusion_of
@@ -100,10 +103,11 @@ class _Run:
 
 class _FusedVJP:
     """The compiled solver's fused step VJPs (:mod:`~ndebench_torch.solvers.compiled_vjp`)
-    for one backward pass: the field module's parameters detached once, their gradients
-    mapped back to the run's parameters."""
+    for one backward pass: the field module's parameters detached once, their gradients summed
+    over the steps inside the fused calls (module order) and mapped back to the run's
+    parameters at the end."""
 
-    def __init__(self, run: _Run, f: CountedField) -> None:
+    def __init__(self, run: _Run, f: CountedField, like: torch.Tensor) -> None:
         cr: CompiledRungeKutta = run.solver
         self.run, self.f, self.cr = run, f, cr
         module: torch.nn.Module = f.module  # type: ignore[assignment]
@@ -112,13 +116,18 @@ class _FusedVJP:
         where = {id(p): i for i, p in enumerate(own)}
         self.index = [where.get(id(p)) for p in run.params]
         self.s = cr.solver.tableau.stages
+        self.acc = tuple(torch.zeros_like(p) for p in self.params)
+        self.zero = torch.zeros_like(like)
+        # the dense cotangents of a step without outputs inside (the same layout as a step's)
+        self.no_dense = torch.zeros(self.s + 1, *like.shape, dtype=like.dtype, device=like.device)
+        self.scalar = {"dtype": like.dtype, "device": like.device}
 
     def __call__(
         self, t: float, h: float, y: torch.Tensor, k1: torch.Tensor, a_y1: torch.Tensor,
-        cot_ks: list[torch.Tensor | None],
-    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor | None]]:  # fmt: skip
+        a_ks: torch.Tensor | None, dense: torch.Tensor | None, last_stage: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(a_y_n, a_k1_n) of one step, its parameter cotangents added to :attr:`acc`."""
         f, cr, run = self.f, self.cr, self.run
-        last_stage = cot_ks[-1] is not None
         key = (id(cr), id(f.module), f.time_input, last_stage)
         vjp = run.vjps.get(key)
         if vjp is None:
@@ -127,22 +136,37 @@ class _FusedVJP:
                 cr.solver, module, f.time_input, last_stage, cr.cuda_graphs, cr.backend
             )
             run.vjps[key] = vjp
-        zero: torch.Tensor | None = None
-        cots: list[torch.Tensor] = []
-        for cot in cot_ks if last_stage else cot_ks[:-1]:
-            if cot is None:
-                zero = torch.zeros_like(a_y1) if zero is None else zero
-                cot = zero
-            cots.append(cot)
-        scalar = {"dtype": y.dtype, "device": y.device}
+        if dense is None:
+            dense = self.no_dense
         with torch.no_grad():
-            a_y, a_k1, a_p = vjp(torch.tensor(t, **scalar), torch.tensor(h, **scalar),
-                                 y, k1, a_y1, tuple(cots), self.params)  # fmt: skip
+            a_y, a_k1, self.acc = vjp(
+                torch.tensor(t, **self.scalar), torch.tensor(h, **self.scalar), y, k1, a_y1,
+                self.zero if a_ks is None else a_ks, dense, self.acc, self.params,
+            )  # fmt: skip
         # the recomputed stages 2..s-1 (and s): evaluated and differentiated once each
         n = self.s - 2 + int(last_stage)
         f.nfe_forward += n
         f.nfe_backward += n
-        return a_y, a_k1, [None if i is None else a_p[i] for i in self.index]
+        return a_y, a_k1
+
+    def first(self, t0: float, y0: torch.Tensor, a_k: torch.Tensor) -> torch.Tensor:
+        """The cotangent of ``y0`` from ``k1_0 = f(t0, y0)``'s (its parameters' added to
+        :attr:`acc`): one evaluation recomputed and differentiated."""
+        f, cr, run = self.f, self.cr, self.run
+        key = (id(cr), id(f.module), f.time_input, "field")
+        vjp = run.vjps.get(key)
+        if vjp is None:
+            module: torch.nn.Module = f.module  # type: ignore[assignment]
+            vjp = run.vjps[key] = make_field_vjp(module, f.time_input, cr.cuda_graphs, cr.backend)
+        with torch.no_grad():
+            a_y, self.acc = vjp(torch.tensor(t0, **self.scalar), y0, a_k, self.acc, self.params)
+        f.nfe_forward += 1
+        f.nfe_backward += 1
+        return a_y  # type: ignore[no-any-return]
+
+    def param_grads(self) -> list[torch.Tensor | None]:
+        """The summed parameter cotangents in the order of the run's parameters."""
+        return [None if i is None else self.acc[i] for i in self.index]
 
 
 def _recompute_eager(
@@ -189,20 +213,27 @@ def _backward(
     solver, f, ts, params, st = run.solver, run.f, run.ts, run.params, run.store
     compiled = isinstance(solver, CompiledRungeKutta)
     rk: AbstractRungeKutta = solver.solver if compiled else solver
-    # the compiled step's fused VJP where the compiled loop ran it (a counted module field)
-    fused = (
-        _FusedVJP(run, f)
-        if compiled and isinstance(f, CountedField) and isinstance(f.module, torch.nn.Module)
-        else None
-    )
     s = rk.tableau.stages
     n_steps = len(st.t)
     ends = sol.step_times[1:]
     assert len(ends) == n_steps, "one checkpoint per accepted step"
+    # the compiled step's fused VJP where the compiled loop ran it (a counted module field)
+    fused = (
+        _FusedVJP(run, f, grad_ys[0])
+        if compiled and isinstance(f, CountedField) and isinstance(f.module, torch.nn.Module)
+        else None
+    )
     # output m > 0 belongs to the first step whose end is >= ts[m] (the loop's append_outputs)
     owner = [bisect.bisect_left(ends, tm) for tm in ts[1:]]
-    inputs_tail = tuple(params)
-    gp: list[torch.Tensor] | None = None  # accumulated parameter gradients
+    inside = [ts[m] < ends[owner[m - 1]] for m in range(1, len(ts))]
+    dense = _dense_cotangents(rk, st, owner, inside, ts, grad_ys)
+    has_dense = set(owner[m - 1] for m in range(1, len(ts)) if inside[m - 1])
+    # the output at a step's end is y_{n+1}: its cotangent joins a_y at step n
+    at_end: dict[int, list[int]] = {}
+    for m in range(1, len(ts) - 1):
+        if not inside[m - 1]:
+            at_end.setdefault(owner[m - 1], []).append(m)
+    gp: list[torch.Tensor] | None = None  # accumulated parameter gradients (eager steps)
 
     def add_params(grads: Sequence[torch.Tensor | None]) -> None:
         nonlocal gp
@@ -212,68 +243,77 @@ def _backward(
         elif full:
             torch._foreach_add_(gp, full)  # one call for all parameters
 
-    # dense output inside a step, y_n + h w(theta) @ K: its cotangent G gives h w^T G on the
-    # stages and G on y_n. All outputs' weights at once, as columns of one (s + 1, T) matrix
-    # (row s: ones, for y_n), so a step's cotangents are one product with its outputs' G
-    shape = grad_ys.shape[1:]
-    dense_t = np.zeros((s + 1, len(ts)))
-    for m in range(1, len(ts)):
-        n = owner[m - 1]
-        if ts[m] < ends[n]:
-            dense_t[:s, m] = (
-                st.h[n] * dense_weights(rk._dense, np.array([(ts[m] - st.t[n]) / st.h[n]]))[0]
-            )
-            dense_t[s, m] = 1.0
-    w_all = torch.as_tensor(dense_t, dtype=grad_ys.dtype, device=grad_ys.device)
-    g_all = grad_ys.reshape(len(ts), -1)
-
     a_y = grad_ys[-1].clone()  # the last output is t1, the last step's end
     a_k: torch.Tensor | None = None
-    m_hi = len(ts) - 1  # outputs ts[1:] owned by steps >= n are at indices (m_lo, m_hi]
     for n in range(n_steps - 1, -1, -1):
-        t, h, t_new = st.t[n], st.h[n], ends[n]
-        m_lo = m_hi
-        while m_lo >= 1 and owner[m_lo - 1] == n:
-            m_lo -= 1
-        own = range(m_lo + 1, m_hi + 1)  # output indices of this step
-        inside = [m for m in own if ts[m] < t_new]
-        if n < n_steps - 1:
-            for m in own:
-                if ts[m] >= t_new:  # the output at the step's end is y_{n+1}
-                    a_y = a_y + grad_ys[m]
-        m_hi = m_lo
+        t, h = st.t[n], st.h[n]
+        for m in at_end.get(n, ()):
+            a_y = a_y + grad_ys[m]
         # popped: each checkpoint is freed once its step is differentiated
         y, k1 = st.y.pop(), st.k1.pop()
+        dense_n = dense[n] if n in has_dense else None
+        # the last stage has a cotangent iff an output lies inside the step or a next step
+        # takes it as its k1
+        last_stage = a_k is not None or dense_n is not None
+        if fused is not None:
+            a_y, a_k = fused(t, h, y, k1, a_y, a_k, dense_n, last_stage)
+            continue
         # cotangents of stages 2..s (None: none); the next step's k1 is this one's k_s
         cot_ks: list[torch.Tensor | None] = [None] * (s - 1)
-        cot_dense: tuple[torch.Tensor, ...] = ()
-        if inside:  # consecutive output indices
-            lo, hi = inside[0], inside[-1] + 1
-            cot_dense = torch.mm(w_all[:, lo:hi], g_all[lo:hi]).view(s + 1, *shape).unbind(0)
-            cot_ks = list(cot_dense[1:s])
+        if dense_n is not None:
+            cot_ks = list(dense_n[1:s].unbind(0))
         if a_k is not None:
             last = cot_ks[-1]
             cot_ks[-1] = a_k if last is None else last + a_k
-        if fused is not None:
-            gy, gk1, gps = fused(t, h, y, k1, a_y, cot_ks)
-        else:
-            gy, gk1, gps = _step_vjp(run, rk, t, h, y, k1, a_y, cot_ks)
+        gy, gk1, gps = _step_vjp(run, rk, t, h, y, k1, a_y, cot_ks)
         a_y = gy if gy is not None else torch.zeros_like(a_y)
         a_k = gk1 if gk1 is not None else torch.zeros_like(a_y)
-        if cot_dense:
-            a_y = a_y + cot_dense[s]
-            a_k = a_k + cot_dense[0]
+        if dense_n is not None:
+            a_y = a_y + dense_n[s]
+            a_k = a_k + dense_n[0]
         add_params(gps)
-    if a_k is not None:  # k1_0 = f(t0, y0): its VJP (one backward NFE)
+    if fused is not None:
+        if a_k is not None:  # k1_0 = f(t0, y0): its VJP (one backward NFE)
+            a_y = a_y + fused.first(ts[0], sol.ys[0].detach(), a_k)
+        add_params(fused.param_grads())
+    elif a_k is not None:  # k1_0 = f(t0, y0): its VJP (one backward NFE)
         with torch.enable_grad():
             y0 = sol.ys[0].detach().requires_grad_()
             k = f(ts[0], y0)
-        grads = torch.autograd.grad(k, (y0, *inputs_tail), a_k, allow_unused=True)
+        grads = torch.autograd.grad(k, (y0, *params), a_k, allow_unused=True)
         if grads[0] is not None:
             a_y = a_y + grads[0]
         add_params(grads[1:])
     gy0 = a_y + grad_ys[0]
     return gy0, list(gp) if gp is not None else [torch.zeros_like(p) for p in params]
+
+
+def _dense_cotangents(
+    rk: AbstractRungeKutta, st: _Checkpoints, owner: list[int], inside: list[bool],
+    ts: list[float], grad_ys: torch.Tensor,
+) -> torch.Tensor:  # fmt: skip
+    """Per accepted step, the cotangents its outputs inside the step put on ``(k_1, ..., k_s,
+    y_n)``, shape ``(steps, s + 1, *y.shape)``, in four operations for all steps.
+
+    A dense output ``y_n + h w(theta) @ K`` with cotangent ``G`` gives ``h w_i G`` on stage
+    ``i`` and ``G`` on ``y_n``: each output's column of weights (row ``s``: 1 for ``y_n``)
+    times its ``G``, summed over the outputs of its step."""
+    s = rk.tableau.stages
+    idx = [m for m in range(1, len(ts)) if inside[m - 1]]
+    shape = grad_ys.shape[1:]
+    out = grad_ys.new_zeros((len(st.t), s + 1, *shape))
+    if not idx:
+        return out
+    steps = [owner[m - 1] for m in idx]
+    h = np.array([st.h[n] for n in steps])
+    thetas = (np.array([ts[m] for m in idx]) - np.array([st.t[n] for n in steps])) / h
+    w = np.ones((len(idx), s + 1))
+    w[:, :s] = h[:, None] * dense_weights(rk._dense, thetas)
+    weights = torch.as_tensor(w, dtype=grad_ys.dtype, device=grad_ys.device)
+    g = grad_ys[idx].reshape(len(idx), 1, -1)
+    contrib = (weights.unsqueeze(-1) * g).view(len(idx), s + 1, *shape)
+    index = torch.as_tensor(steps, device=grad_ys.device)
+    return out.index_add_(0, index, contrib)
 
 
 def _step_vjp(

@@ -61,7 +61,7 @@ from ndebench_torch.model import functional
 from ndebench_torch.solvers.base import Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.direct_compile import DirectCompiled
 from ndebench_torch.solvers.initial_step import hairer_initial_step
-from ndebench_torch.solvers.interpolation import append_outputs
+from ndebench_torch.solvers.interpolation import DenseOutputs
 from ndebench_torch.solvers.runge_kutta import AbstractRungeKutta, Field
 from ndebench_torch.solvers.step_control import StepLoop
 from ndebench_torch.vector_field import CountedField
@@ -287,9 +287,9 @@ class CompiledRungeKutta:
         h = loop.first_step(lambda: hairer_initial_step(f, t0, y0, k1, q, ctrl.rtol, ctrl.atol))
         for obs in observers:
             obs.start(t0, h, y0)
-        outs, j = [y0.unsqueeze(0)], 1
+        outs = DenseOutputs(solver._dense, ts, y0)
         scalar = {"dtype": y0.dtype, "device": y0.device}
-        while j < len(ts):
+        while not outs.done:
             loop.check_budget(t)
             last = t + h >= t1
             if last:
@@ -317,17 +317,14 @@ class CompiledRungeKutta:
                                     tab, ctrl.rtol, ctrl.atol)  # fmt: skip
                     for obs in observers:
                         obs.step(info)
-                j = append_outputs(
-                    outs, solver._dense, ts, j, t, h, t_new, y.reshape(1, n), kmat, y1
-                )
+                outs.step(t, h, t_new, y, kmat, y1)
                 t, y, k1 = t_new, y1, new[-1]
                 loop.accept(t)
             else:
                 loop.reject()
-            h = loop.next_step(h, err, t, j < len(ts))
+            h = loop.next_step(h, err, t, not outs.done)
         self.syncs = loop.syncs
-        ys = torch.cat(outs) if len(outs) > 1 else outs[0]
-        return Solution(ys, loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
+        return Solution(outs.ys(), loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
 
     @staticmethod
     def _backward_counter(f: CountedField, n: int) -> Any:

@@ -24,7 +24,7 @@ from ndebench.controller import StepSizeController
 from ndebench.tableaus import Tableau
 from ndebench_torch.solvers.base import AbstractSolver, Field, Solution, StepInfo, StepObserver
 from ndebench_torch.solvers.initial_step import hairer_initial_step
-from ndebench_torch.solvers.interpolation import append_outputs, dense_matrix
+from ndebench_torch.solvers.interpolation import DenseOutputs, dense_matrix
 from ndebench_torch.solvers.step_control import StepLoop
 
 __all__ = ["AbstractRungeKutta", "Field"]
@@ -84,8 +84,8 @@ class AbstractRungeKutta(AbstractSolver):
         h = loop.first_step(lambda: hairer_initial_step(f, t0, y0, k1, q, rtol, atol))
         for obs in observers:
             obs.start(t0, h, y0)
-        outs, j = [y0.unsqueeze(0)], 1
-        while j < len(ts):
+        outs = DenseOutputs(self._dense, ts, y0)
+        while not outs.done:
             loop.check_budget(t)
             last = t + h >= t1
             if last:
@@ -112,11 +112,10 @@ class AbstractRungeKutta(AbstractSolver):
                                     tab, rtol, atol)  # fmt: skip
                     for obs in observers:
                         obs.step(info)
-                j = append_outputs(outs, self._dense, ts, j, t, h, t_new, y0f, kmat, y1)
+                outs.step(t, h, t_new, y, kmat, y1)
                 t, y, k1 = t_new, y1, ks[-1]
                 loop.accept(t)
             else:
                 loop.reject()
-            h = loop.next_step(h, err, t, j < len(ts))
-        ys = torch.cat(outs) if len(outs) > 1 else outs[0]
-        return Solution(ys, loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
+            h = loop.next_step(h, err, t, not outs.done)
+        return Solution(outs.ys(), loop.n_acc, loop.n_rej, loop.h0, loop.step_times)
