@@ -11,7 +11,11 @@ torch = pytest.importorskip("torch")
 
 from ndebench_torch.solvers.bosh3 import Bosh3  # noqa: E402
 from ndebench_torch.solvers.dopri5 import Dopri5  # noqa: E402
-from ndebench_torch.solvers.interpolation import dense_matrix, dense_weights  # noqa: E402
+from ndebench_torch.solvers.interpolation import (  # noqa: E402
+    DenseOutputs,
+    dense_matrix,
+    dense_weights,
+)
 from ndebench_torch.solvers.tsit5 import Tsit5  # noqa: E402
 
 from ndebench.controller import StepSizeController  # noqa: E402
@@ -138,6 +142,40 @@ def test_tsit5_dense_endpoint_is_b():
     w = dense_weights(dense_matrix(TSIT5), np.array([0.0, 1.0]))
     np.testing.assert_allclose(w[0], 0.0, atol=1e-15)
     np.testing.assert_allclose(w[1], TSIT5.b, atol=1e-13)
+
+
+def test_dense_weights_do_not_depend_on_how_many_are_asked():
+    thetas = np.array([0.13, 0.5, 0.77, 0.999])
+    together = dense_weights(dense_matrix(TSIT5), thetas)
+    for i, th in enumerate(thetas):
+        assert np.array_equal(dense_weights(dense_matrix(TSIT5), np.array([th]))[0], together[i])
+    np.testing.assert_allclose(together, (thetas[:, None] ** np.arange(5)) @ TSIT5.dense_b.T)
+
+
+def test_dense_outputs_in_order_from_their_steps():
+    """Outputs inside steps, at a step's end and several in one step: each is y_n + h w @ K
+    of its own step, in the order of ts, whatever order they are built in."""
+    torch.manual_seed(0)
+    dense = dense_matrix(TSIT5)
+    s = TSIT5.stages
+    y0 = torch.randn(3, 2, dtype=F64)
+    ts = [0.0, 0.1, 0.3, 0.35, 0.5, 0.9, 1.0]
+    steps = [(0.0, 0.3), (0.3, 0.6), (0.6, 1.0)]  # 0.3 and 1.0 at ends; 0.35, 0.5 in one step
+    outs = DenseOutputs(dense, ts, y0)
+    ys, expected = [torch.randn(3, 2, dtype=F64) for _ in steps], [y0]
+    for (t, t_new), y in zip(steps, ys, strict=True):
+        kmat, y1 = torch.randn(s, 6, dtype=F64), torch.randn(3, 2, dtype=F64)
+        outs.step(t, t_new - t, t_new, y, kmat, y1)
+        for tm in ts[1:]:
+            if t < tm < t_new:
+                w = dense_weights(dense, np.array([(tm - t) / (t_new - t)]))[0] * (t_new - t)
+                expected.append(y + (torch.as_tensor(w) @ kmat).view(3, 2))
+            elif tm == t_new:
+                expected.append(y1)
+    assert outs.done
+    got = outs.ys()
+    assert got.shape == (len(ts), 3, 2)
+    torch.testing.assert_close(got, torch.stack(expected), rtol=1e-14, atol=1e-14)
 
 
 def test_max_steps_raises_diverged():
