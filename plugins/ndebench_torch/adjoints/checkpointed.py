@@ -139,10 +139,9 @@ class _FusedVJP:
         if dense is None:
             dense = self.no_dense
         with torch.no_grad():
-            a_y, a_k1, self.acc = vjp(
-                torch.tensor(t, **self.scalar), torch.tensor(h, **self.scalar), y, k1, a_y1,
-                self.zero if a_ks is None else a_ks, dense, self.acc, self.params,
-            )  # fmt: skip
+            tt, hh = torch.scalar_tensor(t, **self.scalar), torch.scalar_tensor(h, **self.scalar)
+            a_ks = self.zero if a_ks is None else a_ks
+            a_y, a_k1, self.acc = vjp(tt, hh, y, k1, a_y1, a_ks, dense, self.acc, self.params)
         # the recomputed stages 2..s-1 (and s): evaluated and differentiated once each
         n = self.s - 2 + int(last_stage)
         f.nfe_forward += n
@@ -159,7 +158,8 @@ class _FusedVJP:
             module: torch.nn.Module = f.module  # type: ignore[assignment]
             vjp = run.vjps[key] = make_field_vjp(module, f.time_input, cr.cuda_graphs, cr.backend)
         with torch.no_grad():
-            a_y, self.acc = vjp(torch.tensor(t0, **self.scalar), y0, a_k, self.acc, self.params)
+            tt = torch.scalar_tensor(t0, **self.scalar)
+            a_y, self.acc = vjp(tt, y0, a_k, self.acc, self.params)
         f.nfe_forward += 1
         f.nfe_backward += 1
         return a_y  # type: ignore[no-any-return]

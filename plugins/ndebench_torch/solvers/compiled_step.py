@@ -295,7 +295,7 @@ class CompiledRungeKutta:
             if last:
                 h = t1 - t
             y1, new, kst, *observed, ratio = step(
-                torch.tensor(t, **scalar), torch.tensor(h, **scalar), y, k1
+                torch.scalar_tensor(t, **scalar), torch.scalar_tensor(h, **scalar), y, k1
             )
             f.nfe_forward += s - 1
             if y1.requires_grad:
