@@ -21,6 +21,7 @@ NEEDS = {  # the frameworks a script imports (its test is skipped where one is m
     "sde_solvers.py": ("requires_torch",),
     "solver_overhead.py": ("requires_torch",),
     "startup_cost.py": ("requires_torch",),
+    "step_phases.py": ("requires_torch",),
     "task_step_time.py": ("requires_torch", "requires_jax"),
 }
 

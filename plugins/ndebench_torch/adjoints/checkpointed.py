@@ -11,7 +11,9 @@ with one ``torch.autograd.grad`` and passes the adjoints of ``y_n`` and ``k1_n``
 gradient is that of :class:`~ndebench_torch.adjoints.discrete.DiscreteAdjoint` (backpropagation
 through the solver's operations; step sizes detached): same graph per step, evaluated at the
 same points. Memory: ``2 B D`` numbers per accepted step instead of the whole step graph (every
-stage's activations, the error estimate and its norm, rejected attempts).
+stage's activations, the error estimate and its norm, rejected attempts); during the backward
+pass also ``(s + 1) B D`` per step with an output inside it (its outputs' cotangents on its
+stages and state, built for all such steps at once).
 
 NFE. Forward: the solver's, exactly as today (counted by the field's wrapper during the no-grad
 solve). Backward: the recomputed stage evaluations, each counted by the wrapper's hook when its
@@ -223,11 +225,10 @@ def _backward(
         if compiled and isinstance(f, CountedField) and isinstance(f.module, torch.nn.Module)
         else None
     )
-    # output m > 0 belongs to the first step whose end is >= ts[m] (the loop's append_outputs)
+    # output m > 0 belongs to the first step whose end is >= ts[m] (the loop's DenseOutputs)
     owner = [bisect.bisect_left(ends, tm) for tm in ts[1:]]
     inside = [ts[m] < ends[owner[m - 1]] for m in range(1, len(ts))]
-    dense = _dense_cotangents(rk, st, owner, inside, ts, grad_ys)
-    has_dense = set(owner[m - 1] for m in range(1, len(ts)) if inside[m - 1])
+    dense, row_of = _dense_cotangents(rk, st, owner, inside, ts, grad_ys)
     # the output at a step's end is y_{n+1}: its cotangent joins a_y at step n
     at_end: dict[int, list[int]] = {}
     for m in range(1, len(ts) - 1):
@@ -251,7 +252,8 @@ def _backward(
             a_y = a_y + grad_ys[m]
         # popped: each checkpoint is freed once its step is differentiated
         y, k1 = st.y.pop(), st.k1.pop()
-        dense_n = dense[n] if n in has_dense else None
+        row = row_of.get(n)
+        dense_n = None if row is None else dense[row]
         # the last stage has a cotangent iff an output lies inside the step or a next step
         # takes it as its k1
         last_stage = a_k is not None or dense_n is not None
@@ -291,29 +293,30 @@ def _backward(
 def _dense_cotangents(
     rk: AbstractRungeKutta, st: _Checkpoints, owner: list[int], inside: list[bool],
     ts: list[float], grad_ys: torch.Tensor,
-) -> torch.Tensor:  # fmt: skip
-    """Per accepted step, the cotangents its outputs inside the step put on ``(k_1, ..., k_s,
-    y_n)``, shape ``(steps, s + 1, *y.shape)``, in four operations for all steps.
+) -> tuple[torch.Tensor, dict[int, int]]:  # fmt: skip
+    """The cotangents the outputs inside a step put on its ``(k_1, ..., k_s, y_n)``, for every
+    step with such outputs at once (a few operations in all): shape ``(rows, s + 1,
+    *y.shape)``, and each such step's row.
 
     A dense output ``y_n + h w(theta) @ K`` with cotangent ``G`` gives ``h w_i G`` on stage
     ``i`` and ``G`` on ``y_n``: each output's column of weights (row ``s``: 1 for ``y_n``)
     times its ``G``, summed over the outputs of its step."""
     s = rk.tableau.stages
     idx = [m for m in range(1, len(ts)) if inside[m - 1]]
-    shape = grad_ys.shape[1:]
-    out = grad_ys.new_zeros((len(st.t), s + 1, *shape))
-    if not idx:
-        return out
     steps = [owner[m - 1] for m in idx]
+    row_of = {n: i for i, n in enumerate(sorted(set(steps)))}
+    out = grad_ys.new_zeros((len(row_of), s + 1, *grad_ys.shape[1:]))
+    if not idx:
+        return out, row_of
     h = np.array([st.h[n] for n in steps])
     thetas = (np.array([ts[m] for m in idx]) - np.array([st.t[n] for n in steps])) / h
     w = np.ones((len(idx), s + 1))
     w[:, :s] = h[:, None] * dense_weights(rk._dense, thetas)
     weights = torch.as_tensor(w, dtype=grad_ys.dtype, device=grad_ys.device)
     g = grad_ys[idx].reshape(len(idx), 1, -1)
-    contrib = (weights.unsqueeze(-1) * g).view(len(idx), s + 1, *shape)
-    index = torch.as_tensor(steps, device=grad_ys.device)
-    return out.index_add_(0, index, contrib)
+    contrib = (weights.unsqueeze(-1) * g).view(len(idx), *out.shape[1:])
+    index = torch.as_tensor([row_of[n] for n in steps], device=grad_ys.device)
+    return out.index_add_(0, index, contrib), row_of
 
 
 def _step_vjp(
