@@ -35,7 +35,11 @@ function without dynamo measured no faster).
 Host syncs: exactly one per step attempt, ``ratio.item()`` for accept/reject (the eager loop
 has the same one); ``t``/``h`` go to the device as scalars (no sync). On CUDA,
 ``cuda_graphs=True`` compiles with inductor's ``triton.cudagraphs`` (what ``mode="reduce-overhead"``
-sets: inductor captures the step in a CUDA graph); not exercised on this CPU-only machine.
+sets: inductor captures the step in a CUDA graph); not exercised on this CPU-only machine, and
+not what the backend builds (it uses the default, False). A CUDA graph's replay may write its
+outputs into the buffers of the previous replay's, while this loop keeps step outputs across
+steps (``y`` and ``k1``, the checkpoint store's, :class:`~ndebench_torch.solvers.interpolation.
+DenseOutputs`' states and stages): turning it on needs those copied first.
 
 NFE are counted as in the eager loop: ``s - 1`` forward evaluations per step on the
 :class:`~ndebench_torch.vector_field.CountedField`, and one backward evaluation per stage output
