@@ -4,7 +4,9 @@ torch compiled and JAX jit, from identical weights.
 For every task, one session per entry is built from the same cell (same core weights, data
 and batches); after warm-up (the compiled entries compile on their first step), their steps
 are timed interleaved (eager, compiled, JAX, eager, ...) so that all see the same machine
-load, and the medians and the ratios to JAX are printed as a markdown table. NFE per step is
+load, and the medians and the ratios to JAX are printed as a markdown table: the ratio of the
+medians and the median of the per-step ratios (each step's time over JAX's on the same step,
+with their interquartile range). NFE per step is
 printed too: equal NFE means the entries did the same work. ``--quick`` leaves torch compiled
 out (its compile is the slow part; tests/torch/test_compiled_step.py checks it).
 
@@ -107,8 +109,8 @@ def main() -> None:
     else:
         entries = [e for e in DEFAULT if not (args.quick and "compiled" in e)]
     predicted: dict[str, dict[str, dict]] = {}
-    print("| task | entry | step (ms) | / JAX | NFE | us per NFE (fwd+bwd) |")
-    print("|---|---|---|---|---|---|")
+    print("| task | entry | step (ms) | / JAX | / JAX, paired [IQR] | NFE | us per NFE (fwd+bwd) |")
+    print("|---|---|---|---|---|---|---|")
     for name in tasks:
         task = "digits" if name == "digits_small" else name
         built = sessions(task, TASK_PARAMS[name], reg, entries)
@@ -136,12 +138,17 @@ def main() -> None:
             # the compiled entries may take other steps (other rounding): the median time per
             # NFE (forward + backward) of a step too
             us = 1e6 * statistics.median(per_nfe[entry])
+            # each step's time over JAX's on the same step (timed back to back): a drift of
+            # the machine's speed between steps cancels in the pair, not in the medians' ratio
+            paired = [a / b for a, b in zip(times[entry], times["jax"], strict=True)]
+            q1, q2, q3 = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
             row = {"task": name, "entry": entry, "ms": 1e3 * med[entry],
-                   "vs_jax": med[entry] / med["jax"], "nfe": nfe[entry],
+                   "vs_jax": med[entry] / med["jax"], "vs_jax_paired": q2,
+                   "vs_jax_paired_iqr": [q1, q3], "nfe": nfe[entry],
                    "us_per_nfe": us}  # fmt: skip
             rows.append(row)
-            print(f"| {name} | {entry} | {row['ms']:.2f} | {row['vs_jax']:.2f} | {row['nfe']} "
-                  f"| {us:.1f} |")  # fmt: skip
+            print(f"| {name} | {entry} | {row['ms']:.2f} | {row['vs_jax']:.2f} "
+                  f"| {q2:.2f} [{q1:.2f}, {q3:.2f}] | {row['nfe']} | {us:.1f} |")  # fmt: skip
         predicted[name] = predict_times(built, setup, 2 if args.quick else args.predict)
 
     print("\n| task | entry | predict (ms) | NFE | us per NFE | per NFE / torch eager |")
