@@ -52,7 +52,7 @@ TayNODE) are part of the recomputed state and are differentiated like ``z``.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -124,20 +124,29 @@ class _FusedVJP:
         self.no_dense = torch.zeros(self.s + 1, *like.shape, dtype=like.dtype, device=like.device)
         self.scalar = {"dtype": like.dtype, "device": like.device}
 
+    def _compiled(self, kind: bool | str, make: Callable[[torch.nn.Module], Any]) -> Any:
+        """The adjoint's compiled VJP of this solver and field module of ``kind`` (a step's
+        with or without its last stage, or ``"field"``), made by ``make(module)`` once."""
+        f = self.f
+        key = (id(self.cr), id(f.module), f.time_input, kind)
+        vjp = self.run.vjps.get(key)
+        if vjp is None:
+            module: torch.nn.Module = f.module  # type: ignore[assignment]
+            vjp = self.run.vjps[key] = make(module)
+        return vjp
+
     def __call__(
         self, t: float, h: float, y: torch.Tensor, k1: torch.Tensor, a_y1: torch.Tensor,
         a_ks: torch.Tensor | None, dense: torch.Tensor | None, last_stage: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """(a_y_n, a_k1_n) of one step, its parameter cotangents added to :attr:`acc`."""
-        f, cr, run = self.f, self.cr, self.run
-        key = (id(cr), id(f.module), f.time_input, last_stage)
-        vjp = run.vjps.get(key)
-        if vjp is None:
-            module: torch.nn.Module = f.module  # type: ignore[assignment]
-            vjp = make_step_vjp(
-                cr.solver, module, f.time_input, last_stage, cr.cuda_graphs, cr.backend
-            )
-            run.vjps[key] = vjp
+        f, cr = self.f, self.cr
+        vjp = self._compiled(
+            last_stage,
+            lambda m: make_step_vjp(
+                cr.solver, m, f.time_input, last_stage, cr.cuda_graphs, cr.backend
+            ),
+        )
         if dense is None:
             dense = self.no_dense
         with torch.no_grad():
@@ -153,12 +162,10 @@ class _FusedVJP:
     def first(self, t0: float, y0: torch.Tensor, a_k: torch.Tensor) -> torch.Tensor:
         """The cotangent of ``y0`` from ``k1_0 = f(t0, y0)``'s (its parameters' added to
         :attr:`acc`): one evaluation recomputed and differentiated."""
-        f, cr, run = self.f, self.cr, self.run
-        key = (id(cr), id(f.module), f.time_input, "field")
-        vjp = run.vjps.get(key)
-        if vjp is None:
-            module: torch.nn.Module = f.module  # type: ignore[assignment]
-            vjp = run.vjps[key] = make_field_vjp(module, f.time_input, cr.cuda_graphs, cr.backend)
+        f, cr = self.f, self.cr
+        vjp = self._compiled(
+            "field", lambda m: make_field_vjp(m, f.time_input, cr.cuda_graphs, cr.backend)
+        )
         with torch.no_grad():
             tt = torch.scalar_tensor(t0, **self.scalar)
             a_y, self.acc = vjp(tt, y0, a_k, self.acc, self.params)
@@ -169,25 +176,6 @@ class _FusedVJP:
     def param_grads(self) -> list[torch.Tensor | None]:
         """The summed parameter cotangents in the order of the run's parameters."""
         return [None if i is None else self.acc[i] for i in self.index]
-
-
-def _recompute_eager(
-    rk: AbstractRungeKutta, f: Field, t: float, h: float, y: torch.Tensor, k1: torch.Tensor,
-    last_stage: bool,
-) -> tuple[torch.Tensor, list[torch.Tensor]]:  # fmt: skip
-    """(y1, [k1, ..., k_s]) of one step as the eager loop computes it; k_s only if asked."""
-    tab = rk.tableau
-    s, c = tab.stages, tab.c
-    ks, gs = [k1], [y]
-    for i in range(1, s):
-        (j0, a0), *rest = rk._a_rows[i]
-        g = torch.add(y, ks[j0], alpha=a0 * h)
-        for jj, aij in rest:
-            g.add_(ks[jj], alpha=aij * h)
-        gs.append(g)
-        if i < s - 1 or last_stage:
-            ks.append(f(t + float(c[i]) * h, g))
-    return gs[-1], ks
 
 
 class _Function(torch.autograd.Function):
@@ -329,7 +317,8 @@ def _step_vjp(
     y, k1 = y.requires_grad_(), k1.requires_grad_()
     last_stage = cot_ks[-1] is not None
     with torch.enable_grad():
-        y1, ks = _recompute_eager(rk, f, t, h, y, k1, last_stage)
+        ks, gs = rk.stages(f, t, h, y, k1, last_stage)
+        y1 = gs[-1]
     roots, cots = [y1], [a_y1]
     for k, cot in zip(ks[1:], cot_ks, strict=False):
         if cot is not None:

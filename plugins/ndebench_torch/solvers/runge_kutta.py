@@ -50,7 +50,26 @@ class AbstractRungeKutta(AbstractSolver):
             [(j, float(tab.a[i, j])) for j in range(i) if tab.a[i, j] != 0.0]
             for i in range(tab.stages)
         ]
+        self._c = [float(x) for x in tab.c]
         self._b_error: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+
+    def stages(
+        self, f: Field, t: float, h: float, y: torch.Tensor, k1: torch.Tensor,
+        last_stage: bool = True,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:  # fmt: skip
+        """The stages ``[k1, ..., k_s]`` (``k_s`` only if ``last_stage``) and their inputs
+        ``[y, g_2, ..., g_s]`` of one step from ``(t, y)`` of size ``h``, as the loop evaluates
+        them (the checkpointed adjoint recomputes a step with the same operations)."""
+        ks, gs = [k1], [y]
+        for i in range(1, self.tableau.stages):
+            (j0, a0), *rest = self._a_rows[i]
+            g = torch.add(y, ks[j0], alpha=a0 * h)
+            for jj, aij in rest:
+                g.add_(ks[jj], alpha=aij * h)
+            gs.append(g)
+            if i < self.tableau.stages - 1 or last_stage:
+                ks.append(f(t + self._c[i] * h, g))
+        return ks, gs
 
     def b_error(self, like: torch.Tensor) -> torch.Tensor:
         """``b_error`` as a (1, s) tensor of ``like``'s dtype/device, made once."""
@@ -73,8 +92,7 @@ class AbstractRungeKutta(AbstractSolver):
         if any(b <= a for a, b in itertools.pairwise(ts)):
             raise ValueError("output times must be strictly increasing")
         tab, ctrl = self.tableau, self.controller
-        b_err, a_rows = self.b_error(y0), self._a_rows
-        c = [float(x) for x in tab.c]
+        b_err = self.b_error(y0)
         s, shape, n = tab.stages, y0.shape, y0.numel()
         rtol, atol, q, inv_sqrt_n = ctrl.rtol, ctrl.atol, tab.error_order, 1.0 / math.sqrt(n)
         t0, t1 = ts[0], ts[-1]
@@ -91,14 +109,7 @@ class AbstractRungeKutta(AbstractSolver):
             if last:
                 h = t1 - t
             y0f = y.reshape(1, n)
-            ks, gs = [k1], [y]
-            for i in range(1, s):
-                (j0, a0), *rest = a_rows[i]
-                g = torch.add(y, ks[j0], alpha=a0 * h)
-                for jj, aij in rest:
-                    g.add_(ks[jj], alpha=aij * h)
-                gs.append(g)
-                ks.append(f(t + c[i] * h, g))
+            ks, gs = self.stages(f, t, h, y, k1)
             y1 = gs[-1]
             kmat = torch.stack(ks).view(s, n)
             y_err = torch.addmm(y0f, b_err, kmat, beta=0.0, alpha=h).view(shape)
