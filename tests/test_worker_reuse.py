@@ -21,7 +21,7 @@ from ndebench.plugins import load_registry
 from ndebench.runner import cell_key
 from ndebench.spec import Cell, structure_key
 from ndebench.suite import load_suite
-from tests.test_runner import suite_file
+from tests.test_runner import cli, suite_file
 
 #: what a cell computes, compared bit for bit between a warm worker and fresh processes
 SAME = (
@@ -115,6 +115,28 @@ def test_a_worker_is_replaced_after_its_reuse_limit(pid_log: Path) -> None:
     cells = _cells(suite_file(pid_log.parent, seeds="[0, 1, 2]", regs='["none"]'))
     pids = [pid for pid, _ in _run(cells, 2, pid_log)]
     assert pids[0] == pids[1] != pids[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "cells"), [("", local.REUSE_CELLS), ("0", 1), ("off", 1), ("1", 1), (" 7 ", 7)]
+)
+def test_reuse_limit_from_the_environment(
+    text: str, cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(local.REUSE_ENV, text)
+    assert local.reuse_cells() == cells
+
+
+@pytest.mark.parametrize("text", ["many", "-2", "2.5"])
+def test_a_malformed_reuse_limit_is_an_input_error_of_the_run(
+    text: str, toy_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv(local.REUSE_ENV, text)
+    out = tmp_path / "res"
+    assert cli("run", str(suite_file(tmp_path)), "--out", str(out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and local.REUSE_ENV in err and repr(text) in err
+    assert not list(out.glob("**/*.json"))  # no cell ran
 
 
 def _ok_first(cells: list[Cell]) -> list[Cell]:

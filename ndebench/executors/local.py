@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from ndebench import cellproc
+from ndebench.errors import InputError
 from ndebench.executors.base import AbstractExecutor, Job, OnDone, OnStart, fault_document
 from ndebench.spec import Cell, Status, structure_key
 
@@ -63,20 +64,32 @@ KILL_WAIT_S = 10.0
 START_ERRORS = (OSError, EOFError, ValueError)
 #: cells a warm worker runs before it is replaced by a fresh process
 REUSE_CELLS = 20
+#: the environment variable that overrides :data:`REUSE_CELLS`
+REUSE_ENV = "NDEBENCH_WORKER_REUSE"
 #: what a warm worker receives when it is to exit
 _STOP = b"stop"
 
 
 def reuse_cells() -> int:
-    """Cells per warm worker: ``NDEBENCH_WORKER_REUSE`` when set (0 or 1: a fresh process per
-    cell), else :data:`REUSE_CELLS`."""
-    text = os.environ.get("NDEBENCH_WORKER_REUSE", "").strip().lower()
-    if text in ("0", "off", "no"):
+    """Cells per warm worker: ``NDEBENCH_WORKER_REUSE`` when set (0, 1 or off: a fresh process
+    per cell), else :data:`REUSE_CELLS`; a malformed value is an
+    :class:`~ndebench.errors.InputError` naming it."""
+    text = os.environ.get(REUSE_ENV, "").strip().lower()
+    if not text:
+        return REUSE_CELLS
+    if text in ("off", "no"):
         return 1
     try:
-        return max(1, int(text)) if text else REUSE_CELLS
+        value = int(text)
     except ValueError:
-        return REUSE_CELLS
+        value = -1
+    if value < 0:
+        msg = (
+            f"{REUSE_ENV}={text!r}: expected a whole number of cells per worker "
+            "(0, 1 or off: a fresh process per cell)"
+        )
+        raise InputError(msg)
+    return max(1, value)
 
 
 def _drop_fork_server_pipe() -> None:
