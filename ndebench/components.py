@@ -98,11 +98,14 @@ class BackendInfo(ComponentInfo):
     ``modes``) is the mode of this backend's cells in a suite that leaves ``mode`` out.
     ``preload`` are modules every cell of the backend imports and that start no threads when
     imported: the local executor imports them once in its fork server, so cells fork with
-    them loaded (:mod:`ndebench.executors.preload`).
+    them loaded (:mod:`ndebench.executors.preload`). ``preload_compiled`` are more such
+    modules, imported only for a run that has cells of mode ``compiled`` of the backend (its
+    compiler, and work whose result the compiler keeps for the process).
     """
 
     frameworks: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
+    preload_compiled: tuple[str, ...] = ()
     modes: tuple[str, ...] = ("eager",)
     default_mode: str = "eager"
     devices: tuple[str, ...] = ("cpu",)

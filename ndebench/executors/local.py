@@ -498,7 +498,7 @@ class LocalExecutor(AbstractExecutor):
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
         from ndebench.executors import preload
 
-        preload.configure(self.context, (job.cell.backend for job in jobs))
+        preload.configure(self.context, ((job.cell.backend, job.cell.mode) for job in jobs))
         pending = self._order(jobs)
         running: list[_Running] = []
         try:

@@ -46,10 +46,12 @@ def ndebench_register_backends() -> list[BackendInfo]:
             description="PyTorch, own adaptive RK solvers; eager or torch.compile",
             frameworks=("torch",),
             # torch.optim's constructors import torch._dynamo: with torch, most of a cell's
-            # fixed cost; inductor's compile_fx is most of what a warm compiled cell still
-            # imported (0.85 s; warm compile 3.96 -> 2.65 s median); none starts a thread at
-            # import (tests/test_preload.py)
-            preload=("torch", "torch._dynamo", "torch._inductor.compile_fx"),
+            # fixed cost; for compiled cells also inductor's compile_fx, most of what a warm
+            # compiled cell still imported (0.85 s; warm compile 3.96 -> 2.65 s median), and
+            # inductor's CPU vector-ISA probe (about 1 s per process, cpu_isa_probe.py); none
+            # starts a thread at import (tests/test_preload.py)
+            preload=("torch", "torch._dynamo"),
+            preload_compiled=("torch._inductor.compile_fx", f"{_P}.cpu_isa_probe"),
             modes=("eager", "compiled"),
             devices=("cpu", "cuda"),
             model_kinds=(

@@ -49,6 +49,8 @@ def ndebench_register_backends() -> list[BackendInfo]:
             # a module nothing else imports: its presence in a cell shows the fork server's
             # preload reached the cell (tests/test_preload.py)
             preload=("colorsys",),
+            # likewise for runs with cells of mode "compiled"
+            preload_compiled=("tabnanny",),
         )
     ]
 
@@ -124,9 +126,10 @@ class ToySession(AbstractSession):
         self.at_step = int(setup.regularizer_params.get("at_step", 1))
         self.hold: list[Any] = []
         self.preloaded = "colorsys" in sys.modules
+        self.preloaded_compiled = "tabnanny" in sys.modules
 
     def extra_metrics(self) -> dict[str, Any]:
-        return {"preloaded": self.preloaded}
+        return {"preloaded": self.preloaded, "preloaded_compiled": self.preloaded_compiled}
 
     def _solve(self, z0: np.ndarray, times: np.ndarray) -> tuple[list[np.ndarray], float]:
         h = float(times[-1] - times[0]) / self.steps
