@@ -47,8 +47,9 @@ def ndebench_register_backends() -> list[BackendInfo]:
             description="JAX + diffrax (solvers wrapped to expose estimates); compiled: jax.jit "
             "around the step; eager: no outer jit (diffeqsolve still compiles itself)",
             frameworks=("jax", "jaxlib", "diffrax", "equinox", "optax"),
-            # not equinox/diffrax: the session sets EQX_ON_ERROR before equinox is imported
-            preload=("jax",),
+            # equinox reads EQX_ON_ERROR at import: the session sets its copy too
+            # (session.checks_give_nan); about 0.5 s of imports per fresh cell
+            preload=("jax", "equinox", "optax", "diffrax"),
             modes=("compiled",),
             default_mode="compiled",
             devices=("cpu", "cuda"),

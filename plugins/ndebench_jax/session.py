@@ -18,7 +18,7 @@ compilation cache is on by default: the worker names one per results directory
 ``jax_cache_dir`` or the environment variable ``NDEBENCH_JAX_CACHE_DIR`` override it.
 Caveat: executables with host callbacks are not cached, and equinox's runtime checks inside
 diffrax are host callbacks, so with a cache (i.e. by default) the session sets
-``EQX_ON_ERROR=nan`` (before equinox is imported): a failed check (e.g. diffrax's max_steps)
+``EQX_ON_ERROR=nan`` (:func:`checks_give_nan`): a failed check (e.g. diffrax's max_steps)
 then gives NaN instead of an error message, reported as diverged; ``compile_cache = false``
 restores the checks. Measured on the spiral ERNODE cell: first-step compile 6.5 s cold,
 2.8 s warm (the rest is tracing). So the programs (train step, gradient, prediction) are also
@@ -33,6 +33,7 @@ import collections
 import dataclasses
 import functools
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -78,6 +79,21 @@ _X64_DEFAULT: bool | None = None
 XLA_CACHES_GPU = "xla_gpu_per_fusion_autotune_cache_dir"
 
 
+def checks_give_nan() -> None:
+    """``EQX_ON_ERROR=nan`` for this process, unless the environment names a value already (the
+    user's, or an earlier cell's in a warm worker). equinox reads the variable when it is
+    imported and its checks read that module-level copy (``equinox._errors.EQX_ON_ERROR``) when
+    they are traced; the fork server may have imported equinox already (the backend's
+    ``preload``), so the copy is set too (tests/jax/test_jax_session.py checks that a failing
+    check then gives NaN under jit)."""
+    if "EQX_ON_ERROR" in os.environ:
+        return
+    os.environ["EQX_ON_ERROR"] = "nan"
+    errors = sys.modules.get("equinox._errors")
+    if errors is not None:
+        errors.EQX_ON_ERROR = "nan"  # type: ignore[attr-defined]
+
+
 def compile_cache(setup: CellSetup) -> str | None:
     """Sets jax's process-global options for the cell (float64, the persistent compilation
     cache and ``EQX_ON_ERROR``) before any array is made; the cache directory or None."""
@@ -87,7 +103,7 @@ def compile_cache(setup: CellSetup) -> str | None:
         or os.environ.get("NDEBENCH_COMPILE_CACHE_DIR")
     )
     if cache:
-        os.environ.setdefault("EQX_ON_ERROR", "nan")  # effective if equinox is not loaded yet
+        checks_give_nan()
     import jax
 
     global _X64_DEFAULT

@@ -133,3 +133,27 @@ def test_max_steps_is_diverged(registry):
     session = registry.backends["jax"].load()().session(setup)
     with pytest.raises(Diverged, match="max_steps"):
         session.predict(setup.task.test_batch(setup.task.data(0)))
+
+
+_CHECK = """
+import math, equinox as eqx, jax, jax.numpy as jnp
+from ndebench_jax.session import checks_give_nan
+checks_give_nan()
+f = jax.jit(lambda x: eqx.error_if(x, x > 0, "failed check"))
+print(math.isnan(float(f(jnp.float32(1.0)))))
+"""
+
+
+def test_checks_give_nan_after_equinox_was_imported() -> None:
+    """A cache's cells need equinox's checks as NaN (no host callbacks); the fork server
+    imports equinox (preload) before the session can set EQX_ON_ERROR for it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "EQX_ON_ERROR"}
+    out = subprocess.run(
+        [sys.executable, "-c", _CHECK], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True"
