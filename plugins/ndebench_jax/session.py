@@ -84,7 +84,7 @@ def checks_give_nan() -> None:
     user's, or an earlier cell's in a warm worker). equinox reads the variable when it is
     imported and its checks read that module-level copy (``equinox._errors.EQX_ON_ERROR``) when
     they are traced; the fork server may have imported equinox already (the backend's
-    ``preload``), so the copy is set too (tests/jax/test_jax_session.py checks that a failing
+    ``preload``), so the copy is set too (tests/jax/test_session.py checks that a failing
     check then gives NaN under jit)."""
     if "EQX_ON_ERROR" in os.environ:
         return
