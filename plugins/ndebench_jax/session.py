@@ -416,7 +416,6 @@ class JaxSession(AbstractSession):
         self._program_key = key
         self._components = (setup.solver.load(), setup.adjoint.load(), setup.regularizer.load())
         self._stored: dict[tuple[str, tuple[Any, ...]], Callable[..., Any]] = {}
-        self._memory: dict[Any, tuple[float, str] | None] = {}  # gradient_memory_mb's
         self._counts_before = _stored_counts()
         # the optimizer state's structure never changes through a session (the learning rate
         # is a value in it): the stored train step takes its arrays as one flat list
@@ -521,29 +520,17 @@ class JaxSession(AbstractSession):
     def gradient_memory_mb(self, batch: Batch) -> tuple[float, str] | None:
         """XLA's buffer assignment of the compiled gradient: temporaries (the solver's
         checkpoints, stages, the adjoint's state) plus outputs, in MB. The process's resident
-        memory cannot show it: after the first call XLA's allocator reuses the same pages.
-        The assignment is the program's and its argument shapes', not the values': asked again
-        with arguments of the same structure, shapes and dtypes (the trained weights after the
-        initial ones) the session answers from the first analysis instead of compiling (or
-        loading from the compilation cache) the program again."""
+        memory cannot show it: after the first call XLA's allocator reuses the same pages."""
         import jax
 
         args = (self.params, *self._inputs(batch, 0, 0.0))
-        leaves, tree = jax.tree_util.tree_flatten(args)
-        key = (tree, tuple((np.shape(x), str(getattr(x, "dtype", type(x)))) for x in leaves))
-        if key not in self._memory:
-            fn = self._gradient(args) if self.mode != "eager" else jax.jit(self._grads_fn)
-            stats = fn.lower(*args).compile().memory_analysis()
-            if stats is None:
-                self._memory[key] = None
-            else:
-                size = (
-                    stats.temp_size_in_bytes
-                    + stats.output_size_in_bytes
-                    - stats.alias_size_in_bytes
-                )
-                self._memory[key] = (size / 2**20, "xla")
-        return self._memory[key]
+        fn = self._gradient(args) if self.mode != "eager" else jax.jit(self._grads_fn)
+        lowered = fn.lower(*args)
+        stats = lowered.compile().memory_analysis()
+        if stats is None:
+            return None
+        size = stats.temp_size_in_bytes + stats.output_size_in_bytes - stats.alias_size_in_bytes
+        return size / 2**20, "xla"
 
     def _gradient(self, args: tuple[Any, ...]) -> Callable[..., Any]:
         """The gradient program of ``loss_and_grad`` (gradient fidelity's)."""

@@ -157,28 +157,3 @@ def test_checks_give_nan_after_equinox_was_imported() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "True"
-
-
-def test_gradient_memory_is_analysed_once_per_program_and_shape(registry):
-    """XLA's buffer assignment depends on the program and the argument shapes only: asked
-    again at other weights the session answers without compiling again, and the answer is
-    what a fresh session computes at those weights."""
-    setup = make_setup(cell(regularizer="none", params={"batch_size": 16}), registry)
-    backend = registry.backends["jax"].load()()
-    batch = setup.task.train_batch(setup.task.data(0), 0, 0, 16)
-    other = {k: 0.5 * np.asarray(v) + 0.01 for k, v in setup.init_params.items()}
-    session = backend.session(setup)
-    lowered = []
-    gradient = session._gradient
-    session._gradient = lambda args: lowered.append(1) or gradient(args)
-    first = session.gradient_memory_mb(batch)
-    session.set_parameters(other)
-    again = session.gradient_memory_mb(batch)
-    assert first is not None and again == first and len(lowered) == 1
-    smaller = setup.task.train_batch(setup.task.data(0), 0, 0, 8)  # another shape: analysed
-    assert session.gradient_memory_mb(smaller) != first and len(lowered) == 2
-    fresh = backend.session(setup)
-    fresh.set_parameters(other)
-    assert fresh.gradient_memory_mb(batch) == first
-    session.close()
-    fresh.close()
