@@ -2,8 +2,10 @@
 second process compiling the same module finds inductor's FX graph cache and the AOTAutograd
 cache in the per-results-directory cache, asserted by torch's own hit counters, not by time.
 
-Each process compiles a small field with inductor (forward and backward): slow on a loaded
-2-core machine (cold C++ compilation), so the test is marked slow."""
+Each process compiles a small field with inductor (forward and backward), cold C++
+compilation: 23 s for the hit-counter test on an idle 2-core AMD EPYC machine, which runs by
+default (the issue's required test; 747 s under a load average of 10 once), and 16 s for the
+user's switch, marked slow."""
 
 from __future__ import annotations
 
@@ -51,7 +53,6 @@ def _compile_in_fresh_process(cache: Path, default: Path) -> dict[str, dict[str,
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-@pytest.mark.slow
 def test_second_process_hits_fx_graph_and_aot_autograd_caches(tmp_path: Path) -> None:
     cache, default = tmp_path / "results" / ".compile_cache" / "torch", tmp_path / "default"
     first = _compile_in_fresh_process(cache, default)
