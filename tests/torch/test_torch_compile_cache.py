@@ -4,8 +4,8 @@ cache in the per-results-directory cache, asserted by torch's own hit counters, 
 
 Each process compiles a small field with inductor (forward and backward), cold C++
 compilation: 23 s for the hit-counter test on an idle 2-core AMD EPYC machine, which runs by
-default (the issue's required test; 747 s under a load average of 10 once), and 16 s for the
-user's switch, marked slow."""
+default (the issue's required test; the two took 747 s together under a load average of 10
+once), and 16 s for the user's switch, marked slow."""
 
 from __future__ import annotations
 
