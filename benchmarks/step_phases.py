@@ -28,7 +28,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from task_step_time import ENTRIES, TASK_PARAMS, sessions
+from task_step_time import ENTRIES, TASK_PARAMS, sessions, task_of
 
 from ndebench.plugins import load_registry
 
@@ -73,10 +73,9 @@ def main() -> None:
     if ENTRIES[entry][0] != "torch":
         raise SystemExit(f"--entry {entry}: a torch entry of {sorted(ENTRIES)}")
     clock = CallClock()
-    task = "digits" if args.task == "digits_small" else args.task
+    task, batch_size = task_of(args.task)
     setup, session = sessions(task, TASK_PARAMS[args.task], load_registry(), [entry])[entry]
     data = setup.task.data(0)
-    batch_size = 64 if task == "spiral" else 128
     rows: dict[str, list[float]] = {}
     for step in range(warmup + steps):
         batch = setup.task.train_batch(data, step, 0, batch_size)

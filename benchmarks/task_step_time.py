@@ -42,6 +42,12 @@ TASK_PARAMS = {"digits": {}, "spiral": {}, "mnist1d": {},
                "digits_small": {"latent": 8, "hidden": 16}}  # fmt: skip
 
 
+def task_of(name: str) -> tuple[str, int]:
+    """The task a :data:`TASK_PARAMS` name builds, and its training batch size."""
+    task = "digits" if name == "digits_small" else name
+    return task, 64 if task == "spiral" else 128
+
+
 #: entry -> (backend, mode, adjoint)
 ENTRIES = {"torch": ("torch", "eager", "discrete"),
            "torch_checkpointed": ("torch", "eager", "checkpointed"),
@@ -112,11 +118,10 @@ def main() -> None:
     print("| task | entry | step (ms) | / JAX | / JAX, paired [IQR] | NFE | us per NFE (fwd+bwd) |")
     print("|---|---|---|---|---|---|---|")
     for name in tasks:
-        task = "digits" if name == "digits_small" else name
+        task, batch_size = task_of(name)
         built = sessions(task, TASK_PARAMS[name], reg, entries)
         setup = built[entries[0]][0]
         data = setup.task.data(0)
-        batch_size = 64 if task == "spiral" else 128
         times: dict[str, list[float]] = {e: [] for e in entries}
         nfe: dict[str, int] = {}
         per_nfe: dict[str, list[float]] = {e: [] for e in entries}  # s per (fwd + bwd) NFE
