@@ -69,6 +69,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("grad_fidelity_time_s", "extension"),
     # the seed whose cell holds the grad_* columns of this configuration (ndebench.fidelity)
     Column("grad_fidelity_seed", "extension"),
+    # the how-manieth cell of the process that ran it: 1 a fresh process, more a warm
+    # worker's further cell (ndebench.executors.local); warm-up and peak memory depend on it
+    Column("worker_cell", "extension"),
     Column("compile_cache", "extension", True),
     *_c("compile_time_cold_s compile_time_warm_s", "extension"),
     Column("traceback", "extension", True),

@@ -34,8 +34,10 @@ from ndebench.training import new_curves, train
 __all__ = ["run_cell"]
 
 
-def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
-    """Run one cell in this process and return its result document (never raises)."""
+def run_cell(cell: Cell, key: str, env: dict[str, Any], worker_cell: int = 1) -> dict[str, Any]:
+    """Run one cell in this process and return its result document (never raises).
+    ``worker_cell``: the how-manieth cell this process runs (1: a fresh process; more in a
+    warm worker, :mod:`ndebench.executors.local`), recorded in the column of that name."""
     wall = time.perf_counter()
     started_at = now_utc()
     reg = load_registry()
@@ -58,6 +60,7 @@ def run_cell(cell: Cell, key: str, env: dict[str, Any]) -> dict[str, Any]:
         status, message = Status.FAILED, f"{type(exc).__name__}: {exc}"
         columns = {"traceback": short[-4000:]}
     columns.setdefault("peak_memory_mb", peak_rss_mb())
+    columns["worker_cell"] = worker_cell
     return result_document(
         cell,
         key,

@@ -7,6 +7,7 @@ Which process ran a cell is recorded by the test plugin ``ndebench_pid_probe`` (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -111,9 +112,37 @@ def test_cells_of_one_structure_share_a_process_with_fresh_process_results(pid_l
         _same_results(a, b)
 
 
+def test_records_say_which_cell_of_its_process_a_cell_was(pid_log: Path) -> None:
+    cells = _cells(suite_file(pid_log.parent, seeds="[0, 1, 2]", regs='["none"]'))
+    warm = [doc["record"]["worker_cell"] for _, doc in _run(cells, 20, pid_log)]
+    fresh = [doc["record"]["worker_cell"] for _, doc in _run(cells, 1, pid_log)]
+    assert sorted(warm) == [1, 2, 3] and fresh == [1, 1, 1]
+
+
+def test_the_cell_that_measures_gradient_fidelity_runs_last_in_its_worker(
+    pid_log: Path,
+) -> None:
+    # fidelity's two extra programs stay resident in the worker: a cell after it would count
+    # them in its peak memory
+    cells = _cells(suite_file(pid_log.parent, seeds="[0, 1, 2]", regs='["none", "ernode"]'))
+    assert {c.fidelity_seed for c in cells} == {0}
+    out = _run(cells, 20, pid_log)
+    ran = [json.loads(line)["label"] for line in pid_log.read_text().splitlines()]
+    labels = [c.label() for c in cells]
+    for regularizer in ("none", "ernode"):
+        mine = [label for label in ran if f" {regularizer} " in label]
+        assert mine[-1] == labels[[c.regularizer for c in cells].index(regularizer)], mine
+    by_seed = {
+        (c.regularizer, c.seed): doc["record"]["worker_cell"]
+        for c, (_, doc) in zip(cells, out, strict=True)
+    }
+    assert by_seed[("none", 0)] == by_seed[("ernode", 0)] == 3
+
+
 def test_a_worker_is_replaced_after_its_reuse_limit(pid_log: Path) -> None:
     cells = _cells(suite_file(pid_log.parent, seeds="[0, 1, 2]", regs='["none"]'))
-    pids = [pid for pid, _ in _run(cells, 2, pid_log)]
+    _run(cells, 2, pid_log)
+    pids = [json.loads(line)["pid"] for line in pid_log.read_text().splitlines()]  # as run
     assert pids[0] == pids[1] != pids[2]
 
 
@@ -140,8 +169,10 @@ def test_a_malformed_reuse_limit_is_an_input_error_of_the_run(
 
 
 def _ok_first(cells: list[Cell]) -> list[Cell]:
-    """Per seed, the ``ok`` cell, then the faulty one."""
-    return sorted(cells, key=lambda c: (c.seed, c.component("regularizer")["kind"] != "ok"))
+    """Per seed, the ``ok`` cell, then the faulty one; none measures gradient fidelity (a cell
+    that does runs last of its structure, which would reorder them)."""
+    ordered = sorted(cells, key=lambda c: (c.seed, c.component("regularizer")["kind"] != "ok"))
+    return [dataclasses.replace(c, fidelity_seed=None) for c in ordered]
 
 
 def _one_structure(monkeypatch: pytest.MonkeyPatch) -> None:

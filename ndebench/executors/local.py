@@ -19,12 +19,16 @@ recorded ``crashed``), so the rest of the suite runs.
 until told to stop. After a cell that finished ``ok``, the executor hands the worker the next
 cell of the same structure (:func:`ndebench.spec.structure_key`: the same program, another seed),
 so that cell starts with everything the framework imported, initialised and cached in that
-process; jobs are run grouped by structure (stable, in the suite's order otherwise). Isolation
-is kept per cell: a cell that crashes, times out or passes its memory limit takes its worker
-with it (recorded as before; the next cell starts a fresh worker); a worker is retired after
-any status but ``ok`` and after :data:`REUSE_CELLS` cells; the peak memory a cell reports is its
-own (the worker resets its high-water mark before each further cell). Each cell still builds
-its own session: a warm worker shares no model, optimizer or solver between cells.
+process; jobs are run grouped by structure (stable, in the suite's order otherwise), the cell
+that measures gradient fidelity last of its group. Isolation is kept per cell: a cell that
+crashes, times out or passes its memory limit takes its worker with it (recorded as before;
+the next cell starts a fresh worker); a worker is retired after any status but ``ok`` and
+after :data:`REUSE_CELLS` cells. Peak memory: the worker returns freed heap to the system and
+resets its high-water mark before each further cell, so a later cell reports the larger of
+its own peak and what the process keeps resident from the cells before it, which are its own
+structure's programs (the cell that measures gradient fidelity, whose two extra programs a
+cell after it would otherwise carry, runs last). Each cell still builds its own session: a
+warm worker shares no model, optimizer or solver between cells.
 ``NDEBENCH_WORKER_REUSE=N`` sets how many cells a worker runs (``1`` or ``0``: a fresh process
 per cell). Cells started as programs (``program = True``) are never reused.
 """
@@ -133,7 +137,7 @@ def _serve(conn: Connection, runner: int | None = None) -> None:
                 sys.path.insert(0, path)
         if ran:
             reset_peak()  # this cell's peak memory, not the earlier cells'
-        doc = run_cell(Cell.from_dict(job["cell"]), job["key"], job["env"])
+        doc = run_cell(Cell.from_dict(job["cell"]), job["key"], job["env"], ran + 1)
         conn.send_bytes(json.dumps(doc, default=str).encode())
         ran += 1
     conn.close()
@@ -485,7 +489,9 @@ class LocalExecutor(AbstractExecutor):
 
     def _order(self, jobs: list[Job]) -> list[Job]:
         """With warm workers, the jobs grouped by structure (each group where its first job
-        was, the jobs of a group in their order), so that one worker runs a group's cells."""
+        was, the jobs of a group in their order), so that one worker runs a group's cells;
+        the cell that measures gradient fidelity for its configuration last of its group
+        (:func:`_measures_fidelity`)."""
         if self.reuse <= 1:
             return list(jobs)
         self._keys = {id(job): structure_key(job.cell) for job in jobs}
@@ -493,7 +499,11 @@ class LocalExecutor(AbstractExecutor):
         groups: dict[str, list[Job]] = {}
         for job in jobs:
             groups.setdefault(self._keys[id(job)], []).append(job)
-        return [job for group in groups.values() for job in group]
+        return [
+            job
+            for group in groups.values()
+            for job in sorted(group, key=lambda job: _measures_fidelity(job.cell))
+        ]
 
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
         from ndebench.executors import preload
@@ -544,6 +554,16 @@ class LocalExecutor(AbstractExecutor):
         for worker in [w for w in self.idle if self._waiting[w.structure] <= 0]:
             self.idle.remove(worker)
             self._retire(worker)
+
+
+def _measures_fidelity(cell: Cell) -> bool:
+    """Whether ``cell`` measures gradient fidelity for its configuration (its seed is the
+    declared :attr:`~ndebench.spec.Cell.fidelity_seed`). Such a cell runs last in its warm
+    worker: fidelity builds two more programs after the timed experiment (the float32
+    gradient and the float64 reference), which a process keeps; a cell after it in the same
+    worker would start with them resident and report their memory as its own peak (measured:
+    +17-20% on a JAX spiral cell)."""
+    return cell.fidelity_seed is not None and cell.fidelity_seed == cell.seed
 
 
 def run_isolated(job: Job) -> dict[str, Any]:
