@@ -562,7 +562,7 @@ def _measures_fidelity(cell: Cell) -> bool:
     worker: fidelity builds two more programs after the timed experiment (the float32
     gradient and the float64 reference), which a process keeps; a cell after it in the same
     worker would start with them resident and report their memory as its own peak (measured:
-    +17-20% on a JAX spiral cell)."""
+    +10-21% on JAX spiral cells)."""
     return cell.fidelity_seed is not None and cell.fidelity_seed == cell.seed
 
 
