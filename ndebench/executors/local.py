@@ -502,7 +502,7 @@ class LocalExecutor(AbstractExecutor):
         return [
             job
             for group in groups.values()
-            for job in sorted(group, key=lambda job: _measures_fidelity(job.cell))
+            for job in sorted(group, key=lambda queued: _measures_fidelity(queued.cell))
         ]
 
     def run(self, jobs: list[Job], on_done: OnDone, on_start: OnStart | None = None) -> None:
